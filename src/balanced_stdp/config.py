@@ -1,0 +1,416 @@
+"""Run configuration: defaults, validation and ``--set key=value`` overrides.
+
+A run config is a nested mapping (YAML on disk). :func:`resolve_config` fills in
+every default, checks every key, type and range, and returns the *complete*
+config that is stored verbatim (as JSON) in each output dataset, so a result
+always records exactly what produced it. Any problem raises :class:`ConfigError`
+with a one-line message that names the key and what is allowed.
+
+The table :data:`FIELDS` is the single description of the run config; the
+README's key reference is generated from it (``balanced-stdp config-keys``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .plasticity import RULES, SYNAPSE_TYPES, rule_parameter_defaults
+
+
+class ConfigError(ValueError):
+    """A run config is invalid; the message names the offending key."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loader that rejects duplicate keys (e.g. two rules for one synapse type)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"duplicate key '{key}' (line {key_node.start_mark.line + 1}); "
+                                  "each key, and each synapse type's rule, may appear once")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(text: str, source: str = "config"):
+    """Parse YAML, rejecting duplicate keys."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One config key: type, default, bounds and documentation."""
+
+    kind: type | tuple
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple | None = None
+    nullable: bool = False
+
+
+def _positive(doc, default, kind=float):
+    return Field(kind, default, doc, minimum=0, exclusive_minimum=True)
+
+
+FIELDS: dict[str, Any] = {
+    "N": _positive("Number of recurrent neurons (0.8N excitatory, 0.2N inhibitory).", 5000, int),
+    "duration_s": _positive("Simulated time T (s).", 10.0),
+    "dt_ms": _positive("Forward-Euler time step (ms).", 0.1),
+    "c": Field(float, 0.0, "Pairwise spike-count correlation of the external trains, in [0, 1].",
+               minimum=0.0, maximum=1.0),
+    "seed": Field(int, 1, "Random seed: connectivity, V(0), input and sampling all derive from it.",
+                  minimum=0),
+    "tau_stdp_ms": _positive("Eligibility-trace time constant τ_STDP (ms).", 200.0),
+    "connection_probability": Field(float, 0.1, "Bernoulli connection probability p (all types).",
+                                    minimum=0.0, maximum=1.0, exclusive_minimum=True),
+    "external_rate_hz": _positive("Rate r_x of every external (X) Poisson train (Hz).", 10.0),
+    "jitter_ms": _positive("Gaussian jitter s.d. of correlated external spikes (ms).", 5.0),
+    "excitatory_fraction": Field(float, 0.8, "Fraction of the N neurons that are excitatory.",
+                                 minimum=0.0, maximum=1.0, exclusive_minimum=True),
+    "external_fraction": Field(float, 0.2, "External layer size N_x / N.",
+                               minimum=0.0, exclusive_minimum=True),
+    "weights": {
+        "ee": Field(float, 25.0, "Initial unscaled E→E weight j_ee (mV)."),
+        "ei": Field(float, -150.0, "Initial unscaled I→E weight j_ei (mV)."),
+        "ie": Field(float, 112.5, "Initial unscaled E→I weight j_ie (mV)."),
+        "ii": Field(float, -250.0, "Initial unscaled I→I weight j_ii (mV)."),
+        "ex": Field(float, 180.0, "Unscaled X→E weight j_ex (mV), never plastic."),
+        "ix": Field(float, 135.0, "Unscaled X→I weight j_ix (mV), never plastic."),
+    },
+    "synaptic_time_constants_ms": {
+        "e": _positive("Excitatory synaptic time constant τ_e (ms).", 8.0),
+        "i": _positive("Inhibitory synaptic time constant τ_i (ms).", 4.0),
+        "x": _positive("External synaptic time constant τ_x (ms).", 10.0),
+    },
+    "neuron": {
+        "membrane_time_constant_ms": _positive("τ_m = C_m/g_L (ms), C_m = 1.", 15.0),
+        "leak_reversal_mv": Field(float, -72.0, "Leak reversal E_L (mV)."),
+        "threshold_mv": Field(float, -55.0, "EIF soft threshold V_T (mV)."),
+        "slope_factor_mv": _positive("EIF slope factor Δ_T (mV).", 1.0),
+        "spike_mv": Field(float, -50.0, "Spike detection / peak voltage V_th (mV)."),
+        "reset_mv": Field(float, -75.0, "Reset voltage V_re (mV); V(0) ~ U[V_re, V_T]."),
+    },
+    "plasticity": "rules",  # validated by _resolve_plasticity
+    "optogenetics": {
+        "enabled": Field(bool, False, "Add the second external layer X2 (optogenetic 'laser', spec §6.10)."),
+        "stimulated_fraction": Field(float, 0.5, "Fraction of E neurons in E1 (opsin-expressing); "
+                                     "E1 are the first neurons of E.", minimum=0.0, maximum=1.0,
+                                     exclusive_minimum=True),
+        "layer_fraction": Field(float, 0.2, "X2 size / N.", minimum=0.0, exclusive_minimum=True),
+        "rate_hz": Field(float, 5.0, "Rate of every X2 train while the laser is on (Hz).",
+                         minimum=0.0),
+        "start_s": Field(float, 0.0, "Laser onset (s).", minimum=0.0),
+        "stop_s": Field(float, 0.0, "Laser offset (s).", minimum=0.0),
+        "weight": Field(float, 180.0, "Unscaled X2→E1 weight (mV); X2 projects to E1 only."),
+    },
+    "recording": {
+        "interval_s": _positive("Record interval: population-rate bins, current means and "
+                                "weight snapshots (s).", 0.1),
+        "covariance_window_s": _positive("Spike-count window for covariances (s).", 0.25),
+        "sampled_synapses": Field(int, 1000, "Existing synapses sampled per plastic type.",
+                                  minimum=0),
+        "sampled_pairs": Field(int, 1000, "Off-diagonal count-covariance entries sampled per "
+                               "pair type.", minimum=0),
+        "raster_duration_s": Field(float, 1.0, "Length of the spike-raster sample at the end of "
+                                   "the run (s).", minimum=0.0),
+    },
+    "divergence": {
+        "max_mean_rate_hz": _positive("Abort when the total spike count exceeds this mean rate over "
+                                      "the whole run (the authors' 0.05·N·T spike buffer).", 50.0),
+        "max_bin_rate_hz": _positive("Abort when any population's rate in one record bin exceeds "
+                                     "this (Hz).", 300.0),
+    },
+    "sweep_dims": Field(list, [], "Extra dotted config keys stored as length-1 dimensions (besides "
+                        "rule, c and seed), e.g. ['weights.ei']."),
+}
+
+ALLOWED_RULES = {syn: sorted(name for name, spec in RULES.items() if syn in spec.synapses)
+                 for syn in SYNAPSE_TYPES}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _suggest(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{hint}; allowed: {', '.join(sorted(allowed))}"
+
+
+def _check_value(path: str, field: Field, value):
+    if value is None:
+        if field.nullable:
+            return None
+        raise ConfigError(f"{path}: a value is required ({field.doc})")
+    kinds = field.kind if isinstance(field.kind, tuple) else (field.kind,)
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if int in kinds and isinstance(value, float) and value.is_integer() and float not in kinds:
+        value = int(value)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ConfigError(f"{path}: expected {kinds[0].__name__}, got a boolean")
+    if not isinstance(value, kinds):
+        raise ConfigError(f"{path}: expected {kinds[0].__name__}, got {type(value).__name__} "
+                          f"{value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path}: must be finite, got {value!r}")
+    if field.minimum is not None:
+        bad = value <= field.minimum if field.exclusive_minimum else value < field.minimum
+        if bad:
+            op = ">" if field.exclusive_minimum else ">="
+            rng = f"{op} {field.minimum}" + (f" and <= {field.maximum}" if field.maximum is not None
+                                             else "")
+            raise ConfigError(f"{path}: must be {rng}, got {value!r}")
+    if field.maximum is not None and value > field.maximum:
+        raise ConfigError(f"{path}: must be <= {field.maximum}"
+                          + (f" and >= {field.minimum}" if field.minimum is not None else "")
+                          + f", got {value!r}")
+    if field.choices is not None and value not in field.choices:
+        raise ConfigError(f"{path}: {value!r} not allowed; allowed: {', '.join(field.choices)}")
+    return value
+
+
+def _resolve_section(user: dict, table: dict, prefix: str) -> dict:
+    if not isinstance(user, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got "
+                          f"{type(user).__name__}")
+    unknown = [k for k in user if k not in table]
+    if unknown:
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}'{_suggest(unknown[0], table)}")
+    out = {}
+    for key, spec in table.items():
+        path = prefix + key
+        if spec == "rules":
+            out[key] = _resolve_plasticity(user.get(key) or {}, path)
+        elif isinstance(spec, dict):
+            out[key] = _resolve_section(user.get(key) or {}, spec, path + ".")
+        else:
+            value = user.get(key, copy.deepcopy(spec.default))
+            out[key] = _check_value(path, spec, value)
+    return out
+
+
+def _resolve_plasticity(user: dict, path: str) -> dict:
+    if not isinstance(user, dict):
+        raise ConfigError(f"{path}: expected a mapping of synapse type to rule")
+    out = {}
+    for synapse, settings in user.items():
+        spath = f"{path}.{synapse}"
+        if synapse not in SYNAPSE_TYPES:
+            raise ConfigError(f"unknown synapse type '{spath}'{_suggest(synapse, SYNAPSE_TYPES)} "
+                              "(X synapses are never plastic)")
+        if settings is None:
+            continue
+        if isinstance(settings, list):
+            raise ConfigError(f"{spath}: at most one rule per synapse type (spec §4.4); got "
+                              f"{len(settings)}")
+        if not isinstance(settings, dict) or "rule" not in settings:
+            raise ConfigError(f"{spath}: expected a mapping with a 'rule' key; allowed rules: "
+                              f"{', '.join(ALLOWED_RULES[synapse])}")
+        rule = settings["rule"]
+        if rule not in RULES:
+            raise ConfigError(f"{spath}.rule: unknown rule {rule!r}{_suggest(str(rule), RULES)}")
+        if synapse not in RULES[rule].synapses:
+            raise ConfigError(f"{spath}.rule: {rule!r} does not apply to {synapse}; allowed on "
+                              f"{synapse}: {', '.join(ALLOWED_RULES[synapse])}")
+        defaults = rule_parameter_defaults(rule, synapse, 200.0)
+        params = {"rule": rule}
+        for key, value in settings.items():
+            if key == "rule":
+                continue
+            if key not in defaults:
+                raise ConfigError(f"unknown key '{spath}.{key}' for rule {rule}"
+                                  f"{_suggest(key, defaults)}")
+            expected = defaults[key]
+            if isinstance(expected, list):
+                if not (isinstance(value, list) and len(value) == len(expected)
+                        and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                for v in value)):
+                    raise ConfigError(f"{spath}.{key}: expected a list of {len(expected)} numbers "
+                                      f"[constant, slope], got {value!r}")
+                value = [float(v) for v in value]
+            elif isinstance(expected, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{spath}.{key}: expected a boolean, got {value!r}")
+            else:
+                value = _check_value(f"{spath}.{key}", Field(float, None, key), value)
+            params[key] = value
+        out[synapse] = params
+    return out
+
+
+def _finish_plasticity(config: dict) -> None:
+    """Fill rule defaults that depend on τ_STDP and check rule parameter ranges."""
+    tau = config["tau_stdp_ms"]
+    for synapse, params in config["plasticity"].items():
+        rule = params["rule"]
+        path = f"plasticity.{synapse}"
+        for key, value in rule_parameter_defaults(rule, synapse, tau).items():
+            params.setdefault(key, value)
+        if params["eta"] < 0:
+            raise ConfigError(f"{path}.eta: must be >= 0, got {params['eta']}")
+        if "j_norm" in params and params["j_norm"] == 0:
+            raise ConfigError(f"{path}.j_norm: must be non-zero")
+        if "eta_divisor" in params and params["eta_divisor"] == 0:
+            raise ConfigError(f"{path}.eta_divisor: must be non-zero")
+        if "target_rate_hz" in params and params["target_rate_hz"] <= 0:
+            raise ConfigError(f"{path}.target_rate_hz: must be > 0, got {params['target_rate_hz']}")
+        if "j_min" in params and params["j_min"] >= params["j_max"]:
+            raise ConfigError(f"{path}: j_min must be < j_max, got {params['j_min']} >= "
+                              f"{params['j_max']}")
+        if params.get("post_trace_power", 1) not in (1, 2, 1.0, 2.0):
+            raise ConfigError(f"{path}.post_trace_power: allowed: 1, 2")
+        config["plasticity"][synapse] = {"rule": rule, **{k: params[k] for k in sorted(params)
+                                                          if k != "rule"}}
+
+
+def _cross_checks(config: dict) -> None:
+    n = config["N"]
+    for name, fraction in (("excitatory_fraction", config["excitatory_fraction"]),
+                           ("external_fraction", config["external_fraction"])):
+        count = fraction * n
+        if abs(count - round(count)) > 1e-9 or round(count) < 1:
+            raise ConfigError(f"{name}: {fraction} × N = {count} must be a positive whole number "
+                              f"of neurons (choose N accordingly)")
+    if round(config["excitatory_fraction"] * n) >= n:
+        raise ConfigError("excitatory_fraction: leaves no inhibitory neurons")
+    steps = config["duration_s"] * 1000.0 / config["dt_ms"]
+    if abs(steps - round(steps)) > 1e-6:
+        raise ConfigError(f"duration_s: T/dt = {steps} must be a whole number of steps")
+    rec = config["recording"]
+    for key in ("interval_s", "covariance_window_s"):
+        ratio = rec[key] * 1000.0 / config["dt_ms"]
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ConfigError(f"recording.{key}: must be a whole number of dt_ms steps")
+    if config["dt_ms"] > 1.0:
+        raise ConfigError(f"dt_ms: must be <= 1 ms for the Euler scheme, got {config['dt_ms']}")
+    opto = config["optogenetics"]
+    if opto["enabled"]:
+        if not opto["start_s"] < opto["stop_s"] <= config["duration_s"]:
+            raise ConfigError("optogenetics: need start_s < stop_s <= duration_s, got "
+                              f"{opto['start_s']}, {opto['stop_s']}, {config['duration_s']}")
+        n_e1 = opto["stimulated_fraction"] * config["excitatory_fraction"] * n
+        if abs(n_e1 - round(n_e1)) > 1e-9 or not 0 < round(n_e1) < config["excitatory_fraction"] * n:
+            raise ConfigError(f"optogenetics.stimulated_fraction: gives {n_e1} E1 neurons; need a "
+                              "whole number strictly between 0 and N_e")
+        n_x2 = opto["layer_fraction"] * n
+        if abs(n_x2 - round(n_x2)) > 1e-9:
+            raise ConfigError(f"optogenetics.layer_fraction: gives {n_x2} X2 neurons, not whole")
+    for key in config["sweep_dims"]:
+        try:
+            get_dotted(config, key)
+        except KeyError:
+            raise ConfigError(f"sweep_dims: {key!r} is not a config key") from None
+
+
+# ----------------------------------------------------------------------------- public API
+def resolve_config(user: dict | None) -> dict:
+    """Return the complete, validated run config (every default filled in).
+
+    Parameters
+    ----------
+    user : dict or None
+        The user's (partial) config.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key, a wrong type or an out-of-range value.
+    """
+    config = _resolve_section(copy.deepcopy(user or {}), FIELDS, "")
+    _finish_plasticity(config)
+    _cross_checks(config)
+    return config
+
+
+def get_dotted(config: dict, key: str):
+    """Value of a dotted key such as ``weights.ee``; raises KeyError if absent."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def apply_overrides(config: dict, overrides: list[str]) -> dict:
+    """Apply ``key=value`` strings (dotted keys, YAML-parsed values) to a raw config."""
+    config = copy.deepcopy(config or {})
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
+        node = config
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part} is not a mapping")
+        node[parts[-1]] = value
+    return config
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> dict:
+    """Read a YAML run config, apply ``--set`` overrides and resolve it."""
+    raw: dict = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        raw = read_yaml(text, str(path)) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: top level must be a mapping of keys")
+    return resolve_config(apply_overrides(raw, overrides or []))
+
+
+def config_to_json(config: dict) -> str:
+    """Canonical JSON form stored in datasets (sorted keys)."""
+    return json.dumps(config, sort_keys=True)
+
+
+def rule_label(config: dict) -> str:
+    """Readable label of the plasticity setting: the rule name, ``none``, or
+    ``ee-kohonen+ei-istdp`` when several types are plastic."""
+    plastic = [(s, config["plasticity"][s]["rule"]) for s in SYNAPSE_TYPES
+               if s in config["plasticity"]]
+    if not plastic:
+        return "none"
+    if len(plastic) == 1:
+        return plastic[0][1]
+    return "+".join(f"{s}-{r}" for s, r in plastic)
+
+
+def describe_fields(table: dict | None = None, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, doc) rows of every config key, for the README reference."""
+    rows = []
+    for key, spec in (table or FIELDS).items():
+        if spec == "rules":
+            rows.append((prefix + key + ".<ee|ei|ie|ii>", "{}",
+                         "Plastic synapse types: {rule: NAME, eta: …, …}; see the rule table."))
+        elif isinstance(spec, dict):
+            rows.extend(describe_fields(spec, prefix + key + "."))
+        else:
+            rows.append((prefix + key, json.dumps(spec.default), spec.doc))
+    return rows

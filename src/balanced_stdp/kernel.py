@@ -1,0 +1,400 @@
+"""The numba simulation kernel: forward-Euler EIF network with STDP (spec §2.5).
+
+One jitted function, :func:`run_steps`, advances the network over a range of
+time steps. It takes an explicit, typed argument list (arrays and scalars only —
+no dicts or objects) and draws no random numbers: all set-up and randomness
+live in :mod:`balanced_stdp.simulation`, so a run is reproducible from its seed.
+
+The per-step order is exactly spec §2.5:
+
+1. deliver external spikes with time ≤ t_n;
+2. Euler voltage update; 3. spike detection;
+4. recurrent currents from this step's spikes (weights before plasticity);
+5. plasticity blocks in the order ee, ei, ie, ii — in each, presynaptic-spike
+   (column) updates first, then postsynaptic-spike (row) updates — with traces
+   from before this step's spikes;
+6. traces += 1 for spikers; 7. Euler decay of currents and traces;
+8. reset (V = V_th is recorded, then V = V_re) and recording.
+
+Plasticity reads each rule from one row of the rule table built by
+:func:`balanced_stdp.plasticity.kernel_rule_table` (general affine form, spec §4.2).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numba
+import numpy as np
+
+from .plasticity import KERNEL_INDEX
+
+_ACTIVE = KERNEL_INDEX["active"]
+_ETA = KERNEL_INDEX["eta_eff"]
+_A_PRE0, _A_PRE1 = KERNEL_INDEX["a_pre0"], KERNEL_INDEX["a_pre1"]
+_B_PRE0, _B_PRE1 = KERNEL_INDEX["b_pre0"], KERNEL_INDEX["b_pre1"]
+_A_POST0, _A_POST1 = KERNEL_INDEX["a_post0"], KERNEL_INDEX["a_post1"]
+_B_POST0, _B_POST1 = KERNEL_INDEX["b_post0"], KERNEL_INDEX["b_post1"]
+_PRE_LO, _PRE_HI = KERNEL_INDEX["pre_lower"], KERNEL_INDEX["pre_upper"]
+_POST_LO, _POST_HI = KERNEL_INDEX["post_lower"], KERNEL_INDEX["post_upper"]
+_POWER = KERNEL_INDEX["post_trace_power"]
+
+# Status codes returned by run_steps.
+STATUS_RUNNING = 0
+STATUS_BIN_RATE = 1       # a population's rate in one record bin exceeded the cap
+STATUS_SPIKE_BUDGET = 2   # total spikes exceeded max_mean_rate · N · T (authors' buffer)
+STATUS_NONFINITE = 3      # a weight or current became non-finite
+STATUS_MESSAGES = {
+    STATUS_BIN_RATE: "population rate above divergence.max_bin_rate_hz",
+    STATUS_SPIKE_BUDGET: "total spike count above divergence.max_mean_rate_hz x N x T",
+    STATUS_NONFINITE: "non-finite weight or current",
+}
+
+
+def _configure_cache() -> None:
+    """Make ``cache=True`` work when the package directory is read-only.
+
+    numba writes its cache next to the source file; if that directory is not
+    writable and no NUMBA_CACHE_DIR is set, fall back to a per-user cache dir.
+    Must run before the jitted functions are defined.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    probe = os.path.join(here, "__pycache__")
+    try:
+        os.makedirs(probe, exist_ok=True)
+        writable = os.access(probe, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        fallback = os.path.join(os.environ.get("XDG_CACHE_HOME",
+                                               os.path.expanduser("~/.cache")),
+                                "balanced_stdp", "numba")
+        os.makedirs(fallback, exist_ok=True)
+        os.environ["NUMBA_CACHE_DIR"] = fallback
+        numba.config.CACHE_DIR = fallback
+
+
+_configure_cache()
+
+# 'contract' lets LLVM fuse multiply-adds (FMA); no flag that changes NaN/inf
+# semantics is used, so the divergence guard's finiteness checks stay valid.
+_jit = numba.njit(cache=True, fastmath={"contract"}, nogil=True, error_model="numpy")
+
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_ROUND_MAGIC = 6755399441055744.0          # 1.5·2^52: adding it rounds to an integer
+_ROUND_MAGIC_BITS = np.int64(0x4338000000000000)
+
+
+@_jit
+def euler_voltage(v, current_e, current_i, current_x, dt, g_leak, e_leak, v_threshold,
+                  inv_delta_t, spike_gain, exp_term, scratch_float, scratch_int):
+    """Step 2 of spec §2.5: V += dt·[I + g_L(E_L − V) + g_L Δ_T exp((V − V_T)/Δ_T)].
+
+    The exponential is computed in SIMD-friendly passes (numba's scalar
+    ``math.exp`` calls libm per neuron and dominated the step time): a Cody–Waite
+    reduction x = k·ln2 + r, a degree-13 Taylor polynomial for e^r (|r| ≤ ln2/2,
+    truncation error < 1e-17) and 2^k assembled from exponent bits. Relative
+    error ≤ 2.3e-16 for |x| ≤ 700 (checked against NumPy in the tests); x is
+    clamped to ±700, far outside anything a membrane potential reaches.
+    """
+    n = v.size
+    for j in range(n):
+        a = (v[j] - v_threshold) * inv_delta_t
+        a = a if a > -700.0 else -700.0
+        a = a if a < 700.0 else 700.0
+        t = a * _INV_LN2 + _ROUND_MAGIC       # t's low mantissa bits hold round(a/ln2)
+        k = t - _ROUND_MAGIC
+        r = (a - k * _LN2_HI) - k * _LN2_LO
+        exp_term[j] = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (
+            1 / 120 + r * (1 / 720 + r * (1 / 5040 + r * (1 / 40320 + r * (
+                1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
+                    1 / 479001600 + r * (1 / 6227020800)))))))))))))
+        scratch_float[j] = t
+    as_int = scratch_float.view(np.int64)
+    for j in range(n):
+        scratch_int[j] = (as_int[j] - _ROUND_MAGIC_BITS + 1023) << 52
+    powers_of_two = scratch_int.view(np.float64)
+    for j in range(n):
+        vj = v[j]
+        v[j] = vj + dt * (current_e[j] + current_i[j] + current_x[j]
+                          + g_leak * (e_leak - vj) + spike_gain * (exp_term[j] * powers_of_two[j]))
+
+
+@_jit
+def exp_array(x):
+    """exp(x) computed by :func:`euler_voltage`'s SIMD exponential (to test its accuracy)."""
+    n = x.size
+    v = x.copy()
+    zeros = np.zeros(n)
+    exp_term, scratch_float, scratch_int = np.empty(n), np.empty(n), np.empty(n, np.int64)
+    # with dt = 1, g_L = 0, V_T = 0, Δ_T = 1 and no current: V_new − V = exp(V)
+    euler_voltage(v, zeros, zeros, zeros, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, exp_term,
+                  scratch_float, scratch_int)
+    return exp_term * scratch_int.view(np.float64)
+
+
+@_jit
+def decay_and_accumulate(values, factor, accumulator):
+    """values *= factor (Euler decay), then accumulator += values, per neuron.
+
+    Accumulating per neuron vectorises; population sums are formed once per
+    record bin instead of every step.
+    """
+    for j in range(values.size):
+        decayed = values[j] * factor
+        values[j] = decayed
+        accumulator[j] += decayed
+
+
+@_jit
+def sum_range(values, lo, hi):
+    """Sum of values[lo:hi] with four partial sums (hides the add latency)."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    j = lo
+    while j + 3 < hi:
+        s0 += values[j]
+        s1 += values[j + 1]
+        s2 += values[j + 2]
+        s3 += values[j + 3]
+        j += 4
+    while j < hi:
+        s0 += values[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@_jit
+def pre_spike_update(weights, targets, lo, hi, trace, rule):
+    """Column update for one presynaptic spike over CSC entries [lo, hi)."""
+    eta = rule[_ETA]
+    a0, a1, b0, b1 = rule[_A_PRE0], rule[_A_PRE1], rule[_B_PRE0], rule[_B_PRE1]
+    lower, upper = rule[_PRE_LO], rule[_PRE_HI]
+    for idx in range(lo, hi):
+        w = weights[idx]
+        if w > lower and w < upper:
+            weights[idx] = w + eta * ((a0 + a1 * w) + (b0 + b1 * w) * trace[targets[idx]])
+
+
+@_jit
+def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
+    """Row update for one postsynaptic spike over row entries [lo, hi)."""
+    eta = rule[_ETA]
+    a0, a1, b0, b1 = rule[_A_POST0], rule[_A_POST1], rule[_B_POST0], rule[_B_POST1]
+    lower, upper = rule[_POST_LO], rule[_POST_HI]
+    squared = rule[_POWER] == 2.0
+    for idx in range(lo, hi):
+        s = row_synapse[idx]
+        w = weights[s]
+        if w > lower and w < upper:
+            x = trace[row_sources[idx]]
+            if squared:
+                x = x * x
+            weights[s] = w + eta * ((a0 + a1 * w) + (b0 + b1 * w) * x)
+
+
+@_jit
+def apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                     row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc):
+    """Step 5 of spec §2.5: all rule blocks for this step's spikers."""
+    for block in range(4):                     # ee, ei, ie, ii
+        rule = rule_table[block]
+        if rule[_ACTIVE] == 0.0:
+            continue
+        post_exc = block < 2
+        pre_exc = block == 0 or block == 2
+        for s in range(n_spikers):             # presynaptic spikes: columns
+            k = spikers[s]
+            if (k < n_exc) != pre_exc:
+                continue
+            if post_exc:
+                pre_spike_update(weights, targets, column_start[k], column_split[k], trace, rule)
+            else:
+                pre_spike_update(weights, targets, column_split[k], column_start[k + 1], trace,
+                                 rule)
+        for s in range(n_spikers):             # postsynaptic spikes: rows
+            j = spikers[s]
+            if (j < n_exc) != post_exc:
+                continue
+            if pre_exc:
+                post_spike_update(weights, row_synapse, row_sources, row_start[j], row_split[j],
+                                  trace, rule)
+            else:
+                post_spike_update(weights, row_synapse, row_sources, row_split[j],
+                                  row_start[j + 1], trace, rule)
+
+
+@_jit
+def type_weight_sums(weights, column_start, column_split, n_exc, n_neurons, out_sum, out_count):
+    """Sum and count of weights per type (ee, ei, ie, ii); non-finite check via the sum."""
+    for t in range(4):
+        out_sum[t] = 0.0
+        out_count[t] = 0
+    for k in range(n_neurons):
+        pre_inh = 1 if k >= n_exc else 0
+        s_e = sum_range(weights, column_start[k], column_split[k])
+        s_i = sum_range(weights, column_split[k], column_start[k + 1])
+        out_sum[pre_inh] += s_e
+        out_count[pre_inh] += column_split[k] - column_start[k]
+        out_sum[2 + pre_inh] += s_i
+        out_count[2 + pre_inh] += column_start[k + 1] - column_split[k]
+
+
+@_jit
+def run_steps(
+    step_first, step_last, n_total_steps, dt,
+    # neuron state and parameters
+    v, current_e, current_i, current_x, trace, spikers,
+    g_leak, e_leak, v_threshold, delta_t, v_spike, v_reset,
+    decay_e, decay_i, decay_x, decay_trace, inv_tau_e, inv_tau_i, inv_tau_x, n_exc,
+    # recurrent synapses
+    column_start, column_split, targets, row_start, row_split, row_sources, row_synapse, weights,
+    rule_table,
+    # external layer X (chunk of spikes, delivery step and source)
+    ext_steps, ext_sources, ext_column_start, ext_column_split, ext_targets, j_ex, j_ix,
+    # optogenetic layer X2 -> E1
+    laser_steps, laser_sources, laser_column_start, laser_targets, j_laser,
+    # recording
+    record_steps, group_bounds, bin_spike_counts, bin_current_sums,
+    weight_sums, weight_counts, mean_weights, sampled_synapses, sampled_weights,
+    half_step, neuron_counts, neuron_input_sums,
+    covariance_steps, window_counts,
+    raster_steps, raster_neurons, raster_cursor,
+    # divergence guard
+    max_bin_spikes, spike_budget, spike_total,
+):
+    """Advance the network over steps ``step_first … step_last`` (inclusive, 1-based).
+
+    Returns
+    -------
+    status : int
+        0 if the range completed, otherwise a divergence code (``STATUS_*``).
+    last_step : int
+        The last step simulated (the end of the record bin where divergence was found).
+    """
+    n_neurons = v.size
+    n_groups = group_bounds.size - 1
+    exp_term = np.empty(n_neurons)
+    bin_accumulator = np.zeros((3, n_neurons))
+    scratch_float = np.empty(n_neurons)
+    scratch_int = np.empty(n_neurons, np.int64)
+    inv_delta_t = 1.0 / delta_t
+    spike_gain = g_leak * delta_t
+    sqrt_n = math.sqrt(n_neurons)
+    ext_cursor = 0
+    laser_cursor = 0
+    raster_capacity = raster_steps.size
+    for n in range(step_first, step_last + 1):
+        # 1. external input
+        while ext_cursor < ext_steps.size and ext_steps[ext_cursor] <= n:
+            k = ext_sources[ext_cursor]
+            for idx in range(ext_column_start[k], ext_column_split[k]):
+                current_x[ext_targets[idx]] += j_ex
+            for idx in range(ext_column_split[k], ext_column_start[k + 1]):
+                current_x[ext_targets[idx]] += j_ix
+            ext_cursor += 1
+        while laser_cursor < laser_steps.size and laser_steps[laser_cursor] <= n:
+            k = laser_sources[laser_cursor]
+            for idx in range(laser_column_start[k], laser_column_start[k + 1]):
+                current_x[laser_targets[idx]] += j_laser
+            laser_cursor += 1
+        # 2. voltage (forward Euler, C_m = 1)
+        euler_voltage(v, current_e, current_i, current_x, dt, g_leak, e_leak, v_threshold,
+                      inv_delta_t, spike_gain, exp_term, scratch_float, scratch_int)
+        # 3. spike detection
+        n_spikers = 0
+        for j in range(n_neurons):
+            if v[j] >= v_spike:
+                spikers[n_spikers] = j
+                n_spikers += 1
+        # 4. recurrent currents (weights from before this step's plasticity)
+        for s in range(n_spikers):
+            k = spikers[s]
+            if k < n_exc:
+                for idx in range(column_start[k], column_start[k + 1]):
+                    current_e[targets[idx]] += weights[idx] * inv_tau_e
+            else:
+                for idx in range(column_start[k], column_start[k + 1]):
+                    current_i[targets[idx]] += weights[idx] * inv_tau_i
+        # 5. plasticity, with traces from before this step's spikes
+        if n_spikers > 0:
+            apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                             row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
+                             n_exc)
+        # 6. traces
+        for s in range(n_spikers):
+            trace[spikers[s]] += 1.0
+        # 7. decay (fused with the per-neuron accumulation of the recorded bin means)
+        b = (n - 1) // record_steps
+        decay_and_accumulate(current_e, decay_e, bin_accumulator[0])
+        decay_and_accumulate(current_i, decay_i, bin_accumulator[1])
+        decay_and_accumulate(current_x, decay_x, bin_accumulator[2])
+        for j in range(n_neurons):
+            trace[j] *= decay_trace
+        # 8. reset and recording
+        for s in range(n_spikers):
+            j = spikers[s]
+            v[j] = v_reset
+            for g in range(n_groups):
+                if j < group_bounds[g + 1]:
+                    bin_spike_counts[b, g] += 1
+                    break
+            if raster_capacity > 0:
+                slot = raster_cursor[0] % raster_capacity
+                raster_steps[slot] = n
+                raster_neurons[slot] = j
+                raster_cursor[0] += 1
+            if n > half_step:
+                neuron_counts[j] += 1
+                w_index = (n - half_step - 1) // covariance_steps
+                if w_index < window_counts.shape[0]:
+                    window_counts[w_index, j] += 1
+        spike_total[0] += n_spikers
+        if n >= half_step:
+            for j in range(n_neurons):
+                neuron_input_sums[0, j] += current_e[j]
+            for j in range(n_neurons):
+                neuron_input_sums[1, j] += current_i[j]
+            for j in range(n_neurons):
+                neuron_input_sums[2, j] += current_x[j]
+        # end of a record bin: weight snapshots and the divergence guard
+        if n % record_steps == 0 or n == n_total_steps or n == step_last:
+            for g in range(n_groups):
+                for c in range(3):
+                    bin_current_sums[b, g, c] += sum_range(bin_accumulator[c], group_bounds[g],
+                                                           group_bounds[g + 1])
+            bin_accumulator[:, :] = 0.0
+        if n % record_steps == 0 or n == n_total_steps:
+            type_weight_sums(weights, column_start, column_split, n_exc, n_neurons,
+                             weight_sums, weight_counts)
+            for t in range(4):
+                if weight_counts[t] > 0:
+                    mean_weights[t, b] = weight_sums[t] / weight_counts[t] * sqrt_n
+                else:
+                    mean_weights[t, b] = np.nan
+                for i in range(sampled_synapses.shape[1]):
+                    idx = sampled_synapses[t, i]
+                    if idx >= 0:
+                        sampled_weights[t, i, b] = weights[idx] * sqrt_n
+            status = 0
+            for t in range(4):
+                if not math.isfinite(weight_sums[t]):
+                    status = 3
+            for g in range(n_groups):
+                for c in range(3):
+                    if not math.isfinite(bin_current_sums[b, g, c]):
+                        status = 3
+                if bin_spike_counts[b, g] > max_bin_spikes[g]:
+                    status = 1 if status == 0 else status
+            if spike_total[0] > spike_budget and status == 0:
+                status = 2
+            if status != 0:
+                return status, n
+    return 0, step_last

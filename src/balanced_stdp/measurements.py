@@ -1,0 +1,98 @@
+"""Measurements of a finished run (spec §5): rates, currents, covariances, weights.
+
+Functions here turn the raw accumulators filled by the kernel into physical
+quantities. Spike-count covariances are computed without forming the N×N
+matrix: the mean over all distinct pairs of a block follows from the variance
+of the population-summed counts minus the neurons' own variances, which is exact
+and O(N · windows). Off-diagonal means are used for every pair type
+(spec §5.2 recommendation; the authors' EE mean included the diagonal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def block_mean_covariance(counts: np.ndarray, members_a: np.ndarray, members_b: np.ndarray,
+                          standardize: bool = False) -> float:
+    """Mean off-diagonal spike-count covariance (or correlation) between two groups.
+
+    Parameters
+    ----------
+    counts : ndarray (n_windows, n_neurons)
+        Spike counts per window.
+    members_a, members_b : ndarray of int
+        Neuron indices of the two groups; identical arrays mean a within-group block.
+    standardize : bool
+        If true, return the mean correlation coefficient; silent neurons (zero
+        variance) are excluded, as their correlations are undefined.
+
+    Returns
+    -------
+    float
+        Mean over all pairs j ≠ k (j in a, k in b); NaN with fewer than 2 windows.
+    """
+    n_windows = counts.shape[0]
+    if n_windows < 2:
+        return float("nan")
+    same = members_a.shape == members_b.shape and np.array_equal(members_a, members_b)
+
+    def centred(members):
+        x = counts[:, members].astype(np.float64)
+        x -= x.mean(axis=0)
+        if standardize:
+            sd = np.sqrt((x * x).sum(axis=0) / (n_windows - 1))
+            keep = sd > 0
+            x = x[:, keep] / sd[keep]
+        return x
+
+    xa = centred(members_a)
+    xb = xa if same else centred(members_b)
+    na, nb = xa.shape[1], xb.shape[1]
+    sum_a, sum_b = xa.sum(axis=1), xb.sum(axis=1)
+    total = float(sum_a @ sum_b) / (n_windows - 1)
+    if same:
+        own = float((xa * xa).sum()) / (n_windows - 1)
+        pairs = na * (na - 1)
+        return (total - own) / pairs if pairs > 0 else float("nan")
+    pairs = na * nb
+    return total / pairs if pairs > 0 else float("nan")
+
+
+def sampled_pair_statistics(counts: np.ndarray, members_a: np.ndarray, members_b: np.ndarray,
+                            n_samples: int, rng: np.random.Generator):
+    """Covariances and correlations of ``n_samples`` random off-diagonal pairs (j in a, k in b).
+
+    Correlations of pairs involving a silent neuron are NaN.
+    """
+    if counts.shape[0] < 2 or n_samples == 0:
+        return np.full(n_samples, np.nan), np.full(n_samples, np.nan)
+    j = rng.choice(members_a, n_samples)
+    k = rng.choice(members_b, n_samples)
+    clash = j == k
+    while clash.any():  # redraw diagonal entries
+        k[clash] = rng.choice(members_b, int(clash.sum()))
+        clash = j == k
+    x = counts.astype(np.float64)
+    xj = x[:, j] - x[:, j].mean(axis=0)
+    xk = x[:, k] - x[:, k].mean(axis=0)
+    dof = counts.shape[0] - 1
+    cov = (xj * xk).sum(axis=0) / dof
+    sd = np.sqrt((xj * xj).sum(axis=0) / dof * (xk * xk).sum(axis=0) / dof)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where(sd > 0, cov / np.where(sd > 0, sd, 1.0), np.nan)
+    return cov, corr
+
+
+def group_variance(counts: np.ndarray, members: np.ndarray) -> float:
+    """Mean spike-count variance of a group's neurons (the diagonal of the block)."""
+    if counts.shape[0] < 2:
+        return float("nan")
+    return float(counts[:, members].astype(np.float64).var(axis=0, ddof=1).mean())
+
+
+def weight_rate_covariance(weights_mv: np.ndarray, pre_rates_hz: np.ndarray) -> float:
+    """Cov(j, r_pre) over synapses (population, not sample, normalisation)."""
+    if weights_mv.size < 2:
+        return float("nan")
+    return float(np.mean((weights_mv - weights_mv.mean()) * (pre_rates_hz - pre_rates_hz.mean())))
