@@ -106,6 +106,9 @@ FIELDS: dict[str, Any] = {
         "slope_factor_mv": _positive("EIF slope factor Δ_T (mV).", 1.0),
         "spike_mv": Field(float, -50.0, "Spike detection / peak voltage V_th (mV)."),
         "reset_mv": Field(float, -75.0, "Reset voltage V_re (mV); V(0) ~ U[V_re, V_T]."),
+        "bias_current_mv_per_ms": Field(float, 0.0, "Extra constant current to every neuron "
+                                        "(mV/ms; the authors' stimulus current, 0 in all "
+                                        "experiments)."),
     },
     "plasticity": "rules",  # validated by _resolve_plasticity
     "optogenetics": {

@@ -91,7 +91,7 @@ _ROUND_MAGIC_BITS = np.int64(0x4338000000000000)
 
 
 @_jit
-def euler_voltage(v, current_e, current_i, current_x, dt, g_leak, e_leak, v_threshold,
+def euler_voltage(v, current_e, current_i, current_x, bias, dt, g_leak, e_leak, v_threshold,
                   inv_delta_t, spike_gain, exp_term, scratch_float, scratch_int):
     """Step 2 of spec §2.5: V += dt·[I + g_L(E_L − V) + g_L Δ_T exp((V − V_T)/Δ_T)].
 
@@ -121,7 +121,7 @@ def euler_voltage(v, current_e, current_i, current_x, dt, g_leak, e_leak, v_thre
     powers_of_two = scratch_int.view(np.float64)
     for j in range(n):
         vj = v[j]
-        v[j] = vj + dt * (current_e[j] + current_i[j] + current_x[j]
+        v[j] = vj + dt * (current_e[j] + current_i[j] + current_x[j] + bias
                           + g_leak * (e_leak - vj) + spike_gain * (exp_term[j] * powers_of_two[j]))
 
 
@@ -133,7 +133,7 @@ def exp_array(x):
     zeros = np.zeros(n)
     exp_term, scratch_float, scratch_int = np.empty(n), np.empty(n), np.empty(n, np.int64)
     # with dt = 1, g_L = 0, V_T = 0, Δ_T = 1 and no current: V_new − V = exp(V)
-    euler_voltage(v, zeros, zeros, zeros, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, exp_term,
+    euler_voltage(v, zeros, zeros, zeros, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, exp_term,
                   scratch_float, scratch_int)
     return exp_term * scratch_int.view(np.float64)
 
@@ -232,6 +232,36 @@ def apply_plasticity(weights, column_start, column_split, targets, row_start, ro
 
 
 @_jit
+def replay_plasticity(spike_steps, spike_neurons, n_steps, weights, column_start, column_split,
+                      targets, row_start, row_split, row_sources, row_synapse, rule_table,
+                      n_exc, n_neurons, decay_trace):
+    """Steps 5–7 of spec §2.5 (plasticity, traces, decay) for prescribed spikes.
+
+    Drives the very update code of :func:`run_steps` with given spike times, so
+    tests can check learning windows against spec §4 exactly.
+    ``spike_steps`` must be sorted; returns the final traces.
+    """
+    trace = np.zeros(n_neurons)
+    spikers = np.empty(n_neurons, np.int32)
+    cursor = 0
+    for n in range(1, n_steps + 1):
+        n_spikers = 0
+        while cursor < spike_steps.size and spike_steps[cursor] == n:
+            spikers[n_spikers] = spike_neurons[cursor]
+            n_spikers += 1
+            cursor += 1
+        if n_spikers > 0:
+            apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                             row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
+                             n_exc)
+        for s in range(n_spikers):
+            trace[spikers[s]] += 1.0
+        for j in range(n_neurons):
+            trace[j] *= decay_trace
+    return trace
+
+
+@_jit
 def type_weight_sums(weights, column_start, column_split, n_exc, n_neurons, out_sum, out_count):
     """Sum and count of weights per type (ee, ei, ie, ii); non-finite check via the sum."""
     for t in range(4):
@@ -252,7 +282,7 @@ def run_steps(
     step_first, step_last, n_total_steps, dt,
     # neuron state and parameters
     v, current_e, current_i, current_x, trace, spikers,
-    g_leak, e_leak, v_threshold, delta_t, v_spike, v_reset,
+    g_leak, e_leak, v_threshold, delta_t, v_spike, v_reset, bias_current,
     decay_e, decay_i, decay_x, decay_trace, inv_tau_e, inv_tau_i, inv_tau_x, n_exc,
     # recurrent synapses
     column_start, column_split, targets, row_start, row_split, row_sources, row_synapse, weights,
@@ -306,7 +336,8 @@ def run_steps(
                 current_x[laser_targets[idx]] += j_laser
             laser_cursor += 1
         # 2. voltage (forward Euler, C_m = 1)
-        euler_voltage(v, current_e, current_i, current_x, dt, g_leak, e_leak, v_threshold,
+        euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
+                      v_threshold,
                       inv_delta_t, spike_gain, exp_term, scratch_float, scratch_int)
         # 3. spike detection
         n_spikers = 0

@@ -194,7 +194,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
             v, current_e, current_i, current_x, trace, spikers,
             g_leak, neuron["leak_reversal_mv"], neuron["threshold_mv"],
             neuron["slope_factor_mv"], neuron["spike_mv"], neuron["reset_mv"],
-            1.0 - dt / tau["e"], 1.0 - dt / tau["i"], 1.0 - dt / tau["x"],
+            neuron["bias_current_mv_per_ms"], 1.0 - dt / tau["e"], 1.0 - dt / tau["i"], 1.0 - dt / tau["x"],
             1.0 - dt / config["tau_stdp_ms"], 1.0 / tau["e"], 1.0 / tau["i"], 1.0 / tau["x"],
             pops.n_excitatory,
             recurrent.columns.column_start, recurrent.columns.column_split,

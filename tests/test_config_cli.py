@@ -1,0 +1,123 @@
+"""Bad input is rejected with a one-line error naming the key; nothing is written."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+
+from balanced_stdp.cli import main
+from balanced_stdp.config import ConfigError, load_config, resolve_config
+from balanced_stdp.io import IncompleteRunError, open_run, write_dataset_atomic
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "kohonen_istdp.yaml"
+
+
+def test_issue_example_config_resolves_exactly():
+    config = load_config(EXAMPLE)
+    assert config["N"] == 5000 and config["c"] == 0.1 and config["duration_s"] == 200
+    assert config["plasticity"]["ei"] == {"rule": "istdp", "eta": 1e-4, "j_norm": -200.0,
+                                          "target_rate_hz": 10.0}
+    assert config["plasticity"]["ee"] == {"rule": "kohonen", "beta0": 2.0, "eta": 1e-3}
+    assert config["weights"]["ix"] == 135.0
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ("weigths.ee=3", "unknown key 'weigths' (did you mean 'weights'?)"),
+    ("N=0", "N: must be > 0"),
+    ("N=-5", "N: must be > 0"),
+    ("N=abc", "N: expected int"),
+    ("c=1.5", "c: must be <= 1.0"),
+    ("c=-0.1", "c: must be >= 0.0"),
+    ("dt_ms=0", "dt_ms: must be > 0"),
+    ("duration_s=true", "duration_s: expected float, got a boolean"),
+    ("plasticity.ee.rule=istdp", "'istdp' does not apply to ee; allowed on ee:"),
+    ("plasticity.ie.rule=kohonen", "allowed on ie: custom, homeostatic, soft_hebbian"),
+    ("plasticity.ee.rule=kohonnen", "unknown rule 'kohonnen' (did you mean 'kohonen'?)"),
+    ("plasticity.ee.beta=3", "unknown key 'plasticity.ee.beta' for rule kohonen"),
+    ("plasticity.ex.rule=kohonen", "unknown synapse type 'plasticity.ex'"),
+    ("N=1001", "excitatory_fraction: 0.8 × N"),
+    ("recording.interval_s=0.00005", "recording.interval_s: must be a whole number"),
+])
+def test_cli_rejects_bad_input(tmp_path, capsys, override, fragment):
+    out = tmp_path / "run.nc"
+    code = main(["simulate", str(EXAMPLE), "--set", override, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert fragment in err
+    assert len(err.splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_two_rules_on_one_type_rejected(tmp_path, capsys):
+    config = tmp_path / "two.yaml"
+    config.write_text("plasticity:\n  ee: {rule: kohonen}\n  ee: {rule: soft_hebbian}\n")
+    code = main(["simulate", str(config), "--out", str(tmp_path / "x.nc")])
+    assert code == 2 and "duplicate key 'ee'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="at most one rule per synapse type"):
+        resolve_config({"plasticity": {"ee": [{"rule": "kohonen"}, {"rule": "oja"}]}})
+
+
+def test_rule_specific_ranges():
+    with pytest.raises(ConfigError, match="plasticity.ee: j_min must be < j_max"):
+        resolve_config({"plasticity": {"ee": {"rule": "bounded_hebbian", "j_min": 60}}})
+    with pytest.raises(ConfigError, match="plasticity.ei.j_norm: must be non-zero"):
+        resolve_config({"plasticity": {"ei": {"rule": "istdp", "j_norm": 0}}})
+    with pytest.raises(ConfigError, match="optogenetics: need start_s < stop_s"):
+        resolve_config({"optogenetics": {"enabled": True, "start_s": 5, "stop_s": 2}})
+
+
+def test_existing_output_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "run.nc"
+    out.write_bytes(b"precious")
+    code = main(["simulate", str(EXAMPLE), "--set", "N=100", "--out", str(out)])
+    assert code == 2 and "refusing to overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+
+
+def test_simulate_cli_end_to_end(tmp_path):
+    out = tmp_path / "run.nc"
+    proc = subprocess.run([sys.executable, "-m", "balanced_stdp.cli", "simulate", str(EXAMPLE),
+                           "--set", "N=500", "--set", "duration_s=1", "--set", "seed=7",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "t =" in proc.stderr and "Hz" in proc.stderr          # progress line
+    ds = open_run(out)
+    assert ds.attrs["complete"] == "true" and ds.attrs["status"] == "ok"
+    assert ds.attrs["rule"] == "ee-kohonen+ei-istdp" and ds.attrs["seed"] == 7
+    for key in ("balanced_stdp_version", "numpy_version", "numba_version", "git_revision"):
+        assert ds.attrs[key]
+    for name, var in ds.variables.items():
+        if name not in ds.dims or name in ("time", "c"):
+            assert "units" in var.attrs or name in ("rule", "seed", "population", "synapse",
+                                                    "source", "pair_type", "neuron_population",
+                                                    "neuron", "sample", "pair_sample"), name
+    assert ds.mean_weight.attrs["units"] == "mV"
+    assert ds.population_rate.attrs["units"] == "Hz"
+    assert dict(ds.sizes)["rule"] == dict(ds.sizes)["c"] == dict(ds.sizes)["seed"] == 1
+
+
+def test_incomplete_or_corrupt_files_are_refused(tmp_path):
+    import xarray as xr
+    ds = xr.Dataset({"a": ("x", np.arange(5.0))})
+    good = write_dataset_atomic(ds, tmp_path / "good.nc")
+    assert open_run(good).a.sum() == 10
+    # a file written without the marker (as if killed before it) is refused
+    partial = tmp_path / "partial.nc"
+    ds.to_netcdf(partial)
+    with pytest.raises(IncompleteRunError, match="incomplete or corrupt"):
+        open_run(partial)
+    # truncated file
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(IncompleteRunError):
+        open_run(truncated)
+    with pytest.raises(FileExistsError):
+        write_dataset_atomic(ds, good)
+    # no temporary files left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.nc", "partial.nc",
+                                                          "truncated.nc"]
+    with netCDF4.Dataset(good) as handle:
+        assert handle.getncattr("complete") == "true"

@@ -1,0 +1,59 @@
+"""Spike-count statistics computed without the N×N matrix agree with the direct matrix."""
+
+import numpy as np
+import pytest
+
+from balanced_stdp.measurements import (block_mean_covariance, group_variance,
+                                        sampled_pair_statistics, weight_rate_covariance)
+
+
+@pytest.fixture(scope="module")
+def counts():
+    rng = np.random.default_rng(0)
+    shared = rng.poisson(2.0, size=(300, 1))
+    counts = rng.poisson(3.0, size=(300, 60)) + shared * (np.arange(60) % 3 == 0)
+    counts[:, 5] = 0                                         # a silent neuron
+    return counts.astype(np.uint16)
+
+
+def direct_block_mean(matrix, a, b):
+    block = matrix[np.ix_(a, b)]
+    if np.array_equal(a, b):
+        off = ~np.eye(len(a), dtype=bool)
+        return np.nanmean(block[off])
+    return np.nanmean(block)
+
+
+def test_block_means_equal_direct_covariance(counts):
+    full = np.cov(counts.T.astype(float))
+    a, b = np.arange(0, 40), np.arange(40, 60)
+    assert block_mean_covariance(counts, a, a) == pytest.approx(direct_block_mean(full, a, a),
+                                                                rel=1e-10)
+    assert block_mean_covariance(counts, a, b) == pytest.approx(direct_block_mean(full, a, b),
+                                                                rel=1e-10)
+    assert group_variance(counts, a) == pytest.approx(np.diag(full)[a].mean(), rel=1e-12)
+
+
+def test_block_mean_correlation_excludes_silent_neurons(counts):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(counts.T.astype(float))
+    a = np.arange(0, 40)
+    assert block_mean_covariance(counts, a, a, standardize=True) == pytest.approx(
+        direct_block_mean(corr, a, a), rel=1e-10)
+
+
+def test_sampled_pairs_are_entries_of_the_matrix(counts):
+    full = np.cov(counts.T.astype(float))
+    rng = np.random.default_rng(1)
+    a, b = np.arange(0, 40), np.arange(0, 40)
+    cov, corr = sampled_pair_statistics(counts, a, b, 200, rng)
+    entries = full[np.ix_(a, b)][~np.eye(40, dtype=bool)]
+    # every sample is some off-diagonal entry (never a variance)
+    assert all(np.isclose(entries, c, rtol=1e-12, atol=1e-12).any() for c in cov)
+    assert np.isnan(corr).any() == bool((counts[:, a].std(axis=0) == 0).any())
+
+
+def test_weight_rate_covariance():
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    r = np.array([2.0, 4.0, 6.0, 8.0])
+    assert weight_rate_covariance(w, r) == pytest.approx(2.5)
