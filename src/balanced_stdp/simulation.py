@@ -145,6 +145,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     group_sizes = np.diff(group_bounds)
     bin_spike_counts = np.zeros((n_bins, n_groups), np.int64)
     bin_current_sums = np.zeros((n_bins, n_groups, 3))
+    group_current = np.zeros((3, n_groups))      # running population sums of I^e, I^i, I^x
     mean_weights = np.full((4, n_bins), np.nan)
     sampled_weights = np.full((4, n_sample, n_bins), np.nan, np.float32)
     weight_sums, weight_counts = np.zeros(4), np.zeros(4, np.int64)
@@ -180,6 +181,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     chunk_steps = round(BLOCK_MS / dt)
     setup_time_s = time.perf_counter() - wall_start
     kernel_time_s = 0.0
+    kernel_cpu_time_s = 0.0
     bar = _Progress(config["duration_s"], progress)
     status, last_step = 0, 0
     step = 1
@@ -189,6 +191,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
         las_times, las_sources = laser_input.spikes_until(last * dt)
         bins_before = (step - 1) // record_steps
         kernel_start = time.perf_counter()
+        kernel_cpu_start = time.thread_time()
         status, last_step = run_steps(
             step, last, n_steps, dt,
             v, current_e, current_i, current_x, trace, spikers,
@@ -203,13 +206,14 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
             times_to_steps(ext_times, dt), ext_sources, external.column_start,
             external.column_split, external.targets, j_ex, j_ix,
             times_to_steps(las_times, dt), las_sources, laser_start, laser_targets, j_laser,
-            record_steps, group_bounds, bin_spike_counts, bin_current_sums,
+            record_steps, group_bounds, group_current, bin_spike_counts, bin_current_sums,
             weight_sums, weight_counts, mean_weights, sampled, sampled_weights,
             half_step, neuron_counts, neuron_input_sums, covariance_steps, window_counts,
             raster_steps, raster_neurons, raster_cursor,
             max_bin_spikes, spike_budget, spike_total,
         )
         kernel_time_s += time.perf_counter() - kernel_start
+        kernel_cpu_time_s += time.thread_time() - kernel_cpu_start
         bins_after = -(-last_step // record_steps)
         counts = bin_spike_counts[bins_before:bins_after].sum(axis=0)
         span_s = (last_step - step + 1) * dt / 1000.0
@@ -227,7 +231,8 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
         half_step, covariance_steps, bin_spike_counts, bin_current_sums, mean_weights, sampled,
         sampled_weights, neuron_counts, neuron_input_sums, window_counts, raster_steps,
         raster_neurons, raster_cursor[0], raster_window_steps, rng_pairs,
-        {"setup_time_s": setup_time_s, "kernel_time_s": kernel_time_s, "wall_start": wall_start})
+        {"setup_time_s": setup_time_s, "kernel_time_s": kernel_time_s,
+         "kernel_cpu_time_s": kernel_cpu_time_s, "wall_start": wall_start})
 
 
 def _excitatory_inhibitory(rates: np.ndarray, sizes: np.ndarray) -> tuple[float, float]:
@@ -431,6 +436,7 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
         "wall_time_s": round(time.perf_counter() - timing["wall_start"], 3),
         "setup_time_s": round(timing["setup_time_s"], 3),
         "kernel_time_s": round(timing["kernel_time_s"], 3),
+        "kernel_cpu_time_s": round(timing["kernel_cpu_time_s"], 3),
         "analysis_window_s": f"({half_step * dt / 1000.0}, {analysis_end}]",
         "covariance_convention": "off-diagonal block means (spec 5.2 recommendation)",
         "plastic_synapses": ",".join(rules) or "none",
