@@ -1,0 +1,466 @@
+"""Tests of the figure module on small synthetic aggregates that follow the data contract.
+
+A fabricator builds run datasets (docs/data-contract.md) with known values, combines
+them with the workflow's aggregation (:func:`balanced_stdp.aggregate.combine`, i.e.
+``xr.combine_by_coords`` with an outer join), and the tests
+read back what was drawn (artists carry gids) and compare it with statistics computed
+here directly from the fabricated arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import xarray as xr
+
+from balanced_stdp import aggregate, plotting
+from balanced_stdp.config import config_to_json, resolve_config
+from balanced_stdp.plasticity import rule_parameter_defaults
+
+SYNAPSES = ["ee", "ei", "ie", "ii"]
+N_NEURONS = 50
+INTERVAL_S = 0.5
+N_TIME = 30                       # T = 15 s
+N_SAMPLE = 40
+RULE_SYNAPSE = {"kohonen": "ee", "istdp": "ei", "classical_hebbian": "ee", "soft_hebbian": "ee"}
+RULE_SETTINGS = {"kohonen": {"rule": "kohonen", "eta": 0.01, "beta0": 2.0},
+                 "istdp": {"rule": "istdp", "eta": 2e-4},
+                 "classical_hebbian": {"rule": "classical_hebbian", "eta": 5e-3},
+                 "soft_hebbian": {"rule": "soft_hebbian", "eta": 5e-3}}
+TAU_MS = 200.0
+
+
+# ----------------------------------------------------------------------------- fabricator
+def make_config(rule: str, c: float, seed: int, weights_ei: float | None = None) -> dict:
+    user = {"N": N_NEURONS, "duration_s": N_TIME * INTERVAL_S, "c": c, "seed": seed,
+            "plasticity": {RULE_SYNAPSE[rule]: RULE_SETTINGS[rule]}}
+    if weights_ei is not None:
+        user["weights"] = {"ei": weights_ei}
+        user["sweep_dims"] = ["weights.ei"]
+    return resolve_config(user)
+
+
+def make_run(rule: str, c: float, seed: int, *, weights_ei: float | None = None,
+             diverged_at_s: float | None = None) -> xr.Dataset:
+    """One run dataset with the contract's names, dims and units and known values.
+
+    A diverged run has NaN after ``diverged_at_s``; like the simulator's output, its time
+    axis ends at the stop (the aggregation pads it back to the full grid).
+    """
+    rng = np.random.default_rng([seed, int(round(c * 1000)), len(rule),
+                                 int(abs(weights_ei or 0))])
+    time_s = INTERVAL_S * np.arange(1, N_TIME + 1)
+    n_time = time_s.size
+    start = weights_ei if weights_ei is not None else 5.0
+    target = start / 2 + 3.0 * c + 0.2 * seed
+    relax = 1.0 - np.exp(-time_s / 3.0)
+    mean_weight = np.empty((4, n_time))
+    for k, syn in enumerate(SYNAPSES):
+        mean_weight[k] = start + (target - start) * relax + 0.05 * rng.standard_normal(n_time) \
+            + 10 * k
+    pre_rate = rng.uniform(2.0, 30.0, (4, N_SAMPLE))
+    final = 0.1 * pre_rate + rng.standard_normal((4, N_SAMPLE))
+    sampled_weight = (mean_weight[:, None, :] + (final - final.mean(1, keepdims=True))[:, :, None]
+                      * relax[None, None, :])
+    mean_input = np.empty((2, 4, n_time))
+    for p, scale in enumerate((1.0, 1.5)):
+        e = scale * (10.0 + 0.3 * rng.standard_normal(n_time))
+        x = scale * (5.0 + 0.3 * rng.standard_normal(n_time))
+        i = -scale * (14.5 + 0.3 * rng.standard_normal(n_time))
+        mean_input[p] = [e, i, x, e + i + x]
+    population_rate = np.stack([6.0 + seed + rng.standard_normal(n_time),
+                                15.0 + rng.standard_normal(n_time)])
+    stopped = np.zeros(n_time, dtype=bool)
+    if diverged_at_s is not None:
+        stopped = time_s > diverged_at_s
+        last = np.flatnonzero(~stopped)[-1]
+        population_rate[:, last - 2:last + 1] *= 20.0      # runaway before the guard fires
+        for array in (population_rate, mean_weight, sampled_weight, mean_input):
+            array[..., stopped] = np.nan
+        pre_rate[:] = np.nan                     # no analysis window (T/2, T] was reached
+    ds = xr.Dataset(
+        {
+            "population_rate": (("population", "time"), population_rate, {"units": "Hz"}),
+            "neuron_rate": (("neuron",), rng.uniform(0, 20, N_NEURONS), {"units": "Hz"}),
+            "mean_weight": (("synapse", "time"), mean_weight, {"units": "mV"}),
+            "sampled_weight": (("synapse", "sample", "time"), sampled_weight, {"units": "mV"}),
+            "sampled_pre_rate": (("synapse", "sample"), pre_rate, {"units": "Hz"}),
+            "sampled_post_rate": (("synapse", "sample"), rng.uniform(2, 30, (4, N_SAMPLE)),
+                                  {"units": "Hz"}),
+            "mean_input": (("population", "source", "time"), mean_input, {"units": "mV/ms"}),
+            "diverged": ((), np.int8(diverged_at_s is not None), {"units": "1"}),
+            "diverged_at_s": ((), np.nan if diverged_at_s is None else diverged_at_s,
+                              {"units": "s"}),
+        },
+        coords={"time": ("time", time_s, {"units": "s"}), "population": ["E", "I"],
+                "synapse": SYNAPSES, "source": ["E", "I", "X", "total"],
+                "neuron": np.arange(N_NEURONS), "sample": np.arange(N_SAMPLE)},
+    )
+    sweep = {"rule": [rule], "c": [float(c)], "seed": [seed]}
+    if weights_ei is not None:
+        sweep["weights_ei"] = [float(weights_ei)]
+    ds = ds.expand_dims(sweep)
+    if diverged_at_s is not None:
+        ds = ds.sel(time=ds["time"] <= diverged_at_s)
+    ds.attrs = {"config": config_to_json(make_config(rule, c, seed, weights_ei)),
+                "status": "diverged" if diverged_at_s else "ok", "rule": rule, "seed": seed}
+    return ds
+
+
+def make_theory(rule: str, c: float, seed: int, *, weights_ei: float | None = None) -> xr.Dataset:
+    """Theory dataset of one grid point: a smooth ODE trajectory on its own time grid."""
+    time_s = np.linspace(0.0, N_TIME * INTERVAL_S, 61)
+    start = weights_ei if weights_ei is not None else 5.0
+    fixed = start / 2 + 3.0 * c + 1.0                      # deliberately not the seed mean
+    trajectory = np.stack([start + (fixed - start) * (1 - np.exp(-time_s / 2.5)) + 10 * k
+                           for k in range(4)])
+    ds = xr.Dataset(
+        {
+            "mean_weight": (("synapse", "time"), trajectory, {"units": "mV"}),
+            "fixed_point_weight": (("synapse",), fixed + 10.0 * np.arange(4), {"units": "mV"}),
+            "fixed_point_rate": (("population",), np.array([10.0 + c, 23.4 - c]),
+                                 {"units": "Hz"}),
+            "balanced_rate": (("population",), np.array([5.8, 15.9]), {"units": "Hz"}),
+        },
+        coords={"time": time_s, "synapse": SYNAPSES, "population": ["E", "I"]},
+    )
+    sweep = {"rule": [rule], "c": [float(c)], "seed": [seed]}
+    if weights_ei is not None:
+        sweep["weights_ei"] = [float(weights_ei)]
+    return ds.expand_dims(sweep)
+
+
+def combine(datasets) -> xr.Dataset:
+    """The workflow's aggregation (per-run ``config`` kept as a variable, outer join)."""
+    return aggregate.combine(datasets)
+
+
+def combine_by_coords_raw(datasets, combine_attrs="drop_conflicts") -> xr.Dataset:
+    """Plain ``xr.combine_by_coords`` (as a user might aggregate by hand)."""
+    return xr.combine_by_coords(datasets, combine_attrs=combine_attrs, data_vars="all",
+                                coords="different", compat="no_conflicts", join="outer")
+
+
+SEEDS = (1, 2, 3)
+C_VALUES = (0.0, 0.5)
+DIVERGED = {("classical_hebbian", 0.5, 2): 7.3}
+
+
+@pytest.fixture(scope="module")
+def study():
+    """Kohonen, iSTDP and classical Hebbian over c and seeds; one classical run diverged."""
+    runs, theories = {}, []
+    for rule in ("kohonen", "istdp", "classical_hebbian"):
+        for c in C_VALUES:
+            for seed in SEEDS:
+                runs[rule, c, seed] = make_run(rule, c, seed,
+                                               diverged_at_s=DIVERGED.get((rule, c, seed)))
+                theories.append(make_theory(rule, c, seed))
+    return runs, combine(list(runs.values())), combine(theories)
+
+
+def test_aggregate_of_unaligned_time_axes_is_rejected():
+    full = make_run("classical_hebbian", 0.5, 1)
+    truncated = make_run("classical_hebbian", 0.5, 2).isel(time=slice(0, 14))
+    with pytest.raises(ValueError, match="reindexing each to the full time grid"):
+        plotting.plot_balance(combine_by_coords_raw([full, truncated]), None)
+
+
+def axes_by_gid(fig, gid):
+    found = [ax for ax in fig.axes if ax.get_gid() == gid]
+    assert len(found) == 1, f"expected one axes with gid {gid!r}, found {len(found)}"
+    return found[0]
+
+
+def artists(ax, gid):
+    return [a for a in ax.get_children() if a.get_gid() == gid]
+
+
+def line(ax, gid):
+    found = [a for a in ax.lines if a.get_gid() == gid]
+    assert len(found) == 1, f"expected one line {gid!r}, found {len(found)}"
+    return found[0]
+
+
+def texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+# ----------------------------------------------------------------------------- statistics
+def test_running_mean_drops_stopped_runs_and_off_grid_points():
+    nan = np.nan
+    values = np.array([[1.0, 2.0, nan, 3.0],
+                       [3.0, 4.0, nan, 5.0],
+                       [5.0, 9.0, 7.0, nan]])       # run 3 stopped at an off-grid time
+    mean, sd, n = plotting.running_mean(values)
+    np.testing.assert_allclose(mean, [3.0, 5.0, nan, 4.0])
+    np.testing.assert_allclose(sd, [2.0, np.std([2, 4, 9], ddof=1), nan, math.sqrt(2.0)])
+    np.testing.assert_array_equal(n, [3, 3, 3, 2])
+
+
+def test_final_values_take_last_finite_and_drop_diverged():
+    values = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+    np.testing.assert_allclose(plotting.final_values(values, [False, False, True]),
+                               [2.0, 6.0, np.nan])
+
+
+# ----------------------------------------------------------------------------- weight dynamics
+def test_weight_dynamics_lines_equal_seed_mean_and_theory(study):
+    runs, aggregate, theory = study
+    fig = plotting.plot_weight_dynamics(aggregate, theory, "ee")
+    ax = axes_by_gid(fig, "rule=kohonen;c=0.5")
+    expected = np.mean([runs["kohonen", 0.5, s]["mean_weight"].sel(synapse="ee").values.ravel()
+                        for s in SEEDS], axis=0)
+    sim = line(ax, "sim-mean")
+    np.testing.assert_allclose(sim.get_xdata(), INTERVAL_S * np.arange(1, N_TIME + 1))
+    np.testing.assert_allclose(sim.get_ydata(), expected, rtol=1e-12)
+    ode = line(ax, "theory-ode")
+    reference = theory["mean_weight"].sel(rule="kohonen", c=0.5, synapse="ee").isel(seed=0)
+    np.testing.assert_allclose(ode.get_ydata(), reference.values)
+    assert ode.get_linestyle() == "--"
+    fixed = line(ax, "theory-fixed-point")
+    assert fixed.get_ydata()[0] == pytest.approx(2.5 + 1.5 + 1.0)
+    sampled = [a for a in ax.lines if a.get_gid() == "sampled-trace"]
+    assert len(sampled) == plotting.N_SAMPLED_TRACES
+    first = runs["kohonen", 0.5, 1]["sampled_weight"].sel(synapse="ee").values.reshape(
+        N_SAMPLE, -1)[0]
+    np.testing.assert_allclose(sampled[0].get_ydata(), first)
+    assert "Exc weight" in ax.get_ylabel() and "(mV)" in ax.get_ylabel()
+    rows = {ax.get_gid().split(";")[0] for ax in fig.axes if ax.get_gid()}
+    assert rows == {"rule=kohonen", "rule=classical_hebbian"}     # EE is not plastic in iSTDP
+    assert ax.get_xlabel() == "Time (s)"
+
+
+def test_final_weight_vs_c_errorbars_are_mean_and_sd_over_seeds(study):
+    runs, aggregate, theory = study
+    fig = plotting.plot_weight_dynamics(aggregate, theory, "ei")
+    ax = axes_by_gid(fig, "rule=istdp;final-vs-c")
+    finals = np.array([[runs["istdp", c, s]["mean_weight"].sel(synapse="ei").values.ravel()[-1]
+                        for s in SEEDS] for c in C_VALUES])
+    mean_line = line(ax, "final-mean")
+    np.testing.assert_allclose(mean_line.get_xdata(), C_VALUES)
+    np.testing.assert_allclose(mean_line.get_ydata(), finals.mean(axis=1), rtol=1e-12)
+    (bars,) = artists(ax, "final-sd")
+    half_lengths = [abs(seg[1, 1] - seg[0, 1]) / 2 for seg in bars.get_segments()]
+    np.testing.assert_allclose(half_lengths, finals.std(axis=1, ddof=1), rtol=1e-10)
+    theory_line = line(ax, "theory-vs-c")
+    np.testing.assert_allclose(theory_line.get_ydata(), [2.5 + 1.0 + 10, 2.5 + 1.5 + 1.0 + 10])
+
+
+def test_diverged_run_is_annotated_and_left_out_of_final_values(study):
+    runs, aggregate, theory = study
+    fig = plotting.plot_weight_dynamics(aggregate, theory, "ee")
+    ax = axes_by_gid(fig, "rule=classical_hebbian;c=0.5")
+    assert "seed 2: diverged at 7.3 s" in [t.get_text() for t in ax.texts]
+    (marker,) = [a for a in ax.lines if a.get_gid() == "diverged-at"]
+    assert marker.get_xdata()[0] == pytest.approx(7.3)
+    # After the stop the mean is over the two runs still running.
+    sim = line(ax, "sim-mean")
+    series = {s: runs["classical_hebbian", 0.5, s]["mean_weight"].sel(synapse="ee").values.ravel()
+              for s in SEEDS}
+    np.testing.assert_allclose(sim.get_xdata(), INTERVAL_S * np.arange(1, N_TIME + 1))
+    late = sim.get_xdata() > 7.3
+    assert series[2].size == (~late).sum()           # the stopped run's records end at 7.3 s
+    others = np.mean([series[s] for s in (1, 3)], axis=0)
+    np.testing.assert_allclose(sim.get_ydata()[late], others[late], rtol=1e-12)
+    everyone = np.mean([series[s][:series[2].size] for s in SEEDS], axis=0)
+    np.testing.assert_allclose(sim.get_ydata()[~late], everyone, rtol=1e-12)
+    final_ax = axes_by_gid(fig, "rule=classical_hebbian;final-vs-c")
+    mean_line = line(final_ax, "final-mean")
+    np.testing.assert_allclose(mean_line.get_ydata()[1], others[-1], rtol=1e-12)
+    assert any("seed 2: diverged at 7.3 s" in t.get_text() for t in final_ax.texts)
+
+
+# ----------------------------------------------------------------------------- balance
+def test_balance_currents_rates_bars_and_divergence(study):
+    runs, aggregate, theory = study
+    fig = plotting.plot_balance(aggregate, theory)
+    ax = axes_by_gid(fig, "rule=kohonen;c=0;input")
+    for source in ("E", "X", "I", "total"):
+        expected = np.mean([runs["kohonen", 0.0, s]["mean_input"].sel(population="E",
+                            source=source).values.ravel() for s in SEEDS], axis=0)
+        np.testing.assert_allclose(line(ax, f"input-{source}").get_ydata(), expected,
+                                   rtol=1e-12)
+    assert line(ax, "input-total").get_color() == "black"
+    assert ax.get_ylabel() == "Input to E (mV/ms)"
+    rate_ax = axes_by_gid(fig, "rule=kohonen;c=0;rate")
+    expected_e = np.mean([runs["kohonen", 0.0, s]["population_rate"].sel(population="E")
+                          .values.ravel() for s in SEEDS], axis=0)
+    np.testing.assert_allclose(line(rate_ax, "rate-E").get_ydata(), expected_e, rtol=1e-12)
+    theory_e = line(rate_ax, "theory-rate-E")
+    assert theory_e.get_ydata()[0] == pytest.approx(10.0) and theory_e.get_linestyle() == "--"
+    bars_ax = axes_by_gid(fig, "rule=kohonen;balance-bars")
+    for source, parts in (("E+X", ("E", "X")), ("I", ("I",)), ("total", ("total",))):
+        per_seed = [sum(runs["kohonen", 0.5, s]["mean_input"].sel(population="E", source=p)
+                        .values.mean() for p in parts) for s in SEEDS]
+        (bar,) = artists(bars_ax, f"bar|c=0.5|{source}")
+        assert bar.get_height() == pytest.approx(abs(np.mean(per_seed)), rel=1e-12)
+    (total,) = artists(bars_ax, "bar|c=0.5|total")
+    (ex,) = artists(bars_ax, "bar|c=0.5|E+X")
+    assert total.get_height() < 0.2 * ex.get_height()   # balance: the parts cancel
+    all_text = texts(fig)
+    assert sum("seed 2: diverged at 7.3 s" in t for t in all_text) >= 2   # inputs and rates
+
+
+# ----------------------------------------------------------------------------- rate–weight
+def test_rate_weight_panels_show_pearson_r_of_the_plotted_points(study):
+    runs, aggregate, _ = study
+    fig = plotting.plot_rate_weight_correlation(aggregate)
+    for rule, synapse in (("kohonen", "ee"), ("istdp", "ei")):
+        ax = axes_by_gid(fig, f"rule={rule};c=0.5;{synapse}")
+        rate = np.concatenate([runs[rule, 0.5, s]["sampled_pre_rate"].sel(synapse=synapse)
+                               .values.ravel() for s in SEEDS])
+        weight = np.concatenate([runs[rule, 0.5, s]["sampled_weight"].sel(synapse=synapse)
+                                 .values[..., -1].ravel() for s in SEEDS])
+        (points,) = artists(ax, "rate-weight-points")
+        np.testing.assert_allclose(points.get_offsets(), np.column_stack([rate, weight]))
+        (label,) = artists(ax, "pearson-r")
+        r = np.corrcoef(rate, weight)[0, 1]
+        assert label.get_text().startswith(f"r = {r:.2f}\n")
+        assert f"n = {rate.size}" in label.get_text()
+    # The diverged classical run has no final weight; its status is shown.
+    ax = axes_by_gid(fig, "rule=classical_hebbian;c=0.5;ee")
+    (points,) = artists(ax, "rate-weight-points")
+    assert len(points.get_offsets()) == 2 * N_SAMPLE
+    assert "seed 2: diverged at 7.3 s" in [t.get_text() for t in ax.texts]
+
+
+def test_plastic_synapse_comes_from_config_or_label():
+    run = combine([make_run("istdp", 0.0, 1)])
+    assert plotting.plastic_synapses(run, "istdp") == ["ei"]
+    bare = run.drop_vars("config")
+    bare.attrs = {}
+    assert plotting.plastic_synapses(bare, "kohonen") == ["ee"]
+    assert plotting.plastic_synapses(bare, "ee-kohonen+ei-istdp") == ["ee", "ei"]
+    assert plotting.plastic_synapses(bare, "none") == []
+
+
+# ----------------------------------------------------------------------------- manifold
+def test_weight_manifold_final_vs_initial_and_theory():
+    initial = (-250.0, -150.0, -55.0)
+    runs = {(w, s): make_run("istdp", 0.0, s, weights_ei=w,
+                             diverged_at_s=6.1 if (w, s) == (-55.0, 2) else None)
+            for w in initial for s in (1, 2)}
+    theory = combine([make_theory("istdp", 0.0, s, weights_ei=w) for w in initial
+                      for s in (1, 2)])
+    fig = plotting.plot_weight_manifold(combine(list(runs.values())), theory)
+    ax_final = axes_by_gid(fig, "rule=istdp;c=0;final-vs-initial")
+    expected = [np.mean([runs[w, s]["mean_weight"].sel(synapse="ei").values.ravel()[-1]
+                         for s in ((1,) if w == -55.0 else (1, 2))]) for w in initial]
+    final = line(ax_final, "manifold-final")
+    np.testing.assert_allclose(final.get_xdata(), initial)
+    np.testing.assert_allclose(final.get_ydata(), expected, rtol=1e-12)
+    theory_line = line(ax_final, "manifold-theory")
+    np.testing.assert_allclose(theory_line.get_ydata(), [w / 2 + 1.0 + 10.0 for w in initial])
+    assert theory_line.get_linestyle() == "--"
+    ax_time = axes_by_gid(fig, "rule=istdp;c=0;trajectories")
+    assert {a.get_gid() for a in ax_time.lines} == {f"manifold-trace|weights_ei={w:g}"
+                                                    for w in initial}
+    assert any("seed 2: diverged at 6.1 s" in t for t in texts(fig))
+
+
+def test_weight_manifold_requires_the_initial_weight_dimension(study):
+    with pytest.raises(ValueError, match="weights_ei"):
+        plotting.plot_weight_manifold(study[1], study[2])
+
+
+# ----------------------------------------------------------------------------- windows
+def test_learning_windows_are_pair_updates_and_match_spec_fig9():
+    tau = 20.0
+    fig = plotting.plot_learning_windows(tau)
+    for title, rule, synapse, overrides, weight, per_weight in plotting.LEARNING_WINDOW_RULES:
+        ax = axes_by_gid(fig, f"window|{rule}")
+        description = plotting.learning_window_rule(rule, synapse, overrides, tau)
+        assert description.parameters == {**rule_parameter_defaults(rule, synapse, tau),
+                                          **overrides, "eta": description.eta}
+        scale = description.eta_effective(1) * (abs(weight) if per_weight else 1.0)
+        for gid in ("window-causal", "window-acausal"):
+            drawn = line(ax, gid)
+            lags = drawn.get_xdata()[::37]
+            expected = [description.pair_update(weight, lag, tau, 1) / scale for lag in lags]
+            np.testing.assert_allclose(drawn.get_ydata()[::37], expected, rtol=1e-9)
+    # Spec Fig 9 shapes (τ = 20 ms), including the single-spike terms on both sides.
+    decay = {gid: np.exp(-np.abs(line(axes_by_gid(fig, "window|kohonen"), gid).get_xdata())
+                         / tau) for gid in ("window-causal", "window-acausal")}
+    alpha = 2 * 0.010 * tau
+    shapes = {"classical_hebbian": (lambda e: e, lambda e: -e),
+              "soft_hebbian": (lambda e: 30 * e, lambda e: -25 * e),
+              "kohonen": (lambda e: -1.0 + 0 * e, lambda e: 2 * e - 1.0),
+              "oja": (lambda e: -29 * e, lambda e: 30 * e),
+              "istdp": (lambda e: e - alpha, lambda e: e - alpha)}
+    for rule, (causal, acausal) in shapes.items():
+        ax = axes_by_gid(fig, f"window|{rule}")
+        np.testing.assert_allclose(line(ax, "window-causal").get_ydata(),
+                                   causal(decay["window-causal"]), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(line(ax, "window-acausal").get_ydata(),
+                                   acausal(decay["window-acausal"]), rtol=1e-6, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- output
+def png_size(data: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", data[16:24])
+
+
+def test_save_figure_writes_pdf_and_150_dpi_png_with_caption(tmp_path):
+    fig = plotting.plot_learning_windows()
+    width_in, height_in = fig.get_size_inches()
+    caption = "Learning windows, η_eff-normalised"
+    pdf, png = tmp_path / "figs" / "w.pdf", tmp_path / "figs" / "w.png"
+    plotting.save_figure(fig, pdf, png, caption=caption)
+    pdf_bytes, png_bytes = pdf.read_bytes(), png.read_bytes()
+    assert pdf_bytes.startswith(b"%PDF-") and pdf_bytes.rstrip().endswith(b"%%EOF")
+    assert png_bytes.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png_size(png_bytes) == (round(width_in * 150), round(height_in * 150))
+    assert caption.encode("utf-8") in png_bytes
+    assert sorted(p.name for p in pdf.parent.iterdir()) == ["w.pdf", "w.png"]   # no temp files
+    reference = tmp_path / "plain.txt"
+    reference.write_text("x")                  # permissions an ordinary write gets (umask)
+    assert pdf.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+    assert png.stat().st_mode & 0o777 == reference.stat().st_mode & 0o777
+    assert fig.axes == []                                                       # closed
+
+
+def test_figures_leave_no_pyplot_figures_or_rc_changes(study):
+    _, aggregate, theory = study
+    before = dict(mpl.rcParams)
+    figures = [plotting.plot_weight_dynamics(aggregate, theory, "ee"),
+               plotting.plot_balance(aggregate, None),          # theory is optional
+               plotting.plot_rate_weight_correlation(aggregate),
+               plotting.plot_learning_windows()]
+    assert plt.get_fignums() == []
+    assert dict(mpl.rcParams) == before
+    assert all(isinstance(f, mpl.figure.Figure) for f in figures)
+
+
+# ----------------------------------------------------------------------------- captions
+@pytest.mark.parametrize("aggregation", ["workflow", "override"])
+def test_caption_names_the_parameters(aggregation):
+    runs = [make_run("kohonen", c, s) for c in C_VALUES for s in SEEDS]
+    aggregate_ds = (combine(runs) if aggregation == "workflow"
+                    else combine_by_coords_raw(runs, combine_attrs="override"))
+    assert ("config" in aggregate_ds.data_vars) == (aggregation == "workflow")
+    caption = plotting.caption_for("weight_dynamics", aggregate_ds)
+    for fragment in ("N = 50", "T = 15 s", "τ_STDP = 200 ms",
+                     "Kohonen on EE (η = 0.01, β₀ = 2, initial j_ee = 25 mV)", "c ∈ {0, 0.5}",
+                     "3 seeds (1, 2, 3) per grid point", "mean-field ODE"):
+        assert fragment in caption, (fragment, caption)
+
+
+def test_caption_of_the_manifold_lists_initial_weights_and_divergence():
+    runs = [make_run("istdp", 0.0, 1, weights_ei=w,
+                     diverged_at_s=4.0 if w == -55.0 else None) for w in (-250.0, -55.0)]
+    caption = plotting.caption_for("weight_manifold", combine(runs))
+    assert "initial j_ei ∈ {-250, -55} mV" in caption
+    assert "iSTDP on EI (η = 0.0002, ρ = 10 Hz)" in caption
+    assert "1 seed (1)" in caption and "1 run stopped by the divergence guard" in caption
+    assert "j_ei =" not in caption           # the swept weight is not listed as fixed
+
+
+def test_caption_rejects_unknown_figures():
+    with pytest.raises(ValueError, match="weight_dynamics"):
+        plotting.caption_for("weights", None)
