@@ -134,6 +134,7 @@ def test_classical_hebbian_divergence_is_recorded():
 
 def test_optogenetic_layer_drives_only_e1():
     ds = simulate({"N": 1000, "duration_s": 3.0, "seed": 3, **SMALL,
+                   "plasticity": {"ei": {"rule": "istdp", "eta": 5e-3}},
                    "optogenetics": {"enabled": True, "rate_hz": 20.0, "start_s": 1.0,
                                     "stop_s": 2.0}}, progress=False)
     rate = ds.population_rate.squeeze()
@@ -150,6 +151,16 @@ def test_optogenetic_layer_drives_only_e1():
         added, rel=0.1)
     assert abs(float(during.sel(population="E2") - before.sel(population="E2"))) < 0.1 * added
     assert abs(float(during.sel(population="I") - before.sel(population="I"))) < 0.1 * added
+    # weights per subpopulation: E1←I inhibition strengthens during the laser, E2←I weakens
+    weights = ds.mean_weight.squeeze()
+    change = weights.sel(time=2.0) - weights.sel(time=1.0)
+    assert float(change.sel(synapse="e1i")) < -10 and float(change.sel(synapse="e2i")) > 5
+    # the pooled ei mean is the count-weighted mean of the two blocks (≈ equal sizes)
+    pooled = float(weights.sel(synapse="ei", time=3.0))
+    parts = weights.sel(synapse=["e1i", "e2i"], time=3.0).values
+    assert parts.min() < pooled < parts.max()
+    assert pooled == pytest.approx(parts.mean(), abs=0.05 * abs(parts[0] - parts[1]))
+    assert float(weights.sel(synapse="e1e2").isel(time=-1)) == pytest.approx(25.0)
 
 
 def test_covariances_follow_correlated_theory():

@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - surface known data errors as one line
         from .io import IncompleteRunError
-        if isinstance(exc, IncompleteRunError):
+        from .theory import NoBalancedStateError
+        if isinstance(exc, (IncompleteRunError, NoBalancedStateError)):
             return _fail(str(exc))
         raise
 

@@ -158,6 +158,48 @@ def decay_all(current_e, current_i, current_x, trace, decay_e, decay_i, decay_x,
 
 
 @_jit
+def deliver_weighted(current, targets, weights, lo, hi, scale, group_bounds, group, group_sums):
+    """current[targets[i]] += weights[i]·scale for i in [lo, hi); add the jumps to group sums.
+
+    Targets of a column segment are sorted, so the group changes monotonically; the sums
+    are kept in a register and flushed when the group changes (no per-target memory
+    dependency on the small group array).
+    """
+    bound = group_bounds[group + 1]
+    total = 0.0
+    for idx in range(lo, hi):
+        target = targets[idx]
+        jump = weights[idx] * scale
+        current[target] += jump
+        if target >= bound:
+            group_sums[group] += total
+            total = 0.0
+            while target >= group_bounds[group + 1]:
+                group += 1
+            bound = group_bounds[group + 1]
+        total += jump
+    group_sums[group] += total
+
+
+@_jit
+def deliver_constant(current, targets, lo, hi, jump, group_bounds, group, group_sums):
+    """current[targets[i]] += jump for i in [lo, hi); add the jumps to the group sums."""
+    bound = group_bounds[group + 1]
+    count = 0
+    for idx in range(lo, hi):
+        target = targets[idx]
+        current[target] += jump
+        if target >= bound:
+            group_sums[group] += count * jump
+            count = 0
+            while target >= group_bounds[group + 1]:
+                group += 1
+            bound = group_bounds[group + 1]
+        count += 1
+    group_sums[group] += count * jump
+
+
+@_jit
 def collect_spikers(spiked, spikers):
     """Indices j with spiked[j] = 1, in increasing order; scans 8 flags per word."""
     n = spiked.size
@@ -288,19 +330,23 @@ def replay_plasticity(spike_steps, spike_neurons, n_steps, weights, column_start
 
 
 @_jit
-def type_weight_sums(weights, column_start, column_split, n_exc, n_neurons, out_sum, out_count):
-    """Sum and count of weights per type (ee, ei, ie, ii); non-finite check via the sum."""
-    for t in range(4):
-        out_sum[t] = 0.0
-        out_count[t] = 0
-    for k in range(n_neurons):
-        pre_inh = 1 if k >= n_exc else 0
-        s_e = sum_range(weights, column_start[k], column_split[k])
-        s_i = sum_range(weights, column_split[k], column_start[k + 1])
-        out_sum[pre_inh] += s_e
-        out_count[pre_inh] += column_split[k] - column_start[k]
-        out_sum[2 + pre_inh] += s_i
-        out_count[2 + pre_inh] += column_start[k + 1] - column_split[k]
+def block_weight_sums(weights, column_start, column_split, targets, group_bounds, out_sum):
+    """Sum of scaled weights per (post group, pre group) block, e.g. (E, I) or (E1, I)."""
+    n_groups = group_bounds.size - 1
+    out_sum[:, :] = 0.0
+    pre_group = 0
+    for k in range(column_start.size - 1):
+        while k >= group_bounds[pre_group + 1]:
+            pre_group += 1
+        # excitatory targets (sorted; one or two E groups), then inhibitory ones
+        lo, split = column_start[k], column_split[k]
+        for g in range(n_groups - 1):
+            hi = lo
+            while hi < split and targets[hi] < group_bounds[g + 1]:
+                hi += 1
+            out_sum[g, pre_group] += sum_range(weights, lo, hi)
+            lo = hi
+        out_sum[n_groups - 1, pre_group] += sum_range(weights, split, column_start[k + 1])
 
 
 @_jit
@@ -319,7 +365,7 @@ def run_steps(
     laser_steps, laser_sources, laser_column_start, laser_targets, j_laser,
     # recording
     record_steps, group_bounds, group_current, bin_spike_counts, bin_current_sums,
-    weight_sums, weight_counts, mean_weights, sampled_synapses, sampled_weights,
+    block_sums, sampled_synapses, sampled_weights,
     half_step, neuron_counts, neuron_input_sums,
     covariance_steps, window_counts,
     raster_steps, raster_neurons, raster_cursor,
@@ -339,9 +385,7 @@ def run_steps(
     n_groups = group_bounds.size - 1
     exp_term = np.empty(n_neurons)
     spiked = np.zeros(n_neurons, np.uint8)
-    group_of = np.empty(n_neurons, np.int64)
-    for g in range(n_groups):
-        group_of[group_bounds[g]:group_bounds[g + 1]] = g
+    last_group = n_groups - 1          # the I population; E groups come first
     scratch_float = np.empty(n_neurons)
     scratch_int = np.empty(n_neurons, np.int64)
     inv_delta_t = 1.0 / delta_t
@@ -354,21 +398,16 @@ def run_steps(
         # 1. external input
         while ext_cursor < ext_steps.size and ext_steps[ext_cursor] <= n:
             k = ext_sources[ext_cursor]
-            for idx in range(ext_column_start[k], ext_column_split[k]):
-                target = ext_targets[idx]
-                current_x[target] += j_ex
-                group_current[2, group_of[target]] += j_ex
-            for idx in range(ext_column_split[k], ext_column_start[k + 1]):
-                target = ext_targets[idx]
-                current_x[target] += j_ix
-                group_current[2, group_of[target]] += j_ix
+            deliver_constant(current_x, ext_targets, ext_column_start[k], ext_column_split[k],
+                             j_ex, group_bounds, 0, group_current[2])
+            deliver_constant(current_x, ext_targets, ext_column_split[k], ext_column_start[k + 1],
+                             j_ix, group_bounds, last_group, group_current[2])
             ext_cursor += 1
         while laser_cursor < laser_steps.size and laser_steps[laser_cursor] <= n:
             k = laser_sources[laser_cursor]
-            for idx in range(laser_column_start[k], laser_column_start[k + 1]):
-                target = laser_targets[idx]
-                current_x[target] += j_laser
-                group_current[2, group_of[target]] += j_laser
+            deliver_constant(current_x, laser_targets, laser_column_start[k],
+                             laser_column_start[k + 1], j_laser, group_bounds, 0,
+                             group_current[2])
             laser_cursor += 1
         # 2. voltage (forward Euler, C_m = 1)
         euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
@@ -380,17 +419,17 @@ def run_steps(
         for s in range(n_spikers):
             k = spikers[s]
             if k < n_exc:
-                for idx in range(column_start[k], column_start[k + 1]):
-                    target = targets[idx]
-                    jump = weights[idx] * inv_tau_e
-                    current_e[target] += jump
-                    group_current[0, group_of[target]] += jump
+                deliver_weighted(current_e, targets, weights, column_start[k], column_split[k],
+                                 inv_tau_e, group_bounds, 0, group_current[0])
+                deliver_weighted(current_e, targets, weights, column_split[k],
+                                 column_start[k + 1], inv_tau_e, group_bounds, last_group,
+                                 group_current[0])
             else:
-                for idx in range(column_start[k], column_start[k + 1]):
-                    target = targets[idx]
-                    jump = weights[idx] * inv_tau_i
-                    current_i[target] += jump
-                    group_current[1, group_of[target]] += jump
+                deliver_weighted(current_i, targets, weights, column_start[k], column_split[k],
+                                 inv_tau_i, group_bounds, 0, group_current[1])
+                deliver_weighted(current_i, targets, weights, column_split[k],
+                                 column_start[k + 1], inv_tau_i, group_bounds, last_group,
+                                 group_current[1])
         # 5. plasticity, with traces from before this step's spikes
         if n_spikers > 0:
             apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
@@ -444,21 +483,18 @@ def run_steps(
                 group_current[0, g] = sum_range(current_e, group_bounds[g], group_bounds[g + 1])
                 group_current[1, g] = sum_range(current_i, group_bounds[g], group_bounds[g + 1])
                 group_current[2, g] = sum_range(current_x, group_bounds[g], group_bounds[g + 1])
-            type_weight_sums(weights, column_start, column_split, n_exc, n_neurons,
-                             weight_sums, weight_counts)
-            for t in range(4):
-                if weight_counts[t] > 0:
-                    mean_weights[t, b] = weight_sums[t] / weight_counts[t] * sqrt_n
-                else:
-                    mean_weights[t, b] = np.nan
+            block_weight_sums(weights, column_start, column_split, targets, group_bounds,
+                              block_sums[b])
+            for t in range(sampled_synapses.shape[0]):
                 for i in range(sampled_synapses.shape[1]):
                     idx = sampled_synapses[t, i]
                     if idx >= 0:
                         sampled_weights[t, i, b] = weights[idx] * sqrt_n
             status = 0
-            for t in range(4):
-                if not math.isfinite(weight_sums[t]):
-                    status = 3
+            for g in range(n_groups):
+                for h in range(n_groups):
+                    if not math.isfinite(block_sums[b, g, h]):
+                        status = 3
             for g in range(n_groups):
                 for c in range(3):
                     if not math.isfinite(bin_current_sums[b, g, c]):

@@ -130,25 +130,33 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     current_e, current_i, current_x, trace = (np.zeros(n) for _ in range(4))
     spikers = np.empty(n, np.int32)
 
-    # Sampled existing synapses per type (CSC positions), padded with -1.
+    # Reporting groups and synapse labels (ee … ii, plus E1/E2 blocks with optogenetics).
+    group_bounds = pops.group_bounds()
+    n_groups = group_bounds.size - 1
+    labels = synapse_labels(pops)
+    post_group = np.searchsorted(group_bounds, recurrent.columns.targets, side="right") - 1
+    pre_group = np.searchsorted(group_bounds, recurrent.presynaptic_neuron(), side="right") - 1
+    block_of_synapse = post_group * n_groups + pre_group
+    block_counts = np.bincount(block_of_synapse, minlength=n_groups * n_groups).reshape(
+        n_groups, n_groups)
+
+    # Sampled existing synapses per label (CSC positions), padded with -1.
     n_sample = config["recording"]["sampled_synapses"]
-    sampled = np.full((4, n_sample), -1, np.int64)
-    for t in range(4):
-        candidates = np.flatnonzero(recurrent.synapse_type == t)
+    sampled = np.full((len(labels), n_sample), -1, np.int64)
+    for t, blocks in enumerate(labels.values()):
+        candidates = np.flatnonzero(np.isin(block_of_synapse,
+                                            [g * n_groups + h for g, h in blocks]))
         chosen = np.sort(rng_sample.choice(candidates, min(n_sample, candidates.size),
                                            replace=False))
         sampled[t, :chosen.size] = chosen
 
     # Recording buffers.
-    group_bounds = pops.group_bounds()
-    n_groups = group_bounds.size - 1
     group_sizes = np.diff(group_bounds)
     bin_spike_counts = np.zeros((n_bins, n_groups), np.int64)
     bin_current_sums = np.zeros((n_bins, n_groups, 3))
     group_current = np.zeros((3, n_groups))      # running population sums of I^e, I^i, I^x
-    mean_weights = np.full((4, n_bins), np.nan)
-    sampled_weights = np.full((4, n_sample, n_bins), np.nan, np.float32)
-    weight_sums, weight_counts = np.zeros(4), np.zeros(4, np.int64)
+    block_sums = np.zeros((n_bins, n_groups, n_groups))
+    sampled_weights = np.full((len(labels), n_sample, n_bins), np.nan, np.float32)
     neuron_counts = np.zeros(n, np.int64)
     neuron_input_sums = np.zeros((3, n))
     window_counts = np.zeros((max(n_windows, 0), n), np.uint16)
@@ -207,7 +215,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
             external.column_split, external.targets, j_ex, j_ix,
             times_to_steps(las_times, dt), las_sources, laser_start, laser_targets, j_laser,
             record_steps, group_bounds, group_current, bin_spike_counts, bin_current_sums,
-            weight_sums, weight_counts, mean_weights, sampled, sampled_weights,
+            block_sums, sampled, sampled_weights,
             half_step, neuron_counts, neuron_input_sums, covariance_steps, window_counts,
             raster_steps, raster_neurons, raster_cursor,
             max_bin_spikes, spike_budget, spike_total,
@@ -228,11 +236,40 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
 
     return _assemble_dataset(
         config, pops, recurrent, weights, rules, status, last_step, n_steps, record_steps,
-        half_step, covariance_steps, bin_spike_counts, bin_current_sums, mean_weights, sampled,
+        half_step, covariance_steps, bin_spike_counts, bin_current_sums,
+        _mean_weights(block_sums, block_counts, labels, n), sampled,
         sampled_weights, neuron_counts, neuron_input_sums, window_counts, raster_steps,
         raster_neurons, raster_cursor[0], raster_window_steps, rng_pairs,
         {"setup_time_s": setup_time_s, "kernel_time_s": kernel_time_s,
          "kernel_cpu_time_s": kernel_cpu_time_s, "wall_start": wall_start})
+
+
+def synapse_labels(pops: Populations) -> dict[str, list[tuple[int, int]]]:
+    """Synapse labels (post, pre) → the (post group, pre group) blocks they pool.
+
+    ``ee``, ``ei``, ``ie``, ``ii`` always; with optogenetics also the E1/E2 blocks
+    ``e1e1``, ``e1e2``, ``e2e1``, ``e2e2``, ``e1i``, ``e2i``, ``ie1``, ``ie2``.
+    """
+    if not pops.has_subpopulations:
+        return {"ee": [(0, 0)], "ei": [(0, 1)], "ie": [(1, 0)], "ii": [(1, 1)]}
+    e, i = (0, 1), 2
+    labels = {"ee": [(g, h) for g in e for h in e], "ei": [(g, i) for g in e],
+              "ie": [(i, h) for h in e], "ii": [(i, i)]}
+    names = {0: "e1", 1: "e2", 2: "i"}
+    for g, h in [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (1, 2), (2, 0), (2, 1)]:
+        labels[names[g] + names[h]] = [(g, h)]
+    return labels
+
+
+def _mean_weights(block_sums, block_counts, labels, n_neurons) -> np.ndarray:
+    """Mean unscaled weight per label and record bin from the kernel's block sums."""
+    out = np.full((len(labels), block_sums.shape[0]), np.nan)
+    for t, blocks in enumerate(labels.values()):
+        count = sum(block_counts[g, h] for g, h in blocks)
+        if count:
+            total = sum(block_sums[:, g, h] for g, h in blocks)
+            out[t] = total / count * math.sqrt(n_neurons)
+    return out
 
 
 def _excitatory_inhibitory(rates: np.ndarray, sizes: np.ndarray) -> tuple[float, float]:
@@ -319,8 +356,13 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
     sampled_pre_rate = np.where(valid, neuron_rate[sampled_pre], np.nan)
     sampled_post_rate = np.where(valid, neuron_rate[sampled_post], np.nan)
     weight_rate_cov = []
-    for t, syn in enumerate(SYNAPSE_TYPES):
-        mask = recurrent.synapse_type == t
+    group_bounds = pops.group_bounds()
+    n_groups = group_bounds.size - 1
+    block = ((np.searchsorted(group_bounds, post_neuron, side="right") - 1) * n_groups
+             + np.searchsorted(group_bounds, pre_neuron, side="right") - 1)
+    labels = synapse_labels(pops)
+    for blocks in labels.values():
+        mask = np.isin(block, [g * n_groups + h for g, h in blocks])
         weight_rate_cov.append(weight_rate_covariance(weights[mask] * sqrt_n,
                                                       neuron_rate[pre_neuron[mask]]))
 
@@ -391,7 +433,8 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
         coords={
             "time": ("time", time_s, {"units": "s", "long_name": "time (end of record bin)"}),
             "population": ("population", names, {"long_name": "neuron population"}),
-            "synapse": ("synapse", list(SYNAPSE_TYPES), {"long_name": "synapse type (post, pre)"}),
+            "synapse": ("synapse", list(labels),
+                        {"long_name": "synapse type (post, pre); e1i etc. are E1/E2 blocks"}),
             "source": ("source", list(SOURCES), {"long_name": "input current source"}),
             "neuron": ("neuron", np.arange(n), {"long_name": "neuron index (E first, then I)"}),
             "neuron_population": ("neuron", population_labels,

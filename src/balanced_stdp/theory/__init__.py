@@ -1,0 +1,32 @@
+"""Mean-field theory of plastic balanced networks (spec §6), with predictions as datasets.
+
+Submodules:
+
+* :mod:`.network` — populations, weight matrices, balanced rates (§6.1, §6.10);
+* :mod:`.covariance` — cross-spectra, count covariances, kernel integrals K, K⁺, K⁻ (§6.2–6.3);
+* :mod:`.dynamics` — mean-field weight ODEs for every rule via
+  ``RuleDescription.mean_drift``, fixed points, Jacobians, saddle-nodes (§6.4–6.5, §6.9);
+* :mod:`.finite_size` — Δ correction and rate–weight covariances from a run (§6.6–6.7);
+* :mod:`.prediction` — :func:`predict`, :func:`predict_from_simulation` and
+  :func:`parameter_sweep`, returning datasets aligned with the simulator's.
+
+Usage::
+
+    from balanced_stdp import theory
+    prediction = theory.predict(config)                 # leading order
+    corrected = theory.predict_from_simulation(run)     # Δ-corrected (spec §6.6)
+"""
+
+from .covariance import (count_covariance, count_covariance_closed_form, kernel_integrals,
+                         network_cross_spectrum, network_kernel_integrals)
+from .dynamics import FixedPoint, MeanFieldModel, Trajectory, saddle_node
+from .finite_size import excitatory_gain, measure
+from .network import Network, NoBalancedStateError
+from .prediction import parameter_sweep, predict, predict_from_simulation
+
+__all__ = [
+    "predict", "predict_from_simulation", "parameter_sweep", "NoBalancedStateError",
+    "Network", "MeanFieldModel", "FixedPoint", "Trajectory", "saddle_node",
+    "count_covariance", "count_covariance_closed_form", "kernel_integrals",
+    "network_cross_spectrum", "network_kernel_integrals", "measure", "excitatory_gain",
+]
