@@ -112,7 +112,8 @@ FIELDS: dict[str, Any] = {
     },
     "plasticity": "rules",  # validated by _resolve_plasticity
     "optogenetics": {
-        "enabled": Field(bool, False, "Add the second external layer X2 (optogenetic 'laser', spec §6.10)."),
+        "enabled": Field(bool, False, "Add the second external layer X2 (optogenetic "
+                         "'laser', spec §6.10)."),
         "stimulated_fraction": Field(float, 0.5, "Fraction of E neurons in E1 (opsin-expressing); "
                                      "E1 are the first neurons of E.", minimum=0.0, maximum=1.0,
                                      exclusive_minimum=True),
@@ -135,7 +136,8 @@ FIELDS: dict[str, Any] = {
                                    "the run (s).", minimum=0.0),
     },
     "divergence": {
-        "max_mean_rate_hz": _positive("Abort when the total spike count exceeds this mean rate over "
+        "max_mean_rate_hz": _positive("Abort when the total spike count exceeds this mean rate "
+                                      "over "
                                       "the whole run (the authors' 0.05·N·T spike buffer).", 50.0),
         "max_bin_rate_hz": _positive("Abort when any population's rate in one record bin exceeds "
                                      "this (Hz).", 300.0),
@@ -308,7 +310,8 @@ def _cross_checks(config: dict) -> None:
             raise ConfigError("optogenetics: need start_s < stop_s <= duration_s, got "
                               f"{opto['start_s']}, {opto['stop_s']}, {config['duration_s']}")
         n_e1 = opto["stimulated_fraction"] * config["excitatory_fraction"] * n
-        if abs(n_e1 - round(n_e1)) > 1e-9 or not 0 < round(n_e1) < config["excitatory_fraction"] * n:
+        n_e = config["excitatory_fraction"] * n
+        if abs(n_e1 - round(n_e1)) > 1e-9 or not 0 < round(n_e1) < n_e:
             raise ConfigError(f"optogenetics.stimulated_fraction: gives {n_e1} E1 neurons; need a "
                               "whole number strictly between 0 and N_e")
         n_x2 = opto["layer_fraction"] * n

@@ -30,7 +30,7 @@ from .measurements import (block_mean_covariance, group_variance, sampled_pair_s
                            weight_rate_covariance)
 from .network import (Populations, build_external, build_laser, build_recurrent,
                       initial_weights)
-from .plasticity import SYNAPSE_TYPES, build_rule, kernel_rule_table
+from .plasticity import build_rule, kernel_rule_table
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,8 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
             v, current_e, current_i, current_x, trace, spikers,
             g_leak, neuron["leak_reversal_mv"], neuron["threshold_mv"],
             neuron["slope_factor_mv"], neuron["spike_mv"], neuron["reset_mv"],
-            neuron["bias_current_mv_per_ms"], 1.0 - dt / tau["e"], 1.0 - dt / tau["i"], 1.0 - dt / tau["x"],
+            neuron["bias_current_mv_per_ms"],
+            1.0 - dt / tau["e"], 1.0 - dt / tau["i"], 1.0 - dt / tau["x"],
             1.0 - dt / config["tau_stdp_ms"], 1.0 / tau["e"], 1.0 / tau["i"], 1.0 / tau["x"],
             pops.n_excitatory,
             recurrent.columns.column_start, recurrent.columns.column_split,
@@ -286,7 +287,6 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
     dt = config["dt_ms"]
     n = pops.n_neurons
     sqrt_n = math.sqrt(n)
-    interval_s = config["recording"]["interval_s"]
     n_done_bins = -(-last_step // record_steps)
     bin_end_steps = np.minimum(np.arange(1, n_done_bins + 1) * record_steps, last_step)
     steps_in_bin = np.diff(np.concatenate([[0], bin_end_steps]))
