@@ -305,6 +305,18 @@ def apply_plasticity(weights, column_start, column_split, targets, row_start, ro
 
 
 @_jit
+def plasticity_and_traces(weights, column_start, column_split, targets, row_start, row_split,
+                          row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
+                          n_exc):
+    """Steps 5–6 of spec §2.5: plasticity (traces from before this step), then x += 1."""
+    if n_spikers > 0:
+        apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                         row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc)
+    for s in range(n_spikers):
+        trace[spikers[s]] += 1.0
+
+
+@_jit
 def replay_plasticity(spike_steps, spike_neurons, n_steps, weights, column_start, column_split,
                       targets, row_start, row_split, row_sources, row_synapse, rule_table,
                       n_exc, n_neurons, decay_trace):
@@ -323,12 +335,9 @@ def replay_plasticity(spike_steps, spike_neurons, n_steps, weights, column_start
             spikers[n_spikers] = spike_neurons[cursor]
             n_spikers += 1
             cursor += 1
-        if n_spikers > 0:
-            apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
-                             row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
-                             n_exc)
-        for s in range(n_spikers):
-            trace[spikers[s]] += 1.0
+        plasticity_and_traces(weights, column_start, column_split, targets, row_start,
+                              row_split, row_sources, row_synapse, trace, rule_table, spikers,
+                              n_spikers, n_exc)
         for j in range(n_neurons):
             trace[j] *= decay_trace
     return trace
@@ -435,14 +444,10 @@ def run_steps(
                 deliver_weighted(current_i, targets, weights, column_split[k],
                                  column_start[k + 1], inv_tau_i, group_bounds, last_group,
                                  group_current[1])
-        # 5. plasticity, with traces from before this step's spikes
-        if n_spikers > 0:
-            apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
-                             row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
-                             n_exc)
-        # 6. traces
-        for s in range(n_spikers):
-            trace[spikers[s]] += 1.0
+        # 5.–6. plasticity with traces from before this step's spikes, then the traces
+        plasticity_and_traces(weights, column_start, column_split, targets, row_start,
+                              row_split, row_sources, row_synapse, trace, rule_table, spikers,
+                              n_spikers, n_exc)
         # 7. decay. Population current sums are kept incrementally (every jump above was
         # added to its group's sum, and a sum decays like its terms), so recording the
         # bin means costs O(groups) per step instead of a pass over all neurons.
