@@ -57,3 +57,21 @@ def test_vectorised_exponential_accuracy():
     x = np.concatenate([np.linspace(-700, 700, 100_001), np.linspace(-30, 6, 100_001)])
     got = exp_array(x)
     np.testing.assert_allclose(got, np.exp(x), rtol=4.5e-16, atol=0)
+
+
+def test_numba_cache_falls_back_when_package_dir_is_read_only(tmp_path, monkeypatch):
+    import os
+
+    from balanced_stdp.kernel import fallback_cache_dir
+
+    package = tmp_path / "site-packages" / "balanced_stdp"
+    package.mkdir(parents=True)
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert fallback_cache_dir(str(package), environ) is None           # writable: default
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path).startswith(
+        str(package)) else real_access(path, mode))
+    assert fallback_cache_dir(str(package), environ) == str(tmp_path / "cache" / "balanced_stdp"
+                                                            / "numba")
+    # an explicit NUMBA_CACHE_DIR always wins
+    assert fallback_cache_dir(str(package), {**environ, "NUMBA_CACHE_DIR": "/x"}) is None

@@ -27,6 +27,9 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from .plasticity import KERNEL_INDEX
 
@@ -52,26 +55,31 @@ STATUS_MESSAGES = {
 }
 
 
-def _configure_cache() -> None:
-    """Make ``cache=True`` work when the package directory is read-only.
+def fallback_cache_dir(package_dir: str, environ) -> str | None:
+    """Cache directory numba should use, or None to keep its default.
 
-    numba writes its cache next to the source file; if that directory is not
-    writable and no NUMBA_CACHE_DIR is set, fall back to a per-user cache dir.
-    Must run before the jitted functions are defined.
+    numba writes ``cache=True`` files next to the source. If that directory is not
+    writable (a read-only install or container image) and NUMBA_CACHE_DIR is unset,
+    numba fails at import; use a per-user cache directory instead.
     """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    here = os.path.dirname(os.path.abspath(__file__))
-    probe = os.path.join(here, "__pycache__")
+    if environ.get("NUMBA_CACHE_DIR"):
+        return None
+    probe = os.path.join(package_dir, "__pycache__")
     try:
         os.makedirs(probe, exist_ok=True)
         writable = os.access(probe, os.W_OK)
     except OSError:
         writable = False
-    if not writable:
-        fallback = os.path.join(os.environ.get("XDG_CACHE_HOME",
-                                               os.path.expanduser("~/.cache")),
-                                "balanced_stdp", "numba")
+    if writable:
+        return None
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "balanced_stdp", "numba")
+
+
+def _configure_cache() -> None:
+    """Apply :func:`fallback_cache_dir` before the jitted functions are defined."""
+    fallback = fallback_cache_dir(os.path.dirname(os.path.abspath(__file__)), os.environ)
+    if fallback is not None:
         os.makedirs(fallback, exist_ok=True)
         os.environ["NUMBA_CACHE_DIR"] = fallback
         numba.config.CACHE_DIR = fallback
@@ -244,6 +252,30 @@ def sum_range(values, lo, hi):
     return (s0 + s1) + (s2 + s3)
 
 
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to fetch ``array[index]`` into cache (LLVM ``llvm.prefetch``).
+
+    Row updates touch weights scattered over the CSC array; issuing all their loads
+    ahead lets the memory system overlap the cache misses.
+    """
+    signature = types.void(array, index)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32])
+        name = "llvm.prefetch.p0i8"
+        function = builder.module.globals.get(name) or ir.Function(builder.module, fnty, name)
+        # read access, high temporal locality, data cache
+        builder.call(function, [address, ir.Constant(i32, 0), ir.Constant(i32, 3),
+                                ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
 @_jit
 def pre_spike_update(weights, targets, lo, hi, trace, rule):
     """Column update for one presynaptic spike over CSC entries [lo, hi)."""
@@ -263,6 +295,8 @@ def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
     a0, a1, b0, b1 = rule[_A_POST0], rule[_A_POST1], rule[_B_POST0], rule[_B_POST1]
     lower, upper = rule[_POST_LO], rule[_POST_HI]
     squared = rule[_POWER] == 2.0
+    for idx in range(lo, hi):
+        prefetch(weights, row_synapse[idx])
     for idx in range(lo, hi):
         s = row_synapse[idx]
         w = weights[s]
