@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from balanced_stdp.measurements import (block_mean_covariance, group_variance,
-                                        sampled_pair_statistics, weight_rate_covariance)
+from balanced_stdp.measurements import (block_mean_covariance, block_weight_rate_moments,
+                                        group_variance, sampled_pair_statistics,
+                                        weight_rate_covariance)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,22 @@ def test_sampled_pairs_are_entries_of_the_matrix(counts):
     assert np.isnan(corr).any() == bool((counts[:, a].std(axis=0) == 0).any())
 
 
-def test_weight_rate_covariance():
-    w = np.array([1.0, 2.0, 3.0, 4.0])
-    r = np.array([2.0, 4.0, 6.0, 8.0])
-    assert weight_rate_covariance(w, r) == pytest.approx(2.5)
+def test_weight_rate_covariance_per_block():
+    rng = np.random.default_rng(3)
+    n, n_exc = 40, 30
+    column_start = np.concatenate([[0], np.cumsum(rng.integers(0, 8, n))]).astype(np.int64)
+    targets = np.concatenate([np.sort(rng.choice(n, column_start[k + 1] - column_start[k],
+                                                 replace=False))
+                              for k in range(n)]).astype(np.int32)
+    weights = rng.normal(size=targets.size)
+    rates = rng.uniform(1, 20, n)
+    pre = np.repeat(np.arange(n), np.diff(column_start))
+    moments = block_weight_rate_moments(weights, column_start, targets,
+                                        np.array([0, n_exc, n], np.int64), rates)
+    for post_inh in (0, 1):
+        for pre_inh in (0, 1):
+            mask = ((targets >= n_exc) == post_inh) & ((pre >= n_exc) == pre_inh)
+            expected = np.mean((weights[mask] - weights[mask].mean())
+                               * (rates[pre[mask]] - rates[pre[mask]].mean()))
+            got = weight_rate_covariance(moments, [2 * post_inh + pre_inh])
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)

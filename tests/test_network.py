@@ -33,6 +33,9 @@ def test_connectivity_statistics_and_row_index():
                 and np.all(net.row_sources[net.row_split[j]:net.row_start[j + 1]]
                            >= pops.n_excitatory) for j in range(0, n, 97)]
     assert all(split_ok)
+    # rows are sorted by presynaptic neuron (the kernel's E-first split relies on it)
+    assert all(np.all(np.diff(net.row_sources[net.row_start[j]:net.row_start[j + 1]]) > 0)
+               for j in range(0, n, 97))
     # synapse types follow (post, pre) populations
     expected_type = 2 * (post >= pops.n_excitatory) + (pre >= pops.n_excitatory)
     assert np.array_equal(net.synapse_type, expected_type)
@@ -47,6 +50,21 @@ def balanced_runs():
     """Non-plastic default networks at two sizes (3 s each)."""
     return {n: simulate({"N": n, "duration_s": 3.0, "seed": 11, **SMALL}, progress=False)
             for n in (2000, 5000)}
+
+
+def test_synapse_sampling_is_distinct_and_in_block():
+    from balanced_stdp.simulation import _sample_synapses
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 4, 200_000).astype(np.int8)
+    for codes, n_sample in (([1], 1000), ([0, 3], 500), ([2], 10)):
+        chosen = _sample_synapses(blocks, codes, n_sample, rng)
+        assert chosen.size == n_sample and np.unique(chosen).size == n_sample
+        assert np.isin(blocks[chosen], codes).all()
+        # roughly uniform over the block: the chosen positions span the whole range
+        assert chosen.min() < 0.1 * blocks.size < 0.9 * blocks.size < chosen.max() or \
+            n_sample < 50
+    few = np.zeros(30, np.int8)
+    assert _sample_synapses(few, [0], 1000, rng).size == 30
 
 
 def test_balanced_rates_approach_theory(balanced_runs):

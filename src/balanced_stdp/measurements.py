@@ -10,6 +10,7 @@ and O(N · windows). Off-diagonal means are used for every pair type
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -91,8 +92,36 @@ def group_variance(counts: np.ndarray, members: np.ndarray) -> float:
     return float(counts[:, members].astype(np.float64).var(axis=0, ddof=1).mean())
 
 
-def weight_rate_covariance(weights_mv: np.ndarray, pre_rates_hz: np.ndarray) -> float:
-    """Cov(j, r_pre) over synapses (population, not sample, normalisation)."""
-    if weights_mv.size < 2:
+@numba.njit(cache=True)
+def block_weight_rate_moments(weights, column_start, targets, group_bounds, rates):
+    """Per (post group, pre group) block: count, Σj, Σr_pre, Σj·r_pre, Σj² (no temporaries).
+
+    Returns an array (G·G, 5) indexed by post_group·G + pre_group.
+    """
+    n_groups = group_bounds.size - 1
+    out = np.zeros((n_groups * n_groups, 5))
+    pre_group = 0
+    for k in range(column_start.size - 1):
+        while k >= group_bounds[pre_group + 1]:
+            pre_group += 1
+        rate = rates[k]
+        for idx in range(column_start[k], column_start[k + 1]):
+            post_group = 0
+            while targets[idx] >= group_bounds[post_group + 1]:
+                post_group += 1
+            row = post_group * n_groups + pre_group
+            w = weights[idx]
+            out[row, 0] += 1.0
+            out[row, 1] += w
+            out[row, 2] += rate
+            out[row, 3] += w * rate
+            out[row, 4] += w * w
+    return out
+
+
+def weight_rate_covariance(moments: np.ndarray, blocks) -> float:
+    """Cov(j, r_pre) over all synapses of the given blocks (population normalisation)."""
+    count, sum_w, sum_r, sum_wr, _ = moments[list(blocks)].sum(axis=0)
+    if count < 2:
         return float("nan")
-    return float(np.mean((weights_mv - weights_mv.mean()) * (pre_rates_hz - pre_rates_hz.mean())))
+    return float(sum_wr / count - (sum_w / count) * (sum_r / count))

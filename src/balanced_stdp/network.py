@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numba
 import numpy as np
 
 
@@ -94,10 +95,12 @@ class RecurrentConnectivity:
     row_synapse: np.ndarray    # int32/int64 (nnz): position of each row entry in the CSC arrays
     synapse_type: np.ndarray   # int8 (nnz): 0 ee, 1 ei, 2 ie, 3 ii (kernel block order)
 
-    def presynaptic_neuron(self) -> np.ndarray:
-        """Presynaptic neuron of every CSC entry."""
-        counts = np.diff(self.columns.column_start)
-        return np.repeat(np.arange(counts.size, dtype=np.int32), counts)
+    def presynaptic_neuron(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Presynaptic neuron of the CSC entries at ``positions`` (all entries if None)."""
+        start = self.columns.column_start
+        if positions is None:
+            return np.repeat(np.arange(start.size - 1, dtype=np.int32), np.diff(start))
+        return (np.searchsorted(start, positions, side="right") - 1).astype(np.int32)
 
 
 def _draw_columns(rng: np.random.Generator, n_pre: int, n_exc_post: int, n_inh_post: int,
@@ -126,27 +129,63 @@ def _draw_columns(rng: np.random.Generator, n_pre: int, n_exc_post: int, n_inh_p
     return SparseProjection(column_start, column_start[:-1] + n_exc, targets)
 
 
+@numba.njit(cache=True)
+def _row_index(column_start, targets, n_exc):
+    """Counting sort of the CSC entries by postsynaptic neuron (O(nnz), no temporaries).
+
+    Columns are visited in increasing presynaptic order, so every row comes out sorted
+    by presynaptic neuron: E partners first, and ``row_split`` marks the first I one.
+    """
+    n = column_start.size - 1
+    row_start = np.zeros(n + 1, np.int64)
+    for idx in range(targets.size):
+        row_start[targets[idx] + 1] += 1
+    for j in range(n):
+        row_start[j + 1] += row_start[j]
+    fill = row_start[:-1].copy()
+    row_split = row_start[:-1].copy()
+    row_synapse = np.empty(targets.size, np.int32)
+    row_sources = np.empty(targets.size, np.int32)
+    for k in range(n):
+        for idx in range(column_start[k], column_start[k + 1]):
+            j = targets[idx]
+            row_synapse[fill[j]] = idx
+            row_sources[fill[j]] = k
+            fill[j] += 1
+            if k < n_exc:
+                row_split[j] += 1
+    return row_start, row_split, row_synapse, row_sources
+
+
+@numba.njit(cache=True)
+def synapse_blocks(column_start, targets, group_bounds):
+    """(post group)·G + (pre group) of every CSC entry, as int8 (G = number of groups)."""
+    n_groups = group_bounds.size - 1
+    out = np.empty(targets.size, np.int8)
+    pre_group = 0
+    for k in range(column_start.size - 1):
+        while k >= group_bounds[pre_group + 1]:
+            pre_group += 1
+        for idx in range(column_start[k], column_start[k + 1]):
+            post_group = 0
+            while targets[idx] >= group_bounds[post_group + 1]:
+                post_group += 1
+            out[idx] = post_group * n_groups + pre_group
+    return out
+
+
 def build_recurrent(pops: Populations, probability: float,
                     rng: np.random.Generator) -> RecurrentConnectivity:
     """Draw the recurrent E/I connectivity (all four types) and its row index."""
     columns = _draw_columns(rng, pops.n_neurons, pops.n_excitatory, pops.n_inhibitory,
                             pops.n_excitatory, probability)
-    n = pops.n_neurons
-    pre = np.repeat(np.arange(n, dtype=np.int32), np.diff(columns.column_start))
-    post = columns.targets
-    # Row index: sort CSC entries by (post, pre); pre neurons are E first by index.
-    order = np.lexsort((pre, post))
-    index_dtype = np.int32 if post.size < 2**31 else np.int64
-    row_synapse = order.astype(index_dtype)
-    row_sources = pre[order]
-    row_start = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(post, minlength=n), out=row_start[1:])
-    # first I presynaptic partner in each row: E pres (< n_e) come first after sorting
-    n_exc_in_row = np.bincount(post[pre < pops.n_excitatory], minlength=n)
-    row_split = row_start[:-1] + n_exc_in_row
-    post_is_inh = post >= pops.n_excitatory
-    pre_is_inh = pre >= pops.n_excitatory
-    synapse_type = (2 * post_is_inh + pre_is_inh).astype(np.int8)  # ee=0, ei=1, ie=2, ii=3
+    if columns.n_synapses >= 2**31:
+        raise ValueError("more than 2^31 synapses: int32 indices would overflow")
+    row_start, row_split, row_synapse, row_sources = _row_index(
+        columns.column_start, columns.targets, pops.n_excitatory)
+    # E/I blocks in kernel order: ee = 0, ei = 1, ie = 2, ii = 3
+    synapse_type = synapse_blocks(columns.column_start, columns.targets,
+                                  np.array([0, pops.n_excitatory, pops.n_neurons], np.int64))
     return RecurrentConnectivity(columns, row_start, row_split, row_sources, row_synapse,
                                  synapse_type)
 

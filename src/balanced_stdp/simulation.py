@@ -26,10 +26,10 @@ from . import MODEL_VERSION, __version__
 from .config import config_to_json, resolve_config, rule_label
 from .inputs import BLOCK_MS, CorrelatedPoissonInput, times_to_steps
 from .kernel import STATUS_MESSAGES, run_steps
-from .measurements import (block_mean_covariance, group_variance, sampled_pair_statistics,
-                           weight_rate_covariance)
+from .measurements import (block_mean_covariance, block_weight_rate_moments, group_variance,
+                           sampled_pair_statistics, weight_rate_covariance)
 from .network import (Populations, build_external, build_laser, build_recurrent,
-                      initial_weights)
+                      initial_weights, synapse_blocks)
 from .plasticity import build_rule, kernel_rule_table
 
 log = logging.getLogger(__name__)
@@ -134,9 +134,8 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     group_bounds = pops.group_bounds()
     n_groups = group_bounds.size - 1
     labels = synapse_labels(pops)
-    post_group = np.searchsorted(group_bounds, recurrent.columns.targets, side="right") - 1
-    pre_group = np.searchsorted(group_bounds, recurrent.presynaptic_neuron(), side="right") - 1
-    block_of_synapse = post_group * n_groups + pre_group
+    block_of_synapse = (recurrent.synapse_type if n_groups == 2 else synapse_blocks(
+        recurrent.columns.column_start, recurrent.columns.targets, group_bounds))
     block_counts = np.bincount(block_of_synapse, minlength=n_groups * n_groups).reshape(
         n_groups, n_groups)
 
@@ -144,10 +143,8 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     n_sample = config["recording"]["sampled_synapses"]
     sampled = np.full((len(labels), n_sample), -1, np.int64)
     for t, blocks in enumerate(labels.values()):
-        candidates = np.flatnonzero(np.isin(block_of_synapse,
-                                            [g * n_groups + h for g, h in blocks]))
-        chosen = np.sort(rng_sample.choice(candidates, min(n_sample, candidates.size),
-                                           replace=False))
+        chosen = _sample_synapses(block_of_synapse, [g * n_groups + h for g, h in blocks],
+                                  n_sample, rng_sample)
         sampled[t, :chosen.size] = chosen
 
     # Recording buffers.
@@ -243,6 +240,29 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
         raster_neurons, raster_cursor[0], raster_window_steps, rng_pairs,
         {"setup_time_s": setup_time_s, "kernel_time_s": kernel_time_s,
          "kernel_cpu_time_s": kernel_cpu_time_s, "wall_start": wall_start})
+
+
+def _sample_synapses(block_of_synapse, codes, n_sample, rng) -> np.ndarray:
+    """Up to ``n_sample`` distinct synapses (CSC positions, sorted) whose block is in ``codes``.
+
+    Uniform without replacement. Large blocks are sampled by rejection from uniform
+    draws over all synapses, so no index array of the block is ever built (memory
+    stays O(nnz) bytes at N = 10⁴).
+    """
+    in_label = np.isin(block_of_synapse, codes)
+    count = int(np.count_nonzero(in_label))
+    take = min(n_sample, count)
+    if take == 0:
+        return np.empty(0, np.int64)
+    if count <= 20 * take:
+        return np.sort(rng.choice(np.flatnonzero(in_label), take, replace=False))
+    chosen = np.empty(0, np.int64)
+    while chosen.size < take:
+        draws = rng.integers(0, in_label.size, 2 * take * in_label.size // count + 16)
+        merged = np.concatenate([chosen, draws[in_label[draws]]])
+        _, first = np.unique(merged, return_index=True)   # keep first occurrences, in order
+        chosen = merged[np.sort(first)]
+    return np.sort(chosen[:take])
 
 
 def synapse_labels(pops: Populations) -> dict[str, list[tuple[int, int]]]:
@@ -347,24 +367,19 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
 
     # Sampled synapses: fill never-plastic types with their constant value (exact).
     sampled_weights = sampled_weights[:, :, :n_done_bins]
-    pre_neuron = recurrent.presynaptic_neuron()
-    post_neuron = recurrent.columns.targets
     valid = sampled >= 0
     safe = np.where(valid, sampled, 0)
-    sampled_pre = np.where(valid, pre_neuron[safe], -1)
-    sampled_post = np.where(valid, post_neuron[safe], -1)
+    sampled_pre = np.where(valid, recurrent.presynaptic_neuron(safe), -1)
+    sampled_post = np.where(valid, recurrent.columns.targets[safe], -1)
     sampled_pre_rate = np.where(valid, neuron_rate[sampled_pre], np.nan)
     sampled_post_rate = np.where(valid, neuron_rate[sampled_post], np.nan)
-    weight_rate_cov = []
     group_bounds = pops.group_bounds()
     n_groups = group_bounds.size - 1
-    block = ((np.searchsorted(group_bounds, post_neuron, side="right") - 1) * n_groups
-             + np.searchsorted(group_bounds, pre_neuron, side="right") - 1)
+    moments = block_weight_rate_moments(weights * sqrt_n, recurrent.columns.column_start,
+                                        recurrent.columns.targets, group_bounds, neuron_rate)
     labels = synapse_labels(pops)
-    for blocks in labels.values():
-        mask = np.isin(block, [g * n_groups + h for g, h in blocks])
-        weight_rate_cov.append(weight_rate_covariance(weights[mask] * sqrt_n,
-                                                      neuron_rate[pre_neuron[mask]]))
+    weight_rate_cov = [weight_rate_covariance(moments, [g * n_groups + h for g, h in blocks])
+                       for blocks in labels.values()]
 
     # Raster: the ring buffer's entries within the last raster window.
     stored = min(raster_written, raster_steps.size)
