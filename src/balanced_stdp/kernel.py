@@ -107,7 +107,8 @@ _P10, _P11 = 2.7633280440857925e-07, 2.5183861076944398e-08
 
 @_jit
 def euler_voltage(v, current_e, current_i, current_x, bias, dt, g_leak, e_leak, v_threshold,
-                  inv_delta_t, spike_gain, v_spike, spiked, exp_term, scratch_float, scratch_int):
+                  inv_delta_t, spike_gain, v_spike, spiked, exp_term, scratch_float, scratch_int,
+                  trace, decay_e, decay_i, decay_x, decay_trace, accumulate, input_sums):
     """Step 2 of spec §2.5: V += dt·[I + g_L(E_L − V) + g_L Δ_T exp((V − V_T)/Δ_T)].
 
     The exponential is computed in SIMD-friendly passes (numba's scalar
@@ -117,6 +118,13 @@ def euler_voltage(v, current_e, current_i, current_x, bias, dt, g_leak, e_leak, 
     against NumPy in the tests); x is clamped to ±700, far outside anything a
     membrane potential reaches.
     Step 3's test V ≥ V_th is folded into the last pass: ``spiked[j]`` is set to 1/0.
+
+    The same pass first applies step 7 (Euler decay of currents and traces) of the
+    *previous* step — pass decay factors of 1 when there is none pending — and, if
+    ``accumulate``, adds the decayed currents to ``input_sums`` (the [T/2, T] averages).
+    Fusing saves one sweep over the neuron arrays per step; the caller delivers the
+    external spikes of this step pre-divided by the pending decay, so the result is the
+    spec's order (decay, then input) up to rounding.
     """
     n = v.size
     for j in range(n):
@@ -139,8 +147,19 @@ def euler_voltage(v, current_e, current_i, current_x, bias, dt, g_leak, e_leak, 
         scratch_int[j] = (as_int[j] - _ROUND_MAGIC_BITS + 1023) << 52
     powers_of_two = scratch_int.view(np.float64)
     for j in range(n):
+        i_e = current_e[j] * decay_e
+        i_i = current_i[j] * decay_i
+        i_x = current_x[j] * decay_x
+        current_e[j] = i_e
+        current_i[j] = i_i
+        current_x[j] = i_x
+        trace[j] *= decay_trace
+        if accumulate:
+            input_sums[0, j] += i_e
+            input_sums[1, j] += i_i
+            input_sums[2, j] += i_x
         vj = v[j]
-        v_new = vj + dt * (current_e[j] + current_i[j] + current_x[j] + bias
+        v_new = vj + dt * (i_e + i_i + i_x + bias
                            + g_leak * (e_leak - vj) + spike_gain * (exp_term[j] * powers_of_two[j]))
         v[j] = v_new
         spiked[j] = v_new >= v_spike
@@ -156,18 +175,24 @@ def exp_array(x):
     spiked = np.zeros(n, np.uint8)
     # with dt = 1, g_L = 0, V_T = 0, Δ_T = 1 and no current: V_new − V = exp(V)
     euler_voltage(v, zeros, zeros, zeros, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, np.inf, spiked,
-                  exp_term, scratch_float, scratch_int)
+                  exp_term, scratch_float, scratch_int, zeros.copy(), 1.0, 1.0, 1.0, 1.0, False,
+                  np.zeros((3, n)))
     return exp_term * scratch_int.view(np.float64)
 
 
 @_jit
-def decay_all(current_e, current_i, current_x, trace, decay_e, decay_i, decay_x, decay_trace):
-    """Step 7 of spec §2.5: Euler decay of the three currents and the traces."""
+def finish_decay(current_e, current_i, current_x, trace, decay_e, decay_i, decay_x,
+                 decay_trace, accumulate, input_sums):
+    """Step 7 of spec §2.5 for the last step of a chunk (otherwise fused into step 2)."""
     for j in range(current_e.size):
         current_e[j] *= decay_e
         current_i[j] *= decay_i
         current_x[j] *= decay_x
         trace[j] *= decay_trace
+        if accumulate:
+            input_sums[0, j] += current_e[j]
+            input_sums[1, j] += current_i[j]
+            input_sums[2, j] += current_x[j]
 
 
 @_jit
@@ -195,21 +220,23 @@ def deliver_weighted(current, targets, weights, lo, hi, scale, group_bounds, gro
 
 
 @_jit
-def deliver_constant(current, targets, lo, hi, jump, group_bounds, group, group_sums):
-    """current[targets[i]] += jump for i in [lo, hi); add the jumps to the group sums."""
+def deliver_constant(current, targets, lo, hi, jump, group_jump, group_bounds, group,
+                     group_sums):
+    """current[targets[i]] += jump for i in [lo, hi); add ``group_jump`` per target to the
+    group sums (they differ while a decay is pending, see :func:`euler_voltage`)."""
     bound = group_bounds[group + 1]
     count = 0
     for idx in range(lo, hi):
         target = targets[idx]
         current[target] += jump
         if target >= bound:
-            group_sums[group] += count * jump
+            group_sums[group] += count * group_jump
             count = 0
             while target >= group_bounds[group + 1]:
                 group += 1
             bound = group_bounds[group + 1]
         count += 1
-    group_sums[group] += count * jump
+    group_sums[group] += count * group_jump
 
 
 @_jit
@@ -442,25 +469,36 @@ def run_steps(
     ext_cursor = 0
     laser_cursor = 0
     raster_capacity = raster_steps.size
+    # Step 7 (decay) of step n is applied inside step 2 of step n + 1 (fused sweep, see
+    # euler_voltage); `pending` says whether one is due. A chunk ends with none pending.
+    pending = False
     for n in range(step_first, step_last + 1):
-        # 1. external input
+        # 1. external input (pre-divided by the still pending decay of the previous step)
+        x_scale = 1.0 / decay_x if pending else 1.0
         while ext_cursor < ext_steps.size and ext_steps[ext_cursor] <= n:
             k = ext_sources[ext_cursor]
             deliver_constant(current_x, ext_targets, ext_column_start[k], ext_column_split[k],
-                             j_ex, group_bounds, 0, group_current[2])
+                             j_ex * x_scale, j_ex, group_bounds, 0, group_current[2])
             deliver_constant(current_x, ext_targets, ext_column_split[k], ext_column_start[k + 1],
-                             j_ix, group_bounds, last_group, group_current[2])
+                             j_ix * x_scale, j_ix, group_bounds, last_group, group_current[2])
             ext_cursor += 1
         while laser_cursor < laser_steps.size and laser_steps[laser_cursor] <= n:
             k = laser_sources[laser_cursor]
             deliver_constant(current_x, laser_targets, laser_column_start[k],
-                             laser_column_start[k + 1], j_laser, group_bounds, 0,
-                             group_current[2])
+                             laser_column_start[k + 1], j_laser * x_scale, j_laser, group_bounds,
+                             0, group_current[2])
             laser_cursor += 1
-        # 2. voltage (forward Euler, C_m = 1)
-        euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
-                      v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
-                      scratch_float, scratch_int)
+        # 2. voltage (forward Euler, C_m = 1), after the pending step-7 decay of step n − 1
+        if pending:
+            euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
+                          v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
+                          scratch_float, scratch_int, trace, decay_e, decay_i, decay_x,
+                          decay_trace, n - 1 >= half_step, neuron_input_sums)
+        else:
+            euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
+                          v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
+                          scratch_float, scratch_int, trace, 1.0, 1.0, 1.0, 1.0, False,
+                          neuron_input_sums)
         # 3. spike detection (flags set in the voltage pass)
         n_spikers = collect_spikers(spiked, spikers)
         # 4. recurrent currents (weights from before this step's plasticity)
@@ -482,11 +520,11 @@ def run_steps(
         plasticity_and_traces(weights, column_start, column_split, targets, row_start,
                               row_split, row_sources, row_synapse, trace, rule_table, spikers,
                               n_spikers, n_exc)
-        # 7. decay. Population current sums are kept incrementally (every jump above was
-        # added to its group's sum, and a sum decays like its terms), so recording the
-        # bin means costs O(groups) per step instead of a pass over all neurons.
-        decay_all(current_e, current_i, current_x, trace, decay_e, decay_i, decay_x,
-                  decay_trace)
+        # 7. decay: per neuron deferred to the next step's sweep (or the chunk's end).
+        # Population current sums are kept incrementally (every jump above was added to
+        # its group's sum, and a sum decays like its terms), so recording the bin means
+        # costs O(groups) per step instead of a sweep over all neurons.
+        pending = True
         b = (n - 1) // record_steps
         for g in range(n_groups):
             group_current[0, g] *= decay_e
@@ -513,20 +551,15 @@ def run_steps(
                 if w_index < window_counts.shape[0]:
                     window_counts[w_index, j] += 1
         spike_total[0] += n_spikers
-        if n >= half_step:
-            for j in range(n_neurons):
-                neuron_input_sums[0, j] += current_e[j]
-            for j in range(n_neurons):
-                neuron_input_sums[1, j] += current_i[j]
-            for j in range(n_neurons):
-                neuron_input_sums[2, j] += current_x[j]
         # end of a record bin: weight snapshots and the divergence guard
         if n % record_steps == 0 or n == n_total_steps:
-            # re-anchor the incremental sums on exact ones (bounds rounding drift)
+            # re-anchor the incremental sums on exact ones (bounds rounding drift); the
+            # neuron arrays still await this step's decay
             for g in range(n_groups):
-                group_current[0, g] = sum_range(current_e, group_bounds[g], group_bounds[g + 1])
-                group_current[1, g] = sum_range(current_i, group_bounds[g], group_bounds[g + 1])
-                group_current[2, g] = sum_range(current_x, group_bounds[g], group_bounds[g + 1])
+                lo, hi = group_bounds[g], group_bounds[g + 1]
+                group_current[0, g] = sum_range(current_e, lo, hi) * decay_e
+                group_current[1, g] = sum_range(current_i, lo, hi) * decay_i
+                group_current[2, g] = sum_range(current_x, lo, hi) * decay_x
             block_weight_sums(weights, column_start, column_split, targets, group_bounds,
                               block_sums[b])
             for t in range(sampled_synapses.shape[0]):
@@ -548,5 +581,10 @@ def run_steps(
             if spike_total[0] > spike_budget and status == 0:
                 status = 2
             if status != 0:
+                finish_decay(current_e, current_i, current_x, trace, decay_e, decay_i,
+                             decay_x, decay_trace, n >= half_step, neuron_input_sums)
                 return status, n
+    if pending:
+        finish_decay(current_e, current_i, current_x, trace, decay_e, decay_i, decay_x,
+                     decay_trace, step_last >= half_step, neuron_input_sums)
     return 0, step_last
