@@ -405,11 +405,19 @@ def replay_plasticity(spike_steps, spike_neurons, n_steps, weights, column_start
 
 
 @_jit
-def block_weight_sums(weights, column_start, column_split, targets, group_bounds, out_sum):
-    """Sum of scaled weights per (post group, pre group) block, e.g. (E, I) or (E1, I)."""
+def block_weight_sums(weights, column_start, column_split, targets, group_bounds, plastic,
+                      out_sum):
+    """Sum of scaled weights per (post group, pre group) block, e.g. (E, I) or (E1, I).
+
+    Only blocks flagged in ``plastic`` are summed (others never change, and ``out_sum``
+    keeps the constant value it was given).
+    """
     n_groups = group_bounds.size - 1
-    out_sum[:, :] = 0.0
     pre_group = 0
+    for g in range(n_groups):
+        for h in range(n_groups):
+            if plastic[g, h]:
+                out_sum[g, h] = 0.0
     for k in range(column_start.size - 1):
         while k >= group_bounds[pre_group + 1]:
             pre_group += 1
@@ -419,9 +427,11 @@ def block_weight_sums(weights, column_start, column_split, targets, group_bounds
             hi = lo
             while hi < split and targets[hi] < group_bounds[g + 1]:
                 hi += 1
-            out_sum[g, pre_group] += sum_range(weights, lo, hi)
+            if plastic[g, pre_group]:
+                out_sum[g, pre_group] += sum_range(weights, lo, hi)
             lo = hi
-        out_sum[n_groups - 1, pre_group] += sum_range(weights, split, column_start[k + 1])
+        if plastic[n_groups - 1, pre_group]:
+            out_sum[n_groups - 1, pre_group] += sum_range(weights, split, column_start[k + 1])
 
 
 @_jit
@@ -440,7 +450,7 @@ def run_steps(
     laser_steps, laser_sources, laser_column_start, laser_targets, j_laser,
     # recording
     record_steps, group_bounds, group_current, bin_spike_counts, bin_current_sums,
-    block_sums, sampled_synapses, sampled_weights,
+    block_sums, block_plastic, block_constant, sampled_synapses, sampled_weights,
     half_step, neuron_counts, neuron_input_sums,
     covariance_steps, window_counts,
     raster_steps, raster_neurons, raster_cursor,
@@ -560,8 +570,9 @@ def run_steps(
                 group_current[0, g] = sum_range(current_e, lo, hi) * decay_e
                 group_current[1, g] = sum_range(current_i, lo, hi) * decay_i
                 group_current[2, g] = sum_range(current_x, lo, hi) * decay_x
+            block_sums[b] = block_constant
             block_weight_sums(weights, column_start, column_split, targets, group_bounds,
-                              block_sums[b])
+                              block_plastic, block_sums[b])
             for t in range(sampled_synapses.shape[0]):
                 for i in range(sampled_synapses.shape[1]):
                     idx = sampled_synapses[t, i]

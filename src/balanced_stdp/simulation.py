@@ -153,6 +153,14 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     bin_current_sums = np.zeros((n_bins, n_groups, 3))
     group_current = np.zeros((3, n_groups))      # running population sums of I^e, I^i, I^x
     block_sums = np.zeros((n_bins, n_groups, n_groups))
+    # Blocks of plastic synapse types are summed at every record; the others keep the
+    # sum of their (constant) initial weights.
+    type_of_block = np.array([[2 * (g == n_groups - 1) + (h == n_groups - 1)
+                               for h in range(n_groups)] for g in range(n_groups)])
+    plastic_types = [t for t, syn in enumerate(("ee", "ei", "ie", "ii")) if syn in rules]
+    block_plastic = np.isin(type_of_block, plastic_types)
+    type_weight = np.array([config["weights"][s] for s in ("ee", "ei", "ie", "ii")]) / sqrt_n
+    block_constant = block_counts * type_weight[type_of_block]
     sampled_weights = np.full((len(labels), n_sample, n_bins), np.nan, np.float32)
     neuron_counts = np.zeros(n, np.int64)
     neuron_input_sums = np.zeros((3, n))
@@ -213,7 +221,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
             external.column_split, external.targets, j_ex, j_ix,
             times_to_steps(las_times, dt), las_sources, laser_start, laser_targets, j_laser,
             record_steps, group_bounds, group_current, bin_spike_counts, bin_current_sums,
-            block_sums, sampled, sampled_weights,
+            block_sums, block_plastic, block_constant, sampled, sampled_weights,
             half_step, neuron_counts, neuron_input_sums, covariance_steps, window_counts,
             raster_steps, raster_neurons, raster_cursor,
             max_bin_spikes, spike_budget, spike_total,
