@@ -1,0 +1,36 @@
+# balanced-stdp study: parameter grids -> one netCDF per run -> aggregates -> figures.
+#
+#   snakemake --cores 2                                  # default quick study (config/config.yaml)
+#   snakemake --cores 2 --configfile config/paper.yaml   # another config replaces it entirely
+#   snakemake --profile profiles/slurm --configfile config/paper.yaml
+#   snakemake --report report.html                       # figures with captions
+#
+# The study is described in config/README.md; the model in src/balanced_stdp.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# A config given with --configfile replaces the default study instead of being merged
+# into it (merging experiment tables would silently add or mix experiments).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/theory.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_aggregates(),
+        all_figures(),

@@ -1,0 +1,203 @@
+"""Aggregation: the run (or theory) datasets of one experiment combined into one.
+
+Every run dataset carries its swept parameters (``rule``, ``c``, ``seed`` and any
+``sweep_dims``) as length-1 dimensions (``docs/data-contract.md``), so the datasets of a
+grid combine with :func:`xarray.combine_by_coords` into one dataset whose swept
+dimensions span the grid. Three things need care before combining:
+
+* per-run global attributes (``config``, ``status``, ``wall_time_s`` …) differ between
+  runs and would be dropped; they become variables over the swept dimensions
+  (``config`` as JSON text, as :mod:`balanced_stdp.plotting` reads it);
+* dimensions without a coordinate whose length differs between runs (the raster's
+  ``raster_spike``) get an integer index, so an outer join can pad them with NaN;
+* a run stopped by the divergence guard may have a shorter ``time`` axis. Every
+  dimension that is not swept is therefore first aligned by an outer join (the
+  stopped run is NaN after its stop, which is how figures show it), so that
+  ``combine_by_coords`` concatenates along the swept dimensions only.
+
+Inputs are opened with :func:`balanced_stdp.io.open_run` (which refuses incomplete
+files) and the result is written with :func:`balanced_stdp.io.write_dataset_atomic`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import xarray as xr
+
+from .io import open_run, write_dataset_atomic
+
+BASE_SWEPT_DIMS = ("rule", "c", "seed")
+"""Swept dimensions every run and theory dataset has."""
+
+PER_RUN_ATTRIBUTES = {
+    "config": "complete resolved run config (JSON)",
+    "status": "run status: ok or diverged",
+    "divergence_reason": "why the divergence guard stopped the run",
+}
+"""Global attributes always kept as variables over the swept dims (the figures read
+``config`` there). Besides these, every attribute whose value differs between the
+combined datasets, and every run-time measurement (name ending in ``_time_s``), becomes
+such a variable, so the aggregate's layout never depends on two runs happening to
+report the same value."""
+
+
+def swept_dims(ds: xr.Dataset) -> list[str]:
+    """Swept dimensions of one run or theory dataset.
+
+    ``rule``, ``c``, ``seed`` plus the run config's ``sweep_dims`` (dots replaced by
+    underscores), in that order; without a stored config, every length-1 dimension
+    with a coordinate that all data variables share.
+    """
+    config = ds.attrs.get("config")
+    if isinstance(config, str) and config.strip():
+        extra = [key.replace(".", "_") for key in json.loads(config).get("sweep_dims", [])]
+        return [d for d in (*BASE_SWEPT_DIMS, *extra) if d in ds.dims]
+    shared = set(ds.dims)
+    for var in ds.data_vars.values():
+        shared &= set(var.dims)
+    return [d for d in ds.dims if d in shared and d in ds.coords and ds.sizes[d] == 1]
+
+
+def _same(a, b) -> bool:
+    try:
+        a_arr, b_arr = np.asarray(a), np.asarray(b)
+        return a_arr.shape == b_arr.shape and bool(np.all(a_arr == b_arr))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def per_run_attributes(datasets: Sequence[xr.Dataset]) -> list[str]:
+    """Names of the global attributes to keep per run (see :data:`PER_RUN_ATTRIBUTES`)."""
+    names = set()
+    for key in set().union(*(ds.attrs for ds in datasets)):
+        values = [ds.attrs.get(key) for ds in datasets]
+        if (key in PER_RUN_ATTRIBUTES or key.endswith("_time_s")
+                or any(not _same(v, values[0]) for v in values[1:])):
+            names.add(key)
+    # a name already used by a variable or dimension (seed, diverged_at_s …) stays out
+    taken = set().union(*(set(ds.variables) | set(ds.dims) for ds in datasets))
+    return sorted(names - taken)
+
+
+def _attribute_variable(value, dims: list[str], shape: list[int], name: str) -> xr.Variable:
+    if value is None:
+        value = ""
+    if not np.isscalar(value):  # tuples/arrays: stored as text
+        value = json.dumps(np.asarray(value).tolist())
+    numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    data = np.full(shape, float(value) if numeric else str(value),
+                   dtype=float if numeric else object)
+    attrs = {"long_name": PER_RUN_ATTRIBUTES.get(name, f"per-run attribute {name}")}
+    if numeric and name.endswith("_s"):
+        attrs["units"] = "s"
+    return xr.Variable(dims, data, attrs)
+
+
+def prepare_for_combining(ds: xr.Dataset, attributes: Iterable[str] = ()) -> xr.Dataset:
+    """Move per-run attributes to variables and index coordinate-less dimensions.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One run or theory dataset.
+    attributes : iterable of str
+        Global attributes to turn into variables over the swept dimensions (a missing
+        one becomes "" or NaN).
+
+    Returns
+    -------
+    xarray.Dataset
+        The same data, ready for :func:`combine`.
+    """
+    dims = swept_dims(ds)
+    missing = [d for d in BASE_SWEPT_DIMS if d not in ds.dims]
+    if missing:
+        raise ValueError(f"dataset lacks the swept dimension(s) {', '.join(missing)} "
+                         "(docs/data-contract.md); cannot combine it by coordinates")
+    index = {d: np.arange(ds.sizes[d]) for d in ds.dims
+             if d not in ds.coords and d not in dims}
+    out = ds.assign_coords(index)
+    shape = [ds.sizes[d] for d in dims]
+    attributes = list(attributes)
+    for name in attributes:
+        out[name] = _attribute_variable(ds.attrs.get(name), dims, shape, name)
+    out.attrs = {k: v for k, v in ds.attrs.items() if k not in attributes}
+    return out
+
+
+def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Combine run (or theory) datasets of one grid with :func:`xarray.combine_by_coords`.
+
+    Parameters
+    ----------
+    datasets : sequence of xarray.Dataset
+        Datasets with length-1 swept dimensions; together they should fill the grid.
+
+    Returns
+    -------
+    xarray.Dataset
+        One dataset over the grid's swept dimensions (outer join: grid points or times
+        without data are NaN). Attributes equal in every input stay attributes; the
+        others are variables over the swept dimensions.
+    """
+    if not datasets:
+        raise ValueError("nothing to combine: no datasets given")
+    attributes = per_run_attributes(datasets)
+    prepared = [prepare_for_combining(ds, attributes) for ds in datasets]
+    # Only the swept dimensions may be concatenated: first give every other dimension
+    # (time, raster_spike, neuron …) the union of its coordinates, else combine_by_coords
+    # would take a dimension whose coordinates differ (a diverged run's shorter time
+    # axis) for one to concatenate along.
+    swept = sorted({d for ds in datasets for d in swept_dims(ds)})
+    prepared = list(xr.align(*prepared, join="outer", exclude=swept))
+    combined = xr.combine_by_coords(
+        prepared, data_vars="all", coords="different", compat="no_conflicts",
+        join="outer", combine_attrs="drop_conflicts",
+    )
+    # Outer joins fill missing text with NaN; netCDF needs one type per variable.
+    for name in attributes:
+        if combined[name].dtype == object:
+            values = combined[name].values
+            filled = np.where([isinstance(v, str) for v in values.ravel()],
+                              values.ravel(), "").reshape(values.shape)
+            combined[name] = combined[name].copy(data=filled.astype(str))
+    return combined
+
+
+def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathLike,
+                    experiment: str | None = None) -> xr.Dataset:
+    """Open finished run (or theory) files, combine them and write one dataset.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        netCDF files of one experiment's grid; each is opened with
+        :func:`balanced_stdp.io.open_run`, which refuses incomplete files.
+    out_path : path-like
+        Output netCDF file, written atomically (temporary file and rename).
+    experiment : str, optional
+        Experiment name stored in the ``experiment`` attribute.
+
+    Returns
+    -------
+    xarray.Dataset
+        The combined dataset (as written).
+    """
+    paths = [Path(p) for p in paths]
+    datasets = [open_run(p) for p in paths]
+    try:
+        combined = combine(datasets)
+    finally:
+        for ds in datasets:
+            ds.close()
+    combined.attrs["n_runs"] = len(paths)
+    combined.attrs["source_files"] = json.dumps([str(p) for p in paths])
+    if experiment is not None:
+        combined.attrs["experiment"] = experiment
+    write_dataset_atomic(combined, out_path)
+    return combined

@@ -1,0 +1,60 @@
+"""The tiny study through profiles/slurm on a real single-node SLURM cluster.
+
+The module's fixture installs Slurm and munge if missing (Debian packages, as root),
+starts a one-node cluster (tests/slurm_cluster.py) and stops it afterwards. The run
+must give the same data as the local run and every job must have gone through SLURM.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import xarray as xr
+
+from balanced_stdp.io import open_run
+from conftest import REPO, load_test_config, run_snakemake
+from slurm_cluster import SlurmCluster, ensure_installed
+from test_workflow import comparable, expected_figure_stems, grid_points
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    ensure_installed()
+    with SlurmCluster(tmp_path_factory.mktemp("slurm_state")) as cluster:
+        yield cluster
+
+
+def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, workflow_env,
+                                                tmp_path):
+    workdir = tmp_path / "slurm_study"
+    workdir.mkdir()
+    # Only what this test cluster needs on top of the profile: a short first status
+    # check (the profile's 20 s suits real clusters) and few parallel jobs (2 CPUs).
+    run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"),
+                  "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4",
+                  env=workflow_env, timeout=900)
+
+    cfg = load_test_config()
+    for name in cfg["experiments"]:
+        for suffix in ("", "_theory"):
+            target = f"results/aggregate/{name}{suffix}.nc"
+            xr.testing.assert_identical(comparable(open_run(workdir / target)),
+                                        comparable(open_run(local_study / target)))
+    for stem in expected_figure_stems(cfg):
+        for ext in ("pdf", "png"):
+            assert (workdir / "results" / "figures" / f"{stem}.{ext}").stat().st_size > 5000
+
+    # every non-local job ran as a SLURM job (the plugin puts the rule in the comment):
+    # one per simulation, the warm-up, the theory jobs in group jobs, all completed
+    jobs = subprocess.run(["squeue", "--states", "all", "--noheader", "--format", "%k %T"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    states = {line.split()[1] for line in jobs}
+    rules = [line.split()[0] for line in jobs]
+    n_points = sum(len(grid_points(e)) for e in cfg["experiments"].values())
+    assert states == {"COMPLETED"}, jobs
+    assert sum(r.startswith("rule_simulate_wildcards_") for r in rules) == n_points, rules
+    assert rules.count("rule_compile_numba") == 1, rules
+    assert 1 <= sum(r.startswith("rule_theory") for r in rules) < n_points, rules

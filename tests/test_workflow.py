@@ -1,0 +1,383 @@
+"""The Snakemake workflow end to end on config/test.yaml, and its static checks.
+
+What is checked: the aggregates span the configured grid, hold exactly the per-run
+values and are finite; both theory modes are wired (Δ measured only where asked for);
+every configured figure exists as a real PDF and PNG; the report holds every figure
+with a caption naming its parameters; a finished study is up to date, and changing one
+grid value schedules only that point; dry runs of the default and paper configs list
+the jobs their grids imply; lint and snakefmt are clean; bad configs stop Snakemake
+before any job with a message naming the key; a run killed (a job, then Snakemake
+with all its jobs) and resumed with the same command equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from balanced_stdp.config import describe_fields
+from balanced_stdp.io import open_run
+from conftest import REPO, load_test_config, run_snakemake, snakemake_command
+
+SYNAPSES = ("ee", "ei", "ie", "ii")
+
+
+# ----------------------------------------------------------------------------- helpers
+def grid_points(experiment: dict) -> list[dict]:
+    grid = experiment["grid"]
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def plastic(experiment: dict, defaults: dict) -> list[str]:
+    rules = {**defaults.get("plasticity", {}), **experiment.get("run", {}).get("plasticity", {})}
+    return [s for s in SYNAPSES if s in rules]
+
+
+def point_dir(name: str, experiment: dict, point: dict) -> str:
+    """results/runs/<experiment>/rule~<rule>/<key>~<value>/... as the README describes."""
+    rules = experiment["run"]["plasticity"]
+    rule = next(iter(rules.values()))["rule"] if len(rules) == 1 else None
+    parts = [f"rule~{rule}"] + [f"{k.replace('.', '_')}~{float(v):g}" if k != "seed"
+                                 else f"seed~{v}" for k, v in point.items()]
+    return f"results/runs/{name}/" + "/".join(parts)
+
+
+def expected_figure_stems(cfg: dict) -> list[str]:
+    figures, experiments = cfg["figures"], cfg["experiments"]
+    defaults = cfg.get("defaults", {})
+    stems = [f"weight_dynamics_{name}_{syn}" for name in figures.get("weight_dynamics", [])
+             for syn in plastic(experiments[name], defaults)]
+    for kind in ("balance", "rate_weight_correlation", "weight_manifold"):
+        stems += [f"{kind}_{name}" for name in figures.get(kind, [])]
+    if figures.get("learning_windows", True):
+        stems.append("learning_windows")
+    return stems
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run."""
+    table = output[output.index("Job stats:"):]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if not match:
+            break
+        if match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def comparable(ds: xr.Dataset) -> xr.Dataset:
+    """A dataset without the run-time measurements (which differ between identical runs)."""
+    return ds.drop_vars([v for v in ds.variables if str(v).endswith("_time_s")])
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
+    cfg = load_test_config()
+    for name, experiment in cfg["experiments"].items():
+        runs = open_run(local_study / f"results/aggregate/{name}.nc")
+        theory = open_run(local_study / f"results/aggregate/{name}_theory.nc")
+        synapse = plastic(experiment, cfg["defaults"])[0]
+        rule = experiment["run"]["plasticity"][synapse]["rule"]
+        for ds in (runs, theory):
+            assert ds["rule"].values.tolist() == [rule]
+            for key, values in experiment["grid"].items():
+                assert ds[key.replace(".", "_")].values.tolist() == sorted(values), (name, key)
+        assert (runs["status"] == "ok").all(), f"{name}: a tiny run diverged"
+        assert np.isfinite(runs["mean_weight"].sel(synapse=synapse)).all()
+        assert np.isfinite(runs["population_rate"]).all()
+        assert float(runs["population_rate"].min()) >= 0.0
+        assert (runs["population_rate"].mean("time") > 0).all(), f"{name}: silent population"
+        assert np.isfinite(theory["fixed_point_weight"].sel(synapse=synapse)).all()
+        # Δ is measured from the run only for Δ-corrected experiments
+        delta = theory["finite_size_delta"].values
+        if experiment.get("theory", "prediction") == "delta_corrected":
+            assert np.all(delta != 0), name
+        else:
+            assert np.all(delta == 0), name
+        # every grid point of the aggregate holds exactly its run's data
+        for point in grid_points(experiment):
+            where = point_dir(name, experiment, point)
+            selection = {"rule": rule, **{k.replace(".", "_"): v for k, v in point.items()}}
+            run = open_run(local_study / where / "run.nc")
+            swept = [d for d in run["diverged"].dims]
+            for var in ("mean_weight", "sampled_weight", "neuron_rate", "mean_input"):
+                xr.testing.assert_equal(runs[var].sel(selection), run[var].squeeze(swept))
+            single = open_run(local_study / where / "theory.nc")
+            xr.testing.assert_equal(theory["mean_weight"].sel(selection),
+                                    single["mean_weight"].squeeze(swept))
+
+
+def test_every_figure_is_a_nonempty_pdf_and_png(local_study):
+    figures = local_study / "results" / "figures"
+    stems = expected_figure_stems(load_test_config())
+    assert sorted(p.name for p in figures.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in stems for ext in ("pdf", "png"))
+    for stem in stems:
+        pdf = (figures / f"{stem}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF"), stem
+        assert len(pdf) > 5000, stem
+        width, height = png_size(figures / f"{stem}.png")
+        assert width >= 400 and height >= 200, (stem, width, height)
+
+
+def test_numba_compiled_once_before_the_simulations(local_study, workflow_env):
+    # the warm-up job wrote the whole cache; no simulation job compiled anything after it
+    warmed = (local_study / "results" / "numba" / "compiled.txt").stat().st_mtime
+    cache = [p for p in Path(workflow_env["NUMBA_CACHE_DIR"]).rglob("*") if p.is_file()]
+    assert any(p.suffix == ".nbc" for p in cache)
+    late = [p.name for p in cache if p.stat().st_mtime > warmed]
+    assert late == [], late
+
+
+def test_report_holds_every_figure_with_its_parameters(local_study, workflow_env):
+    report = local_study / "report.html"
+    run_snakemake(local_study, "--report", str(report), env=workflow_env)
+    html = report.read_text()
+    cfg = load_test_config()
+    for stem in expected_figure_stems(cfg):
+        assert f"{stem}.png" in html, stem
+    for name in cfg["experiments"]:
+        assert f"Experiment '{name}'" in html
+    assert f"N = {cfg['defaults']['N']}" in html
+    assert "c \\u2208 {0, 0.1}" in html  # the kohonen grid, in the caption's JSON
+
+
+def test_finished_study_is_up_to_date(local_study, workflow_env):
+    result = run_snakemake(local_study, "--dry-run", env=workflow_env)
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_grid_value_reruns_only_that_point(local_study, workflow_env, tmp_path):
+    cfg = load_test_config()
+    sweep = cfg["experiments"]["istdp_initial_conditions"]["grid"]
+    assert sweep["weights.ei"] == [-200.0, -100.0]
+    sweep["weights.ei"] = [-200.0, -90.0]
+    result = run_snakemake(local_study, "--dry-run", env=workflow_env,
+                           configfile=write_config(tmp_path / "changed.yaml", cfg))
+    counts = job_counts(result.stdout)
+    assert counts["run_config"] == counts["simulate"] == counts["theory"] == 1
+    assert counts["aggregate_runs"] == counts["aggregate_theory"] == 1
+    assert counts["figure_weight_manifold"] == 1
+    assert not {"compile_numba", "figure_weight_dynamics", "figure_balance"} & set(counts)
+    new_run = "results/runs/istdp_initial_conditions/rule~istdp/weights_ei~-90/c~0/seed~1/run.nc"
+    assert f"output: {new_run}" in result.stdout
+    assert "kohonen/rule~kohonen" not in result.stdout
+
+
+@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml"])
+def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
+    # a copy of the repository's workflow, run as a user would: no --configfile for
+    # the default study (config/config.yaml is the workflow's config file)
+    for item in ("Snakefile", "workflow", "config", "profiles"):
+        source = REPO / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / item)
+    cfg = yaml.safe_load((REPO / "config" / config_name).read_text())
+    args = ["--dry-run", "--cores", "2"]
+    if config_name != "config.yaml":
+        args += ["--configfile", f"config/{config_name}"]
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    n_points = sum(len(grid_points(e)) for e in cfg["experiments"].values())
+    n_experiments = len(cfg["experiments"])
+    figures = cfg["figures"]
+    expected = {
+        "compile_numba": 1, "run_config": n_points, "simulate": n_points, "theory": n_points,
+        "aggregate_runs": n_experiments, "aggregate_theory": n_experiments,
+        "figure_weight_dynamics": sum(len(plastic(cfg["experiments"][n], cfg["defaults"]))
+                                      for n in figures["weight_dynamics"]),
+        "figure_balance": len(figures["balance"]),
+        "figure_rate_weight_correlation": len(figures["rate_weight_correlation"]),
+        "figure_weight_manifold": len(figures["weight_manifold"]),
+        "figure_learning_windows": 1, "all": 1,
+    }
+    assert counts == expected
+    for name, experiment in cfg["experiments"].items():
+        for point in (grid_points(experiment)[0], grid_points(experiment)[-1]):
+            assert f"output: {point_dir(name, experiment, point)}/run.nc" in result.stdout
+
+
+def test_default_study_meets_the_issue_minimum():
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    rules = {e["run"]["plasticity"][s]["rule"] for e in cfg["experiments"].values()
+             for s in e["run"]["plasticity"]}
+    assert {"kohonen", "istdp", "soft_hebbian", "classical_hebbian"} <= rules
+    assert any("weights.ei" in e["grid"] for e in cfg["experiments"].values())
+    for name, experiment in cfg["experiments"].items():
+        if "weights.ei" not in experiment["grid"]:
+            assert {0.0, 0.1, 0.5} <= set(experiment["grid"]["c"]), name
+        assert len(experiment["grid"]["seed"]) >= 3, name
+
+
+def test_config_readme_documents_every_key():
+    text = (REPO / "config" / "README.md").read_text()
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    keys = list(schema["properties"])
+    keys += list(schema["properties"]["experiments"]["additionalProperties"]["properties"])
+    keys += list(schema["properties"]["figures"]["properties"])
+    keys += [key.replace("|", "\\|") for key, _, _ in describe_fields()]
+    missing = [key for key in keys if f"| `{key}` |" not in text]
+    assert missing == []
+
+
+def test_lint_and_snakefmt_are_clean():
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Lints for" not in lint.stdout + lint.stderr
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+# ----------------------------------------------------------------------------- bad configs
+def _unknown_key(cfg):
+    cfg["experiments"]["kohonen"]["grdi"] = {"c": [0.0]}
+    return "experiments.kohonen.grdi"
+
+
+def _c_out_of_range(cfg):
+    cfg["experiments"]["kohonen"]["grid"]["c"] = [0.0, 1.5]
+    return "experiments.kohonen.grid.c[1]: 1.5 is greater than the maximum of 1"
+
+
+def _empty_grid(cfg):
+    cfg["experiments"]["kohonen"]["grid"]["seed"] = []
+    return "experiments.kohonen.grid.seed: empty list"
+
+
+def _unknown_run_key(cfg):
+    cfg["experiments"]["kohonen"]["run"]["plasticity"]["ee"]["bta0"] = 2.0
+    return "plasticity.ee.bta0"
+
+
+@pytest.mark.parametrize("break_config", [_unknown_key, _c_out_of_range, _empty_grid,
+                                          _unknown_run_key])
+def test_bad_config_is_rejected_before_any_job(break_config, tmp_path, workflow_env):
+    cfg = copy.deepcopy(load_test_config())
+    expected = break_config(cfg)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = run_snakemake(workdir, "--cores", "1", env=workflow_env, check=False,
+                           configfile=write_config(tmp_path / "bad.yaml", cfg))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Invalid workflow config" in output and expected in output, output[-2000:]
+    assert not (workdir / "results").exists()
+
+
+# ----------------------------------------------------------------------------- reliability
+def _descendants(pid: int) -> list[int]:
+    """PIDs of all live descendants of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _running_simulation(pid: int) -> int | None:
+    """PID of a `balanced-stdp simulate` process started by Snakemake ``pid``, if any."""
+    for child in _descendants(pid):
+        words = _cmdline(child).split()
+        if len(words) > 2 and words[1].endswith("balanced-stdp") and words[2] == "simulate":
+            return child
+    return None
+
+
+def _wait_for(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_env, tmp_path):
+    workdir = tmp_path / "resumed"
+    workdir.mkdir()
+    targets = ["results/aggregate/kohonen.nc", "results/aggregate/kohonen_theory.nc",
+               "results/aggregate/istdp_initial_conditions.nc",
+               "results/aggregate/istdp_initial_conditions_theory.nc"]
+    command = snakemake_command(workdir, "--cores", "2", *targets)
+    n_runs = sum(len(grid_points(e)) for e in load_test_config()["experiments"].values())
+
+    def finished_runs() -> list[Path]:
+        return list((workdir / "results" / "runs").rglob("run.nc"))
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=workdir, env=workflow_env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # 1. Snakemake and all its jobs are killed as soon as the first simulation is done
+    first = start()
+    _wait_for(finished_runs, 300, "a finished simulation")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    assert len(finished_runs()) < n_runs - 1, "the kill came too late to interrupt anything"
+    for path in finished_runs():  # whatever exists is complete (atomic writes)
+        open_run(path)
+
+    # 2. the same command (after the unlock Snakemake asks for); one simulation job is
+    #    killed: Snakemake reports the failure, finishes the rest and exits non-zero
+    run_snakemake(workdir, "--unlock", env=workflow_env)
+    second = start()
+    victim = _wait_for(lambda: _running_simulation(second.pid), 300, "a running simulation")
+    os.kill(victim, signal.SIGKILL)
+    assert second.wait(timeout=600) != 0
+    assert len(finished_runs()) < n_runs
+
+    # 3. the same command once more finishes the study, equal to the uninterrupted run
+    run_snakemake(workdir, "--cores", "2", *targets, env=workflow_env)
+    assert len(finished_runs()) == n_runs
+    leftovers = [p for p in (workdir / "results").rglob("*") if ".tmp" in p.name]
+    assert leftovers == [], leftovers
+    for target in targets:
+        xr.testing.assert_identical(comparable(open_run(workdir / target)),
+                                    comparable(open_run(local_study / target)))

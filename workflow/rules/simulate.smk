@@ -1,0 +1,60 @@
+# One simulation job per grid point, after numba's cache has been warmed once.
+
+
+rule compile_numba:
+    # Compiles the kernel into NUMBA_CACHE_DIR before the fan-out, so parallel jobs
+    # load it instead of each compiling it (tens of seconds each on 2 cores).
+    output:
+        "results/numba/compiled.txt",
+    log:
+        "results/logs/compile_numba.log",
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        sources=source_fingerprint(),
+    shell:
+        "(balanced-stdp compile && echo 'numba cache warmed for sources {params.sources}' "
+        "> {output}) > {log} 2>&1"
+
+
+rule run_config:
+    # The complete, resolved run config of one grid point (YAML); `balanced-stdp
+    # simulate` on it reproduces the run by hand. A shell job: no interpreter start-up.
+    output:
+        "results/runs/{experiment}/{point}/config.yaml",
+    log:
+        "results/logs/run_config/{experiment}/{point}.log",
+    localrule: True
+    conda:
+        SOFTWARE_ENV
+    params:
+        text=get_run_config_yaml,
+    shell:
+        "printf '%s' {params.text:q} > {output} 2> {log}"
+
+
+rule simulate:
+    input:
+        config="results/runs/{experiment}/{point}/config.yaml",
+        # ancient: a recompiled cache must not rerun finished simulations
+        compiled=ancient("results/numba/compiled.txt"),
+    output:
+        "results/runs/{experiment}/{point}/run.nc",
+    log:
+        "results/logs/simulate/{experiment}/{point}.log",
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=simulate_mem_mb,
+        runtime=simulate_runtime,
+    params:
+        model_version=MODEL_VERSION,
+    shell:
+        # (a temporary file left by a killed write is removed first)
+        "rm -f {output}.tmp-*; NUMBA_NUM_THREADS={threads} balanced-stdp simulate "
+        "{input.config} --out {output} > {log} 2>&1"
