@@ -9,7 +9,7 @@ for b in /usr/sbin/slurmctld /usr/sbin/slurmd /usr/sbin/munged /usr/bin/sbatch /
 done
 if [ "$need" = 1 ]; then
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     slurmctld slurmd slurm-client munge
 fi
 # The munge key is created by the package's postinst; make sure it exists.
