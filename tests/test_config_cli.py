@@ -1,5 +1,6 @@
 """Bad input is rejected with a one-line error naming the key; nothing is written."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,9 @@ def test_incomplete_or_corrupt_files_are_refused(tmp_path):
     ds = xr.Dataset({"a": ("x", np.arange(5.0))})
     good = write_dataset_atomic(ds, tmp_path / "good.nc")
     assert open_run(good).a.sum() == 10
+    umask = os.umask(0)
+    os.umask(umask)
+    assert good.stat().st_mode & 0o777 == 0o666 & ~umask      # not mkstemp's 0600
     # a file written without the marker (as if killed before it) is refused
     partial = tmp_path / "partial.nc"
     ds.to_netcdf(partial)

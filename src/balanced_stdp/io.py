@@ -72,6 +72,11 @@ def write_dataset_atomic(ds: xr.Dataset, path: str | Path, overwrite: bool = Fal
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        # mkstemp creates 0600 files; give results the usual umask-based mode so other
+        # users of a shared cluster filesystem can read them
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
