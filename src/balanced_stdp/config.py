@@ -354,6 +354,17 @@ def get_dotted(config: dict, key: str):
     return node
 
 
+def with_dotted(config: dict, key: str, value) -> dict:
+    """Deep copy of ``config`` with the dotted key set to ``value`` (parents must exist)."""
+    out = copy.deepcopy(config)
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+    return out
+
+
 def apply_overrides(config: dict, overrides: list[str]) -> dict:
     """Apply ``key=value`` strings (dotted keys, YAML-parsed values) to a raw config."""
     config = copy.deepcopy(config or {})

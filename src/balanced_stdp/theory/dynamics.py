@@ -376,14 +376,8 @@ class MeanFieldModel:
 
 # ---------------------------------------------------------------- bifurcations
 def _with_value(config: dict, key: str, value) -> dict:
-    import copy
-    out = copy.deepcopy(config)
-    node = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node[part]
-    node[parts[-1]] = value
-    return out
+    from ..config import with_dotted
+    return with_dotted(config, key, value)
 
 
 def drift_on_grid(config: dict, weight_grid: np.ndarray, delta=None) -> np.ndarray:

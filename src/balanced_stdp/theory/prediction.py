@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from .. import __version__
-from ..config import config_to_json, get_dotted, resolve_config, rule_label
+from ..config import with_dotted, config_to_json, get_dotted, resolve_config, rule_label
 from ..plasticity import SYNAPSE_TYPES
 from . import finite_size
 from .covariance import count_covariance, network_kernel_integrals
@@ -399,13 +399,7 @@ def parameter_sweep(config: dict, key: str, values, delta=None,
     pieces = []
     guess = None
     for value in values:
-        cfg = copy.deepcopy(config)
-        node = cfg
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = value
-        cfg = resolve_config(cfg)
+        cfg = resolve_config(with_dotted(config, key, value))
         model = MeanFieldModel(cfg, delta, excitatory_gain_khz_per_mv_ms)
         try:
             fp = model.fixed_point([guess] if guess is not None else ())
