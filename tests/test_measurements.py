@@ -64,8 +64,8 @@ def test_weight_rate_covariance_per_block():
     weights = rng.normal(size=targets.size)
     rates = rng.uniform(1, 20, n)
     pre = np.repeat(np.arange(n), np.diff(column_start))
-    moments = block_weight_rate_moments(weights, column_start, targets,
-                                        np.array([0, n_exc, n], np.int64), rates)
+    block = (2 * (targets >= n_exc) + (pre >= n_exc)).astype(np.int8)
+    moments = block_weight_rate_moments(weights, column_start, block, 4, rates)
     for post_inh in (0, 1):
         for pre_inh in (0, 1):
             mask = ((targets >= n_exc) == post_inh) & ((pre >= n_exc) == pre_inh)

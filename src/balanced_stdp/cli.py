@@ -56,17 +56,12 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _refuse_existing(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; refusing to overwrite it (use --overwrite)")
-
-
 def _simulate(args) -> int:
-    from .io import write_dataset_atomic
+    from .io import refuse_existing, write_dataset_atomic
     from .simulation import simulate
 
     config = load_config(args.config, args.overrides)
-    _refuse_existing(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)     # before spending the simulation time
     ds = simulate(config, progress=not args.quiet)
     write_dataset_atomic(ds, args.out, overwrite=args.overwrite)
     status = ds.attrs["status"]
@@ -78,9 +73,9 @@ def _simulate(args) -> int:
 
 def _theory(args) -> int:
     from . import theory
-    from .io import open_run, write_dataset_atomic
+    from .io import open_run, refuse_existing, write_dataset_atomic
 
-    _refuse_existing(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)
     if args.from_simulation is not None:
         if args.config is not None or args.overrides:
             raise ConfigError("--from-simulation takes its config from the run; give no CONFIG "

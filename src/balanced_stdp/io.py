@@ -38,6 +38,12 @@ def _encoding(ds: xr.Dataset) -> dict:
     return encoding
 
 
+def refuse_existing(path: str | Path, overwrite: bool = False) -> None:
+    """Raise FileExistsError if ``path`` exists and ``overwrite`` is false."""
+    if Path(path).exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; refusing to overwrite it (use --overwrite)")
+
+
 def write_dataset_atomic(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write ``ds`` to ``path`` atomically, with the completeness marker written last.
 
@@ -57,8 +63,7 @@ def write_dataset_atomic(ds: xr.Dataset, path: str | Path, overwrite: bool = Fal
         The final path.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; refusing to overwrite it (use --overwrite)")
+    refuse_existing(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
     os.close(fd)

@@ -500,15 +500,13 @@ def run_steps(
             laser_cursor += 1
         # 2. voltage (forward Euler, C_m = 1), after the pending step-7 decay of step n − 1
         if pending:
-            euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
-                          v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
-                          scratch_float, scratch_int, trace, decay_e, decay_i, decay_x,
-                          decay_trace, n - 1 >= half_step, neuron_input_sums)
+            d_e, d_i, d_x, d_trace = decay_e, decay_i, decay_x, decay_trace
         else:
-            euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
-                          v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
-                          scratch_float, scratch_int, trace, 1.0, 1.0, 1.0, 1.0, False,
-                          neuron_input_sums)
+            d_e, d_i, d_x, d_trace = 1.0, 1.0, 1.0, 1.0
+        euler_voltage(v, current_e, current_i, current_x, bias_current, dt, g_leak, e_leak,
+                      v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
+                      scratch_float, scratch_int, trace, d_e, d_i, d_x, d_trace,
+                      pending and n - 1 >= half_step, neuron_input_sums)
         # 3. spike detection (flags set in the voltage pass)
         n_spikers = collect_spikers(spiked, spikers)
         # 4. recurrent currents (weights from before this step's plasticity)

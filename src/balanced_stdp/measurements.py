@@ -93,23 +93,17 @@ def group_variance(counts: np.ndarray, members: np.ndarray) -> float:
 
 
 @numba.njit(cache=True)
-def block_weight_rate_moments(weights, column_start, targets, group_bounds, rates):
-    """Per (post group, pre group) block: count, Σj, Σr_pre, Σj·r_pre, Σj² (no temporaries).
+def block_weight_rate_moments(weights, column_start, block, n_blocks, rates):
+    """Per block of synapses: count, Σj, Σr_pre, Σj·r_pre, Σj² (no temporaries).
 
-    Returns an array (G·G, 5) indexed by post_group·G + pre_group.
+    ``block`` gives each CSC entry's block (e.g. post group·G + pre group, as from
+    :func:`balanced_stdp.network.synapse_blocks`); returns an array (n_blocks, 5).
     """
-    n_groups = group_bounds.size - 1
-    out = np.zeros((n_groups * n_groups, 5))
-    pre_group = 0
+    out = np.zeros((n_blocks, 5))
     for k in range(column_start.size - 1):
-        while k >= group_bounds[pre_group + 1]:
-            pre_group += 1
         rate = rates[k]
         for idx in range(column_start[k], column_start[k + 1]):
-            post_group = 0
-            while targets[idx] >= group_bounds[post_group + 1]:
-                post_group += 1
-            row = post_group * n_groups + pre_group
+            row = block[idx]
             w = weights[idx]
             out[row, 0] += 1.0
             out[row, 1] += w

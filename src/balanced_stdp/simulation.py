@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from . import MODEL_VERSION, __version__
-from .config import config_to_json, resolve_config, rule_label
+from .config import config_to_json, get_dotted, resolve_config, rule_label
 from .inputs import BLOCK_MS, CorrelatedPoissonInput, times_to_steps
 from .kernel import STATUS_MESSAGES, run_steps
 from .measurements import (block_mean_covariance, block_weight_rate_moments, group_variance,
@@ -241,8 +241,8 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     bar.close()
 
     return _assemble_dataset(
-        config, pops, recurrent, weights, rules, status, last_step, n_steps, record_steps,
-        half_step, covariance_steps, bin_spike_counts, bin_current_sums,
+        config, pops, recurrent, block_of_synapse, weights, rules, status, last_step, n_steps,
+        record_steps, half_step, covariance_steps, bin_spike_counts, bin_current_sums,
         _mean_weights(block_sums, block_counts, labels, n), sampled,
         sampled_weights, neuron_counts, neuron_input_sums, window_counts, raster_steps,
         raster_neurons, raster_cursor[0], raster_window_steps, rng_pairs,
@@ -307,8 +307,9 @@ def _excitatory_inhibitory(rates: np.ndarray, sizes: np.ndarray) -> tuple[float,
     return e, float(rates[-1])
 
 
-def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step, n_steps,
-                      record_steps, half_step, covariance_steps, bin_spike_counts,
+def _assemble_dataset(config, pops, recurrent, block_of_synapse, weights, rules, status,
+                      last_step, n_steps, record_steps, half_step, covariance_steps,
+                      bin_spike_counts,
                       bin_current_sums, mean_weights, sampled, sampled_weights, neuron_counts,
                       neuron_input_sums, window_counts, raster_steps, raster_neurons,
                       raster_written, raster_window_steps, rng_pairs, timing):
@@ -381,10 +382,9 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
     sampled_post = np.where(valid, recurrent.columns.targets[safe], -1)
     sampled_pre_rate = np.where(valid, neuron_rate[sampled_pre], np.nan)
     sampled_post_rate = np.where(valid, neuron_rate[sampled_post], np.nan)
-    group_bounds = pops.group_bounds()
-    n_groups = group_bounds.size - 1
+    n_groups = pops.group_bounds().size - 1
     moments = block_weight_rate_moments(weights * sqrt_n, recurrent.columns.column_start,
-                                        recurrent.columns.targets, group_bounds, neuron_rate)
+                                        block_of_synapse, n_groups * n_groups, neuron_rate)
     labels = synapse_labels(pops)
     weight_rate_cov = [weight_rate_covariance(moments, [g * n_groups + h for g, h in blocks])
                        for blocks in labels.values()]
@@ -474,7 +474,6 @@ def _assemble_dataset(config, pops, recurrent, weights, rules, status, last_step
     # Swept parameters as length-1 dimensions, so runs combine with combine_by_coords.
     label = rule_label(config)
     sweep = {"rule": [label], "c": [float(config["c"])], "seed": [int(config["seed"])]}
-    from .config import get_dotted
     for key in config["sweep_dims"]:
         sweep[key.replace(".", "_")] = [get_dotted(config, key)]
     ds = ds.expand_dims(sweep)
