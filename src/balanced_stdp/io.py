@@ -4,15 +4,17 @@ A dataset is written to a temporary file in the destination directory, a
 completeness attribute ``complete = "true"`` is added *after* all data are on
 disk, the file is flushed and only then renamed into place. A reader therefore
 never sees a file that looks complete but is not: an interrupted write leaves at
-most a ``*.tmp-*`` file (ignored by every reader and by Snakemake), and
+most a hidden ``.NAME.tmp-*`` file (removed by the next write of that path), and
 :func:`open_run` refuses any file without the marker or that HDF5 cannot read.
 """
 
 from __future__ import annotations
 
+import glob
 import os
-import tempfile
+import secrets
 from pathlib import Path
+from typing import Callable
 
 import netCDF4
 import numpy as np
@@ -44,6 +46,72 @@ def refuse_existing(path: str | Path, overwrite: bool = False) -> None:
         raise FileExistsError(f"{path} exists; refusing to overwrite it (use --overwrite)")
 
 
+TEMPORARY_MARKER = ".tmp-"
+
+
+def _temporary_path(path: Path) -> Path:
+    """Hidden temporary name next to ``path``, unique per process and call."""
+    return path.with_name(f".{path.name}{TEMPORARY_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete temporary files of ``path`` left by writers that no longer run.
+
+    A killed job leaves ``.NAME.tmp-PID-XXXX`` beside its output; the PID tells
+    whether its writer is gone (a live writer's file is kept).
+    """
+    path = Path(path)
+    removed = []
+    for stale in path.parent.glob(f".{glob.escape(path.name)}{TEMPORARY_MARKER}*"):
+        pid = stale.name.rsplit(TEMPORARY_MARKER, 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or not _process_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None], overwrite: bool = False) -> Path:
+    """Write a file atomically: ``write(temporary)``, then rename it to ``path``.
+
+    The one way outputs are written (datasets and figures): a reader never sees a
+    half-written file, an interrupted write leaves only a hidden temporary file
+    (removed by the next write of the same path, see :func:`remove_stale_temporaries`),
+    and an existing ``path`` is never replaced unless ``overwrite``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; its directory is created if needed.
+    write : callable
+        Writes the complete content to the temporary path it is given.
+    overwrite : bool
+        Replace an existing file.
+    """
+    path = Path(path)
+    refuse_existing(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = _temporary_path(path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def write_dataset_atomic(ds: xr.Dataset, path: str | Path, overwrite: bool = False) -> Path:
     """Write ``ds`` to ``path`` atomically, with the completeness marker written last.
 
@@ -62,30 +130,15 @@ def write_dataset_atomic(ds: xr.Dataset, path: str | Path, overwrite: bool = Fal
     Path
         The final path.
     """
-    path = Path(path)
-    refuse_existing(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".tmp-", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        clean = ds.copy()
-        clean.attrs = {k: v for k, v in ds.attrs.items() if k != COMPLETE_ATTRIBUTE}
+    clean = ds.copy()
+    clean.attrs = {k: v for k, v in ds.attrs.items() if k != COMPLETE_ATTRIBUTE}
+
+    def write(tmp: Path) -> None:
         clean.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(clean))
         with netCDF4.Dataset(tmp, "a") as handle:   # the marker goes in last
             handle.setncattr(COMPLETE_ATTRIBUTE, "true")
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        # mkstemp creates 0600 files; give results the usual umask-based mode so other
-        # users of a shared cluster filesystem can read them
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(path, 0o666 & ~umask)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+
+    return write_atomic(path, write, overwrite)
 
 
 def is_complete(path: str | Path) -> bool:
