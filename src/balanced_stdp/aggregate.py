@@ -29,10 +29,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import xarray as xr
 
+from .contract import BASE_SWEPT_DIMS, swept_dims
 from .io import open_run, write_dataset_atomic
-
-BASE_SWEPT_DIMS = ("rule", "c", "seed")
-"""Swept dimensions every run and theory dataset has."""
 
 PER_RUN_ATTRIBUTES = {
     "config": "complete resolved run config (JSON)",
@@ -44,23 +42,6 @@ PER_RUN_ATTRIBUTES = {
 combined datasets, and every run-time measurement (name ending in ``_time_s``), becomes
 such a variable, so the aggregate's layout never depends on two runs happening to
 report the same value."""
-
-
-def swept_dims(ds: xr.Dataset) -> list[str]:
-    """Swept dimensions of one run or theory dataset.
-
-    ``rule``, ``c``, ``seed`` plus the run config's ``sweep_dims`` (dots replaced by
-    underscores), in that order; without a stored config, every length-1 dimension
-    with a coordinate that all data variables share.
-    """
-    config = ds.attrs.get("config")
-    if isinstance(config, str) and config.strip():
-        extra = [key.replace(".", "_") for key in json.loads(config).get("sweep_dims", [])]
-        return [d for d in (*BASE_SWEPT_DIMS, *extra) if d in ds.dims]
-    shared = set(ds.dims)
-    for var in ds.data_vars.values():
-        shared &= set(var.dims)
-    return [d for d in ds.dims if d in shared and d in ds.coords and ds.sizes[d] == 1]
 
 
 def _same(a, b) -> bool:

@@ -170,32 +170,50 @@ class Layout:
         """Neuron indices of the given groups, from the groups' index bounds."""
         return np.concatenate([np.arange(bounds[g], bounds[g + 1]) for g in groups])
 
-    # Pooling of per-group theory values into dataset labels (weights ∝ group sizes).
+    # Pooling of per-group theory values into dataset labels. A label of one group takes
+    # that group's value unchanged; pooled labels (E = E1 ∪ E2, ee over four blocks) are
+    # means weighted by expected neuron, synapse or pair counts.
     def pool_populations(self, values) -> np.ndarray:
-        """Per-group values (…, group) → per-``population`` values, size-weighted."""
+        """Per-group values (…, group) → per-``population`` values (…, population)."""
         values = np.asarray(values, dtype=float)
-        q = np.asarray(self.fractions)
-        return np.stack([(values[..., list(g)] * q[list(g)]).sum(-1) / q[list(g)].sum()
-                         for g in self.populations.values()], axis=-1)
+        q = self.fractions
+        out = []
+        for groups in self.populations.values():
+            if len(groups) == 1:
+                out.append(values[..., groups[0]])
+            else:
+                out.append(sum(q[g] * values[..., g] for g in groups) / sum(q[g] for g in groups))
+        return np.stack(out, axis=-1)
 
-    def _pool_blocks(self, matrix, table: dict) -> np.ndarray:
+    def _pool_blocks(self, matrix, table: dict, weigh_single: bool = False) -> np.ndarray:
         matrix = np.asarray(matrix, dtype=float)
-        q = np.asarray(self.fractions)
+        q = self.fractions
         out = []
         for a_groups, b_groups in table.values():
-            num = sum(q[a] * q[b] * matrix[..., a, b]
-                      for a, b in itertools.product(a_groups, b_groups))
-            out.append(num / (q[list(a_groups)].sum() * q[list(b_groups)].sum()))
+            blocks = list(itertools.product(a_groups, b_groups))
+            if len(blocks) == 1 and not weigh_single:
+                out.append(matrix[..., blocks[0][0], blocks[0][1]])
+                continue
+            num = sum(q[a] * q[b] * matrix[..., a, b] for a, b in blocks)
+            out.append(num / sum(q[a] * q[b] for a, b in blocks))
         return np.array(out)
 
     def pool_synapses(self, block_matrix) -> np.ndarray:
-        """Group matrix (…, post, pre) → per-``synapse`` values, weighted by expected
-        synapse counts (∝ q_post q_pre, as the simulator's ``mean_weight`` averages)."""
-        return self._pool_blocks(block_matrix, self.synapses)
+        """Group matrix (…, post, pre) → per-``synapse`` values (synapse, …), weighted by
+        expected synapse counts (∝ q_post q_pre, as the simulator's ``mean_weight``).
+
+        Every label goes through the weighted mean, single blocks too (a no-op up to
+        rounding), so the theory's weights are the same numbers as in earlier versions.
+        """
+        return self._pool_blocks(block_matrix, self.synapses, weigh_single=True)
 
     def pool_pairs(self, matrix) -> np.ndarray:
-        """Group matrix → per-``pair_type`` values, weighted by pair counts."""
+        """Group matrix → per-``pair_type`` values (pair_type, …), weighted by pair counts."""
         return self._pool_blocks(matrix, self.pair_types)
+
+    def kind_groups(self, kind: str) -> tuple:
+        """Indices of the groups of kind ``"e"`` (E, E1, E2) or ``"i"``."""
+        return tuple(g for g, name in enumerate(self.groups) if name[0].lower() == kind)
 
 
 # ----------------------------------------------------------------------------- record grid
@@ -374,11 +392,11 @@ fixed-point group also appears with the suffix ``_laser_on`` (X2 on)."""
 VARIABLES = {RUN_KIND: RUN_VARIABLES, THEORY_KIND: THEORY_VARIABLES}
 
 
-def variable(kind: str, name: str, data, suffix: str = "", context: str = "", **attrs) -> tuple:
+def variable(kind: str, name: str, data, context: str = "", **attrs) -> tuple:
     """``(dims, data, attrs)`` of a contract variable, ready for :class:`xarray.Dataset`.
 
-    ``suffix``/``context`` name a variant (``fixed_point_weight_laser_on``, " while X2
-    is on"); extra keyword arguments become attributes (e.g. ``window_s``).
+    ``context`` is appended to the long name of a variant (" while X2 is on" for
+    ``fixed_point_weight_laser_on``); keyword arguments become attributes (``window_s``).
     """
     spec = VARIABLES[kind][name]
     base = {"long_name": spec.long_name + context}
@@ -414,12 +432,36 @@ def markdown_variable_table(kind: str) -> str:
     rows = ["| name | dims | units | meaning |", "|---|---|---|---|"]
     for name, spec in VARIABLES[kind].items():
         dims = ", ".join(spec.dims) or "(swept dims)"
-        rows.append(f"| `{name}` | {dims} | {spec.units or '–'} | {spec.long_name} |")
+        meaning = spec.long_name.replace("|", "\\|")
+        rows.append(f"| `{name}` | {dims} | {spec.units or '–'} | {meaning} |")
     return "\n".join(rows)
+
+
+def markdown_tables() -> dict[str, str]:
+    """Generated sections of ``docs/data-contract.md``: marker name → Markdown table."""
+    return {f"{kind}-variables": markdown_variable_table(kind) for kind in VARIABLES}
+
+
+def render_document(text: str) -> str:
+    """``text`` with every ``<!-- NAME:begin -->…<!-- NAME:end -->`` section regenerated."""
+    for marker, table in markdown_tables().items():
+        begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{table}\n{end}{tail}"
+    return text
+
+
+if __name__ == "__main__":   # python -m balanced_stdp.contract docs/data-contract.md
+    import sys
+    from pathlib import Path
+
+    document = Path(sys.argv[1])
+    document.write_text(render_document(document.read_text()))
 
 
 __all__ = ["SYNAPSE_TYPES", "BASE_SWEPT_DIMS", "SOURCES", "RECORD_DIMS", "RUN_KIND",
            "THEORY_KIND", "dimension_name", "swept_values", "add_swept_dims", "swept_dims",
            "squeeze_swept", "Layout", "RecordGrid", "Variable", "RUN_VARIABLES",
            "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
-           "markdown_variable_table"]
+           "markdown_variable_table", "markdown_tables", "render_document"]

@@ -34,8 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-SYNAPSE_TYPES = ("ee", "ei", "ie", "ii")
-"""Recurrent synapse types, named post-pre (spec §1); the kernel's block order."""
+from .contract import SYNAPSE_TYPES  # the kernel's block order (post-pre, spec §1)
 
 # Layout of one row of the kernel's rule-parameter array.
 KERNEL_FIELDS = (

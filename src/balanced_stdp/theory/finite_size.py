@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from ..config import resolve_config
+from ..contract import squeeze_swept
 from .network import Network
 
 
@@ -76,14 +77,6 @@ def run_config(run: xr.Dataset) -> dict:
     return resolve_config(json.loads(run.attrs["config"]))
 
 
-def _squeeze(run: xr.Dataset) -> xr.Dataset:
-    """Drop the length-1 swept dimensions (rule, c, seed, …) of a single run."""
-    core = {"time", "population", "synapse", "source", "neuron", "sample", "pair_type",
-            "pair_sample", "raster_spike"}
-    extra = [d for d in run.dims if d not in core and run.sizes[d] == 1]
-    return run.isel({d: 0 for d in extra}, drop=True) if extra else run
-
-
 def _analysis_window(run: xr.Dataset, config: dict) -> tuple[float, float]:
     """(T/2, t_end] in s: the window of neuron_rate and neuron_mean_input."""
     half = 0.5 * config["duration_s"]
@@ -94,7 +87,7 @@ def _analysis_window(run: xr.Dataset, config: dict) -> tuple[float, float]:
 
 def measured_block_weights(run: xr.Dataset, network: Network, config: dict) -> np.ndarray:
     """Mean block weights j̄_ab (mV) time-averaged over the snapshots in (T/2, T]."""
-    run = _squeeze(run)
+    run = squeeze_swept(run)
     half, _ = _analysis_window(run, config)
     late = run["mean_weight"].where(run["time"] > half, drop=True)
     if late.sizes["time"] == 0:
@@ -134,10 +127,9 @@ def _sampled_block_mean(run: xr.Dataset, synapse: str, post: str, pre: str,
 
 def _population_members(run: xr.Dataset, network: Network) -> dict[str, np.ndarray]:
     labels = run["neuron_population"].values.astype(str)
-    members = {p: labels == p for p in network.populations}
-    if network.n_populations == 3:
-        members["E"] = (labels == "E1") | (labels == "E2")
-    return members
+    groups = network.layout.groups
+    return {population: np.isin(labels, [groups[g] for g in members])
+            for population, members in network.layout.populations.items()}
 
 
 def _laser_fraction(network: Network, window_s: tuple[float, float]) -> float:
@@ -163,7 +155,7 @@ def measure(run: xr.Dataset, net_input: bool = False) -> FiniteSizeMeasurement:
     """
     config = run_config(run)
     network = Network.from_config(config)
-    run = _squeeze(run)
+    run = squeeze_swept(run)
     window = _analysis_window(run, config)
     members = _population_members(run, network)
     rate_hz = run["neuron_rate"].values
@@ -188,7 +180,7 @@ def excitatory_gain(run: xr.Dataset) -> float:
     E neurons of the run; used to regularise the E1−E2 difference mode of the
     three-population model (:mod:`.network`).
     """
-    run = _squeeze(run)
+    run = squeeze_swept(run)
     labels = run["neuron_population"].values.astype(str)
     excitatory = np.char.startswith(labels, "E")
     x = run["neuron_mean_input"].sel(source="total").values[excitatory]
@@ -206,7 +198,7 @@ def rate_weight_covariance_input(run: xr.Dataset) -> dict[str, float]:
     weights, rates over (T/2, T]). Pools E1 and E2 (the simulator reports pooled types).
     """
     config = run_config(run)
-    run = _squeeze(run)
+    run = squeeze_swept(run)
     cov = run["final_weight_rate_cov"]
     p = config["connection_probability"]
     q = {"e": config["excitatory_fraction"], "i": 1.0 - config["excitatory_fraction"]}
@@ -231,10 +223,5 @@ def manifold_weight(fixed_point_weight_mv: float, weight_rate_cov_mv_hz: float,
     return fixed_point_weight_mv - weight_rate_cov_mv_hz / presynaptic_rate_hz
 
 
-def population_order(network: Network) -> list[str]:
-    """Dataset population labels: E, I (+ E1, E2 for three populations)."""
-    return ["E", "I"] if network.n_populations == 2 else ["E", "I", "E1", "E2"]
-
-
 __all__ = ["FiniteSizeMeasurement", "measure", "excitatory_gain", "rate_weight_covariance_input",
-           "manifold_weight", "measured_block_weights", "run_config", "population_order"]
+           "manifold_weight", "measured_block_weights", "run_config"]

@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from ..plasticity import SYNAPSE_TYPES
+from ..contract import Layout
 
 DEFAULT_EXCITATORY_GAIN_KHZ_PER_MV_MS = 0.01
 """f–I gain dr/dμ of the E neurons (kHz per mV/ms) used to regularise the E1−E2
@@ -59,6 +59,8 @@ class Network:
 
     Attributes
     ----------
+    layout : balanced_stdp.contract.Layout
+        Groups, fractions and dataset labels (the simulator's layout too).
     populations : tuple of str
         ``("E", "I")`` or ``("E1", "E2", "I")``.
     kinds : tuple of str
@@ -89,6 +91,7 @@ class Network:
         The gain g in E (NaN for two populations).
     """
 
+    layout: Layout
     populations: tuple
     kinds: tuple
     fractions: np.ndarray
@@ -123,23 +126,20 @@ class Network:
             :data:`DEFAULT_EXCITATORY_GAIN_KHZ_PER_MV_MS`. Ignored for two populations.
         """
         n = int(config["N"])
-        q_e = float(config["excitatory_fraction"])
-        q_i = 1.0 - q_e
+        layout = Layout.from_config(config)
         w = config["weights"]
         tau = config["synaptic_time_constants_ms"]
         opto = config["optogenetics"]
-        if opto["enabled"]:
-            q_e1 = q_e * float(opto["stimulated_fraction"])
-            populations, kinds = ("E1", "E2", "I"), ("e", "e", "i")
-            fractions = np.array([q_e1, q_e - q_e1, q_i])
+        populations = layout.groups
+        kinds = tuple(name[0].lower() for name in populations)
+        fractions = np.array(layout.fractions)
+        if layout.is_split:
             layers = ("X1", "X2")
             layer_fractions = np.array([config["external_fraction"], opto["layer_fraction"]])
             layer_rates = np.array([config["external_rate_hz"], opto["rate_hz"]]) / 1000.0
             external = np.array([[w["ex"], opto["weight"]], [w["ex"], 0.0], [w["ix"], 0.0]])
             laser = (1000.0 * opto["start_s"], 1000.0 * opto["stop_s"])
         else:
-            populations, kinds = ("E", "I"), ("e", "i")
-            fractions = np.array([q_e, q_i])
             layers = ("X",)
             layer_fractions = np.array([config["external_fraction"]])
             layer_rates = np.array([config["external_rate_hz"]]) / 1000.0
@@ -158,7 +158,8 @@ class Network:
             u = np.array([1.0, -1.0, 0.0])
             regularisation = np.outer(v, u) / (gain * math.sqrt(n))
         return cls(
-            populations=populations, kinds=kinds, fractions=fractions, layers=layers,
+            layout=layout, populations=populations, kinds=kinds, fractions=fractions,
+            layers=layers,
             layer_fractions=layer_fractions, layer_rates_khz=layer_rates,
             external_weights=external, initial_weights=initial,
             connection_probability=float(config["connection_probability"]), n_neurons=n,
@@ -202,7 +203,7 @@ class Network:
 
     def kind_index(self, kind: str) -> list[int]:
         """Indices of the populations of kind ``"e"`` or ``"i"``."""
-        return [k for k, x in enumerate(self.kinds) if x == kind]
+        return list(self.layout.kind_groups(kind))
 
     # ------------------------------------------------------------- rates
     def rates_unchecked(self, weights: np.ndarray, delta: np.ndarray | None = None,
@@ -280,22 +281,3 @@ class Network:
             return (f"no positive balanced state{corrected}: {', '.join(bad)} "
                     "(three-population network, spec §6.10)")
         return ""
-
-
-def synapse_block_weights(network: Network, block_weights: np.ndarray) -> dict[str, float]:
-    """Mean unscaled weight of each synapse type ee/ei/ie/ii over all its existing synapses.
-
-    Blocks are weighted by their expected synapse counts (∝ q_a q_b), which is what the
-    simulator's ``mean_weight`` averages over.
-    """
-    out = {}
-    for synapse in SYNAPSE_TYPES:
-        posts, pres = network.kind_index(synapse[0]), network.kind_index(synapse[1])
-        num = den = 0.0
-        for a in posts:
-            for b in pres:
-                count = network.fractions[a] * network.fractions[b]
-                num += count * block_weights[..., a, b]
-                den += count
-        out[synapse] = num / den
-    return out

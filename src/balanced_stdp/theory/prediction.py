@@ -20,87 +20,29 @@ import copy
 import numpy as np
 import xarray as xr
 
-from .. import __version__
-from ..config import with_dotted, config_to_json, get_dotted, resolve_config, rule_label
-from ..plasticity import SYNAPSE_TYPES
+from ..config import with_dotted, config_to_json, resolve_config, rule_label
+from ..contract import (SYNAPSE_TYPES, THEORY_KIND, RecordGrid, add_swept_dims, coordinates,
+                        dimension_name, provenance, squeeze_swept, swept_values, variable)
 from . import finite_size
 from .covariance import count_covariance, network_kernel_integrals
 from .dynamics import FixedPoint, MeanFieldModel
-from .network import Network, NoBalancedStateError, synapse_block_weights
-
-SPLIT_SYNAPSES = ("e1e1", "e1e2", "e2e1", "e2e2", "e1i", "e2i", "ie1", "ie2")
-SPLIT_PAIRS = ("e1e1", "e1e2", "e2e2", "e1i", "e2i")
-
+from .network import Network, NoBalancedStateError
 
 # ------------------------------------------------------------------ layout helpers
-def _synapse_labels(network: Network) -> list[str]:
-    labels = list(SYNAPSE_TYPES)
-    if network.n_populations == 3:
-        labels += list(SPLIT_SYNAPSES)
-    return labels
-
-
+# Dataset labels and the pooling of the network's groups into them come from the data
+# contract (balanced_stdp.contract.Layout), the same layout the simulator records with.
 def _synapse_values(network: Network, block_weights: np.ndarray) -> np.ndarray:
-    """Per-synapse-label values (pooled types, then E1/E2 blocks) of block weights."""
-    pooled = synapse_block_weights(network, block_weights)
-    values = [pooled[s] for s in SYNAPSE_TYPES]
-    if network.n_populations == 3:
-        index = {"e1": 0, "e2": 1, "i": 2}
-        for label in SPLIT_SYNAPSES:
-            post, pre = (label[:2], label[2:]) if label[:2] in index else (label[:1], label[1:])
-            values.append(block_weights[..., index[post], index[pre]])
-    return np.array(values)
+    """Per-``synapse`` values (pooled types, then E1/E2 blocks) of group block values."""
+    return network.layout.pool_synapses(block_weights)
 
 
-def _population_values(network: Network, rates: np.ndarray) -> np.ndarray:
-    """E, I (+ E1, E2) values from per-network-population values (E pooled by size)."""
-    rates = np.asarray(rates, dtype=float)
-    if network.n_populations == 2:
-        return rates
-    q = network.fractions
-    pooled = (q[0] * rates[..., 0] + q[1] * rates[..., 1]) / (q[0] + q[1])
-    return np.stack([pooled, rates[..., 2], rates[..., 0], rates[..., 1]], axis=-1)
+def _population_values(network: Network, values: np.ndarray) -> np.ndarray:
+    """Per-``population`` values (E, I [+ E1, E2]) of per-group values."""
+    return network.layout.pool_populations(values)
 
 
-def _pair_values(network: Network, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Pair-type values (ee, ei, ii [+ split]) of a population matrix (pooled by size)."""
-    if network.n_populations == 2:
-        return ["ee", "ei", "ii"], np.array([matrix[0, 0], matrix[0, 1], matrix[1, 1]])
-    q = network.fractions
-    qe = q[0] + q[1]
-    ee = (q[0] ** 2 * matrix[0, 0] + q[0] * q[1] * (matrix[0, 1] + matrix[1, 0])
-          + q[1] ** 2 * matrix[1, 1]) / qe ** 2
-    ei = (q[0] * matrix[0, 2] + q[1] * matrix[1, 2]) / qe
-    values = [ee, ei, matrix[2, 2], matrix[0, 0], matrix[0, 1], matrix[1, 1], matrix[0, 2],
-              matrix[1, 2]]
-    return ["ee", "ei", "ii", *SPLIT_PAIRS], np.array(values)
-
-
-def record_times_s(config: dict) -> np.ndarray:
-    """The simulator's record grid (s): end of each record bin, the last one capped at T.
-
-    Computed exactly as the simulator does (integer step counts × dt), so the time
-    coordinates of theory and simulation datasets compare equal.
-    """
-    dt = config["dt_ms"]
-    n_steps = round(config["duration_s"] * 1000.0 / dt)
-    record_steps = round(config["recording"]["interval_s"] * 1000.0 / dt)
-    n_bins = -(-n_steps // record_steps)
-    bin_end_steps = np.minimum(np.arange(1, n_bins + 1) * record_steps, n_steps)
-    return bin_end_steps * dt / 1000.0
-
-
-def swept_dimensions(config: dict) -> dict[str, list]:
-    """Length-1 swept dimensions of the simulator: rule, c, seed and ``sweep_dims`` keys."""
-    sweep = {"rule": [rule_label(config)], "c": [float(config["c"])],
-             "seed": [int(config["seed"])]}
-    for key in config["sweep_dims"]:
-        sweep[key.replace(".", "_")] = [get_dotted(config, key)]
-    return sweep
-
-
-def _var(dims, data, units, long_name, **extra):
-    return (dims, data, {"units": units, "long_name": long_name, **extra})
+def _var(name: str, data, context: str = "", **attrs) -> tuple:
+    return variable(THEORY_KIND, name, data, context, **attrs)
 
 
 # ------------------------------------------------------------------ main entry points
@@ -113,26 +55,19 @@ def _fixed_point_variables(model: MeanFieldModel, fp: FixedPoint, suffix: str = 
     eig_per_s = 1000.0 * eig
     out = {
         "fixed_point_weight" + suffix: _var(
-            ("synapse",), _synapse_values(net, fp.block_weights), "mV",
-            f"mean-field fixed point of the mean unscaled weights{context}"),
+            "fixed_point_weight", _synapse_values(net, fp.block_weights), context),
         "fixed_point_rate" + suffix: _var(
-            ("population",), 1000.0 * _population_values(net, fp.rates_khz), "Hz",
-            f"balanced rates at the weight fixed point{context}"),
-        "stable" + suffix: _var((), np.int8(fp.stable), "1",
-                                f"1 if the weight fixed point is linearly stable{context}"),
-        "stability" + suffix: ((), fp.label, {"long_name": f"stability label{context}"}),
+            "fixed_point_rate", 1000.0 * _population_values(net, fp.rates_khz), context),
+        "stable" + suffix: _var("stable", np.int8(fp.stable), context),
+        "stability" + suffix: _var("stability", fp.label, context),
     }
     if not suffix:
         re = eig_per_s.real
         relaxation = (1.0 / abs(np.nanmax(re)) if fp.label.startswith("stable") else np.nan)
         out.update({
-            "jacobian_eigenvalue_real": _var(("mode",), eig_per_s.real, "s-1",
-                                             "real part of the Jacobian eigenvalues of the "
-                                             "mean-weight dynamics at the fixed point"),
-            "jacobian_eigenvalue_imag": _var(("mode",), eig_per_s.imag, "s-1",
-                                             "imaginary part of the Jacobian eigenvalues"),
-            "relaxation_time_s": _var((), relaxation, "s",
-                                      "1/|slowest eigenvalue real part| at a stable fixed point"),
+            "jacobian_eigenvalue_real": _var("jacobian_eigenvalue_real", eig_per_s.real),
+            "jacobian_eigenvalue_imag": _var("jacobian_eigenvalue_imag", eig_per_s.imag),
+            "relaxation_time_s": _var("relaxation_time_s", relaxation),
         })
     return out
 
@@ -180,7 +115,7 @@ def predict(config: dict, delta=None, excitatory_gain_khz_per_mv_ms: float | Non
     config = resolve_config(copy.deepcopy(config))
     model = MeanFieldModel(config, delta, excitatory_gain_khz_per_mv_ms, shared_input_kernels)
     net = model.network
-    times_s = record_times_s(config)
+    times_s = RecordGrid.from_config(config).times_s()
     laser_at_start = net.laser_on_at(0.0)
     try:
         initial_rates = net.balanced_rates(net.initial_weights, model.delta, laser_at_start)
@@ -207,65 +142,45 @@ def predict(config: dict, delta=None, excitatory_gain_khz_per_mv_ms: float | Non
         n = net.n_populations
         cov = k_total = k_plus = k_minus = np.full((n, n), np.nan)
         final_rates = np.full(n, np.nan)
-    pair_labels, cov_values = _pair_values(net, cov)
+    layout = net.layout
+    cov_values = layout.pool_pairs(cov)
     variance = window_ms * final_rates          # Poisson count variance (Fano factor 1)
-    _, var_product = _pair_values(net, np.sqrt(np.outer(variance, variance)))
-    populations = finite_size.population_order(net)
+    var_product = layout.pool_pairs(np.sqrt(np.outer(variance, variance)))
     delta_values = np.zeros(net.n_populations) if model.delta is None else model.delta
 
     data = {
-        "mean_weight": _var(("synapse", "time"), _synapse_values(net, trajectory.block_weights),
-                            "mV", "mean unscaled weight j (mean-field ODE)"),
-        "population_rate": _var(("population", "time"),
-                                1000.0 * _population_values(net, trajectory.rates_khz).T, "Hz",
-                                "balanced population rate along the mean-field trajectory"),
-        "initial_weight": _var(("synapse",), _synapse_values(net, net.initial_weights), "mV",
-                               "initial mean unscaled weight"),
-        "balanced_rate": _var(("population",), 1000.0 * _population_values(net, initial_rates),
-                              "Hz", "balanced rate at the initial weights (spec 6.1)"),
+        "mean_weight": _var("mean_weight", _synapse_values(net, trajectory.block_weights)),
+        "population_rate": _var("population_rate",
+                                1000.0 * _population_values(net, trajectory.rates_khz).T),
+        "initial_weight": _var("initial_weight", _synapse_values(net, net.initial_weights)),
+        "balanced_rate": _var("balanced_rate", 1000.0 * _population_values(net, initial_rates)),
         **_fixed_point_variables(model, fp),
-        "spike_count_cov": _var(("pair_type",), cov_values, "spikes2",
-                                "leading-order population spike-count covariance (spec 6.2)",
+        "spike_count_cov": _var("spike_count_cov", cov_values,
                                 window_s=config["recording"]["covariance_window_s"]),
-        "spike_count_corr": _var(("pair_type",), cov_values / var_product, "1",
-                                 "spike-count correlation, count variance r T_win assumed"),
-        "kernel_k": _var(("synapse",), 1000.0 * _synapse_values(net, k_total), "Hz",
-                         "K = integral of exp(-|u|/tau) C(u) du (spec 6.3)"),
-        "kernel_k_plus": _var(("synapse",), 1000.0 * _synapse_values(net, k_plus), "Hz",
-                              "K+ (presynaptic spike first, u > 0)"),
-        "kernel_k_minus": _var(("synapse",), 1000.0 * _synapse_values(net, k_minus), "Hz",
-                               "K- (postsynaptic spike first, u < 0)"),
-        "balance_lost_at_s": _var((), trajectory.balance_lost_ms / 1000.0, "s",
-                                  "time at which the mean-field trajectory lost the balanced "
-                                  "state (NaN: never)"),
-        "finite_size_delta": _var(("network_population",), delta_values, "mV/ms",
-                                  "finite-size correction Delta used (spec 6.6; 0 = leading "
-                                  "order)"),
+        "spike_count_corr": _var("spike_count_corr", cov_values / var_product),
+        "kernel_k": _var("kernel_k", 1000.0 * _synapse_values(net, k_total)),
+        "kernel_k_plus": _var("kernel_k_plus", 1000.0 * _synapse_values(net, k_plus)),
+        "kernel_k_minus": _var("kernel_k_minus", 1000.0 * _synapse_values(net, k_minus)),
+        "balance_lost_at_s": _var("balance_lost_at_s", trajectory.balance_lost_ms / 1000.0),
+        "finite_size_delta": _var("finite_size_delta", delta_values),
     }
     if net.laser_window_ms is not None:
         guess = np.array([fp.block_weights[b.post, b.pre] for b in model.blocks])
         fp_on = model.fixed_point([guess], laser_on=True)
         data.update(_fixed_point_variables(model, fp_on, "_laser_on", " while X2 is on"))
-    coords = {
-        "time": ("time", times_s, {"units": "s", "long_name": "time (end of record bin)"}),
-        "population": ("population", populations, {"long_name": "neuron population"}),
-        "network_population": ("network_population", list(net.populations),
-                               {"long_name": "population of the mean-field network"}),
-        "synapse": ("synapse", _synapse_labels(net),
-                    {"long_name": "synapse type (post, pre); e1i etc. are E1/E2 blocks"}),
-        "pair_type": ("pair_type", pair_labels, {"long_name": "neuron pair type"}),
-        "mode": ("mode", np.arange(max(model.n_plastic, 1)),
-                 {"long_name": "Jacobian eigenvalue index"}),
-    }
-    ds = xr.Dataset(data, coords=coords)
-    ds = _add_swept_dimensions(ds, config)
+    coords = coordinates(time=times_s, population=list(layout.populations),
+                         network_population=list(layout.groups), synapse=list(layout.synapses),
+                         pair_type=list(layout.pair_types),
+                         mode=np.arange(max(model.n_plastic, 1)))
+    ds = add_swept_dims(xr.Dataset(data, coords=coords), config)
     ds.attrs = {
         "title": "balanced-stdp mean-field theory prediction",
+        "kind": THEORY_KIND,
         "Conventions": "CF-1.10",
         "config": config_to_json(config),
         "rule": rule_label(config),
         "seed": int(config["seed"]),
-        "balanced_stdp_version": __version__,
+        **provenance(),
         "theory_order": "leading order" if model.delta is None else "Delta-corrected (spec 6.6)",
         "plastic_blocks": ",".join(b.label for b in model.blocks) or "none",
         "covariance_convention": ("count covariance: correlated term for c > 0, shared-input "
@@ -273,15 +188,6 @@ def predict(config: dict, delta=None, excitatory_gain_khz_per_mv_ms: float | Non
                                   + (" plus shared-input term" if shared_input_kernels else "")),
         "excitatory_gain_khz_per_mv_ms": net.excitatory_gain_khz_per_mv_ms,
     }
-    return ds
-
-
-def _add_swept_dimensions(ds: xr.Dataset, config: dict) -> xr.Dataset:
-    sweep = swept_dimensions(config)
-    ds = ds.expand_dims(sweep)
-    for name in sweep:
-        ds[name].attrs["long_name"] = f"swept parameter {name}"
-    ds["c"].attrs["units"] = "1"
     return ds
 
 
@@ -322,44 +228,35 @@ def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
     leading_model = MeanFieldModel(config, None, gain, shared_input_kernels)
     leading = leading_model.fixed_point()
     net = leading_model.network
-    sweep_dims = list(swept_dimensions(config))
+    sweep_dims = list(swept_values(config))
 
-    def add(name, dims, values, units, long_name):
-        ds[name] = xr.DataArray(values, dims=dims, attrs={"units": units,
-                                                          "long_name": long_name})
-        ds[name] = ds[name].expand_dims({d: ds[d].values for d in sweep_dims})
+    def add(name, values):
+        dims, data, attrs = _var(name, values)
+        ds[name] = xr.DataArray(data, dims=dims, attrs=attrs).expand_dims(
+            {d: ds[d].values for d in sweep_dims})
 
-    add("leading_order_fixed_point_weight", ("synapse",),
-        _synapse_values(net, leading.block_weights), "mV", "leading-order fixed point weight")
-    add("leading_order_fixed_point_rate", ("population",),
-        1000.0 * _population_values(net, leading.rates_khz), "Hz",
-        "leading-order fixed point rate")
+    add("leading_order_fixed_point_weight", _synapse_values(net, leading.block_weights))
+    add("leading_order_fixed_point_rate", 1000.0 * _population_values(net, leading.rates_khz))
     measured = _population_values(net, measurement.measured_input) if net.n_populations == 2 \
         else _three_population_inputs(run, net, measurement)
     mean_field = _population_values(net, measurement.mean_field_input) if net.n_populations == 2 \
         else _three_population_inputs(run, net, measurement, mean_field=True)
-    add("measured_mean_input", ("population",), measured, "mV/ms",
-        "R_sims: mean over neurons of the time-averaged total input over (T/2, T]")
-    add("mean_field_input", ("population",), mean_field, "mV/ms",
-        "R_mean: sqrt(N)(sum_b w_ab r_b + W_x r_x) from measured mean weights and rates")
-    add("input_difference", ("population",), measured - mean_field, "mV/ms",
-        "R_sims - R_mean (rate-weight covariance plus finite-size terms)")
+    add("measured_mean_input", measured)
+    add("mean_field_input", mean_field)
+    add("input_difference", measured - mean_field)
     cov_input = finite_size.rate_weight_covariance_input(run)
-    add("rate_weight_cov_input", ("population",),
-        np.array([cov_input.get(p, np.nan) for p in ds["population"].values]), "mV/ms",
-        "sqrt(N) sum_b p q_b Cov(j_ab, r_b) from final_weight_rate_cov")
+    add("rate_weight_cov_input", np.array([cov_input.get(p, np.nan)
+                                           for p in ds["population"].values]))
     manifold = np.full(ds.sizes["synapse"], np.nan)
-    squeezed = finite_size._squeeze(run)
-    if net.n_populations == 2:
+    squeezed = squeeze_swept(run)
+    if not net.layout.is_split:
         for k, synapse in enumerate(SYNAPSE_TYPES):
             if synapse in config["plasticity"] and leading.label != "none":
-                pre = 0 if synapse[1] == "e" else 1
+                (post,), (pre,) = net.layout.synapses[synapse]
                 cov = float(squeezed["final_weight_rate_cov"].sel(synapse=synapse))
                 manifold[k] = finite_size.manifold_weight(
-                    leading.block_weights[0 if synapse[0] == "e" else 1, pre], cov,
-                    1000.0 * leading.rates_khz[pre])
-    add("manifold_weight", ("synapse",), manifold, "mV",
-        "j*_0 - Cov(j_ab, r_b)/r_b* (iSTDP manifold relation, spec 6.7)")
+                    leading.block_weights[post, pre], cov, 1000.0 * leading.rates_khz[pre])
+    add("manifold_weight", manifold)
     ds.attrs["delta_source"] = ("measured from the simulation run: " + (
         "net-input variant -R_mean/sqrt(N) (derived here)" if net_input
         else "(R_sims - R_mean)/sqrt(N) (spec 6.6)"))
@@ -371,7 +268,7 @@ def _three_population_inputs(run, network, measurement, mean_field=False):
     """E (pooled), I, E1, E2 values of R_sims or R_mean for a three-population run."""
     values = measurement.mean_field_input if mean_field else measurement.measured_input
     if not mean_field:
-        run = finite_size._squeeze(run)
+        run = squeeze_swept(run)
         labels = run["neuron_population"].values.astype(str)
         total = run["neuron_mean_input"].sel(source="total").values
         pooled = np.nanmean(total[np.char.startswith(labels, "E")])
@@ -395,7 +292,7 @@ def parameter_sweep(config: dict, key: str, values, delta=None,
         ``key`` with dots replaced by ``_``.
     """
     config = resolve_config(copy.deepcopy(config))
-    dim = key.replace(".", "_")
+    dim = dimension_name(key)
     pieces = []
     guess = None
     for value in values:
@@ -409,10 +306,10 @@ def parameter_sweep(config: dict, key: str, values, delta=None,
                             np.full(model.n_plastic, np.nan + 0j), "none")
         if fp.label != "none":
             guess = np.array([fp.block_weights[b.post, b.pre] for b in model.blocks])
-        ds = xr.Dataset(_fixed_point_variables(model, fp), coords={
-            "synapse": _synapse_labels(model.network),
-            "population": finite_size.population_order(model.network),
-            "mode": np.arange(max(model.n_plastic, 1))})
+        layout = model.network.layout
+        ds = xr.Dataset(_fixed_point_variables(model, fp), coords=coordinates(
+            synapse=list(layout.synapses), population=list(layout.populations),
+            mode=np.arange(max(model.n_plastic, 1))))
         pieces.append(ds.expand_dims({dim: [value]}))
     out = xr.concat(pieces, dim=dim)
     out.attrs = {"config": config_to_json(config), "swept_key": key,
