@@ -20,7 +20,8 @@ from balanced_stdp.config import config_to_json, resolve_config, rule_label
 from balanced_stdp.theory.covariance import (count_covariance, count_covariance_closed_form,
                                              kernel_integrals, network_cross_spectrum,
                                              network_kernel_integrals)
-from balanced_stdp.theory.dynamics import MeanFieldModel, saddle_node
+from balanced_stdp.theory.bifurcation import fixed_point_branches, saddle_node
+from balanced_stdp.theory.dynamics import MeanFieldModel
 from balanced_stdp.theory.network import Network, NoBalancedStateError
 
 R_X = 0.01          # kHz
@@ -292,6 +293,19 @@ def test_kohonen_saddle_node():
     assert fold["parameter"] == pytest.approx(2025 / 252, rel=1e-8)
     assert_quoted(fold["parameter"], "8.0357")
     assert fold["weight"] == pytest.approx(22.5, rel=1e-5)
+
+
+def test_kohonen_branches_match_the_closed_form():
+    """Both roots of j² − 45 j + 63 β₀ = 0 (spec §6.5), stable below 22.5, none past the fold."""
+    betas = [1.0, 4.0, 8.0, 8.2]
+    branches = fixed_point_branches(config(**KOHONEN), "plasticity.ee.beta0", betas, (0.0, 44.9))
+    weights = branches["fixed_point_weight"].values
+    stable = branches["stable"].values
+    for row, beta in enumerate(betas[:3]):
+        root = math.sqrt(2025 - 252 * beta)
+        assert weights[row, :2] == pytest.approx([(45 - root) / 2, (45 + root) / 2], rel=1e-9)
+        assert stable[row, :2].tolist() == [1, 0]
+    assert np.isnan(weights[3]).all() and (stable[3] == -1).all()
 
 
 def test_kohonen_unstable_root_is_labelled():

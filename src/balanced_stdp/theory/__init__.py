@@ -19,14 +19,15 @@ Usage::
 
 from .covariance import (count_covariance, count_covariance_closed_form, kernel_integrals,
                          network_cross_spectrum, network_kernel_integrals)
-from .dynamics import FixedPoint, MeanFieldModel, Trajectory, saddle_node
+from .bifurcation import fixed_point_branches, saddle_node
+from .dynamics import FixedPoint, MeanFieldModel, Trajectory
 from .finite_size import excitatory_gain, measure
 from .network import Network, NoBalancedStateError
 from .prediction import parameter_sweep, predict, predict_from_simulation
 
 __all__ = [
     "predict", "predict_from_simulation", "parameter_sweep", "NoBalancedStateError",
-    "Network", "MeanFieldModel", "FixedPoint", "Trajectory", "saddle_node",
+    "Network", "MeanFieldModel", "FixedPoint", "Trajectory", "saddle_node", "fixed_point_branches",
     "count_covariance", "count_covariance_closed_form", "kernel_integrals",
     "network_cross_spectrum", "network_kernel_integrals", "measure", "excitatory_gain",
 ]
