@@ -522,6 +522,28 @@ def test_optogenetic_fixed_points_and_trajectory():
                                rtol=1e-3)
 
 
+def test_optogenetic_trajectory_runs_through_the_window_with_rectified_rates():
+    """A steep E gain makes the linear solution ask E2 (at onset) or E1 (at offset) for a
+    negative rate; that group falls silent and the trajectory continues (no NaN)."""
+    user = {"N": 2000, "duration_s": 90.0, "recording": {"interval_s": 0.5},
+            "weights": {"ei": -250}, "plasticity": {"ei": {"rule": "istdp", "eta": 4e-3}},
+            "optogenetics": {"enabled": True, "stimulated_fraction": 0.5, "start_s": 30.0,
+                             "stop_s": 60.0}}
+    ds = theory.predict(user, excitatory_gain_khz_per_mv_ms=0.05).squeeze(drop=True)
+    weights = ds["mean_weight"].sel(synapse=["e1i", "e2i"])
+    rates = ds["population_rate"]
+    assert not np.isnan(weights).any() and np.isnan(float(ds["balance_lost_at_s"]))
+    assert float(rates.sel(population="E1", time=60.5)) == 0.0       # silent after offset
+    assert float(rates.sel(population="E2", time=60.5)) > 10.0
+    assert (rates.sel(population="I") > 0).all()
+    # the stimulated group's inhibition deepens under the laser to the laser-on fixed point
+    # and relaxes back afterwards; the unstimulated group's ends where it started from
+    assert float(weights.sel(synapse="e1i", time=59.5)) == pytest.approx(
+        float(ds["fixed_point_weight_laser_on"].sel(synapse="e1i")), rel=1e-2)
+    np.testing.assert_allclose(weights.isel(time=-1), ds["fixed_point_weight"].sel(
+        synapse=["e1i", "e2i"]), rtol=1e-2)
+
+
 # ------------------------------------------------------------ output contract
 def test_predict_dataset_contract(tmp_path):
     user = {"N": 1000, "duration_s": 2.0, "c": 0.1, "seed": 7,

@@ -211,7 +211,7 @@ class MeanFieldModel:
         if self.network.balance_problem(weights, self.delta, laser_on, rates):
             finite = rates[np.isfinite(rates)]
             return float(min(finite.min(), -1e-12)) if finite.size else -1.0
-        return float(min(rates.min(), MAX_RATE_KHZ - rates.max()))
+        return float(min(self.network.positivity_margin(rates), MAX_RATE_KHZ - rates.max()))
 
     def trajectory(self, time_ms: np.ndarray, state0=None, rtol: float = 1e-8) -> Trajectory:
         """Integrate the weight ODE and report weights and rates on ``time_ms``.

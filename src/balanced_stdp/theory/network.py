@@ -26,7 +26,16 @@ singular E1−E2 difference row by the gain relation. Consequences: (i) with the
 laser off and equal weights the solution is exactly the two-population one; (ii)
 every fixed point at which r_E1 = r_E2 (e.g. iSTDP, r_E1 = r_E2 = ρ_e) is the
 leading-order fixed point whatever g is — g only shapes the transients after laser
-onset and offset, where leading-order balance is briefly impossible.
+onset and offset.
+
+Rectification [derived here]. Right after laser onset (and offset) the linear solution
+can ask an E subpopulation for a negative rate: with j_E1I = j_E2I, E1's extra drive
+from X2 can only be balanced by silencing E2. Rates are non-negative, so that group is
+set silent (r = 0; its net input is then negative) and the other two groups balance
+alone, using their rows of W − E (continuous at the switch). The state stays balanced —
+I and one E group fire — and the iSTDP drift of the silent group's inhibition (∝ −α)
+weakens it until the group fires again. This lets the mean-field trajectory run through
+the stimulation window and back (spec §6.10, Fig 6B).
 """
 
 from __future__ import annotations
@@ -214,10 +223,30 @@ class Network:
         """
         matrix = self.recurrent_matrix(weights) - self.regularisation
         rhs = -(self.external_drive(laser_on) + (0.0 if delta is None else np.asarray(delta)))
-        singular_values = np.linalg.svd(matrix, compute_uv=False)
-        if singular_values[-1] <= SINGULAR_TOLERANCE * singular_values[0]:
-            return np.full(self.n_populations, np.nan)
-        return np.linalg.solve(matrix, rhs)
+        rates = _solve(matrix, rhs)
+        if self.layout.is_split and np.all(np.isfinite(rates)) and min(rates[:2]) < 0:
+            # Rectification: the under-driven E subpopulation falls silent and the other
+            # two groups balance alone (module docstring).
+            active = [int(np.argmax(rates[:2])), 2]
+            restricted = _solve(matrix[np.ix_(active, active)], rhs[active])
+            if np.all(restricted > 0):
+                rates = np.zeros(self.n_populations)
+                rates[active] = restricted
+        return rates
+
+    def positivity_margin(self, rates: np.ndarray) -> float:
+        """> 0 while the rates describe a balanced state (kHz).
+
+        Every population must fire, except that one E subpopulation of the
+        three-population network may be silent (rectified, see the module docstring).
+        """
+        rates = np.asarray(rates, dtype=float)
+        if self.layout.is_split:
+            excitatory = rates[:2]
+            if excitatory.min() < 0:
+                return float(excitatory.min())
+            return float(min(rates[2], excitatory.max()))
+        return float(rates.min())
 
     def balanced_rates(self, weights: np.ndarray | None = None, delta: np.ndarray | None = None,
                        laser_on: bool = False) -> np.ndarray:
@@ -276,8 +305,16 @@ class Network:
         if not np.all(np.isfinite(rates)):
             return ("no balanced state: the three-population balance matrix W − E is singular "
                     "(spec §6.10)")
-        if not np.all(rates > 0):
+        if not self.positivity_margin(rates) > 0:
             bad = [f"r_{p} = {1000 * r:.4g} Hz" for p, r in zip(self.populations, rates) if r <= 0]
             return (f"no positive balanced state{corrected}: {', '.join(bad)} "
                     "(three-population network, spec §6.10)")
         return ""
+
+
+def _solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``matrix⁻¹ rhs``, or NaN when ``matrix`` is singular (no unique solution)."""
+    singular_values = np.linalg.svd(matrix, compute_uv=False)
+    if singular_values[-1] <= SINGULAR_TOLERANCE * singular_values[0]:
+        return np.full(rhs.shape, np.nan)
+    return np.linalg.solve(matrix, rhs)
