@@ -62,6 +62,28 @@ def ensure_installed() -> None:
         raise SlurmError(f"{SETUP_SCRIPT} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
 
 
+REQUIRE_ENV = "BALANCED_STDP_REQUIRE_SLURM"
+"""Set to 1 (CI does) to make an unavailable test cluster a failure instead of a skip."""
+
+
+def unavailable_reason() -> str:
+    """Why this machine cannot run the test cluster ('' if it can).
+
+    The tests never install system packages on a user's machine: without the Slurm
+    binaries, or without root (the daemons and /etc/slurm/slurm.conf need it), the
+    SLURM test is skipped with this reason. With ``BALANCED_STDP_REQUIRE_SLURM=1`` (CI),
+    missing binaries are installed with ``.ci/slurm-setup.sh`` as root instead.
+    """
+    if os.geteuid() != 0:
+        return ("the single-node SLURM test cluster needs root (daemons, "
+                f"{SLURM_CONF}); run the tests as root or set {REQUIRE_ENV}=1 to fail instead")
+    missing = missing_binaries()
+    if missing and os.environ.get(REQUIRE_ENV) != "1":
+        return (f"Slurm binaries missing ({', '.join(missing)}); install them as root with "
+                f"'bash {SETUP_SCRIPT}' to run the SLURM test")
+    return ""
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -115,6 +137,7 @@ class SlurmCluster:
         self.conf_path = SLURM_CONF
         self._conf_backup = self.state_dir / "slurm.conf.orig"
         self._wrote_conf = False
+        self._created_conf_dir = False
         self._started_munge = False
         self._pid_files = {
             "slurmctld": self.state_dir / "slurmctld.pid",
@@ -130,7 +153,9 @@ class SlurmCluster:
         while d_port == ctld_port:
             d_port = _free_port()
         s = self.state_dir
-        self.conf_path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.conf_path.parent.exists():
+            self.conf_path.parent.mkdir(parents=True)
+            self._created_conf_dir = True
         if self.conf_path.exists() and not self._wrote_conf:
             shutil.copy2(self.conf_path, self._conf_backup)
         self._wrote_conf = True
@@ -243,6 +268,9 @@ class SlurmCluster:
             else:
                 self.conf_path.unlink(missing_ok=True)
             self._wrote_conf = False
+        if self._created_conf_dir:   # leave /etc as it was found
+            shutil.rmtree(self.conf_path.parent, ignore_errors=True)
+            self._created_conf_dir = False
 
     def __enter__(self) -> "SlurmCluster":
         try:
