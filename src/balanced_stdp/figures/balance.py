@@ -135,7 +135,7 @@ def _draw_currents(ax, runs, key) -> bool:
 
 
 def _draw_rates(ax, runs, theory, key):
-    for population in ("E", "I"):
+    for population in POPULATION_COLORS:         # E, I
         da = select(runs, "population_rate", key, population=population)
         if da is None:
             continue
