@@ -184,8 +184,9 @@ def test_changing_one_grid_value_reruns_only_that_point(local_study, workflow_en
     counts = job_counts(result.stdout)
     assert counts["run_config"] == counts["simulate"] == counts["theory"] == 1
     assert counts["aggregate_runs"] == counts["aggregate_theory"] == 1
-    assert counts["figure_weight_manifold"] == 1
-    assert not {"compile_numba", "figure_weight_dynamics", "figure_balance"} & set(counts)
+    assert counts["figure"] == 1                   # only the manifold figure is redrawn
+    assert "output: results/figures/weight_manifold_istdp_initial_conditions.pdf" in result.stdout
+    assert "compile_numba" not in counts
     new_run = "results/runs/istdp_initial_conditions/rule~istdp/weights_ei~-90/c~0/seed~1/run.nc"
     assert f"output: {new_run}" in result.stdout
     assert "kohonen/rule~kohonen" not in result.stdout
@@ -212,14 +213,11 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     expected = {
         "compile_numba": 1, "run_config": n_points, "simulate": n_points, "theory": n_points,
         "aggregate_runs": n_experiments, "aggregate_theory": n_experiments,
-        "figure_weight_dynamics": sum(len(plastic(cfg["experiments"][n], cfg["defaults"]))
-                                      for n in figures["weight_dynamics"]),
-        "figure_balance": len(figures["balance"]),
-        "figure_rate_weight_correlation": len(figures["rate_weight_correlation"]),
-        "figure_weight_manifold": len(figures["weight_manifold"]),
-        "figure_learning_windows": 1, "all": 1,
+        "figure": len(expected_figure_stems(cfg)), "all": 1,
     }
     assert counts == expected
+    for stem in expected_figure_stems(cfg):
+        assert f"output: results/figures/{stem}.pdf" in result.stdout
     for name, experiment in cfg["experiments"].items():
         for point in (grid_points(experiment)[0], grid_points(experiment)[-1]):
             assert f"output: {point_dir(name, experiment, point)}/run.nc" in result.stdout
@@ -279,8 +277,13 @@ def _unknown_run_key(cfg):
     return "plasticity.ee.bta0"
 
 
+def _unknown_figure(cfg):
+    cfg["figures"]["balanse"] = ["kohonen"]
+    return "figures.balanse: unknown figure 'balanse'; known: weight_dynamics"
+
+
 @pytest.mark.parametrize("break_config", [_unknown_key, _c_out_of_range, _empty_grid,
-                                          _unknown_run_key])
+                                          _unknown_run_key, _unknown_figure])
 def test_bad_config_is_rejected_before_any_job(break_config, tmp_path, workflow_env):
     cfg = copy.deepcopy(load_test_config())
     expected = break_config(cfg)

@@ -311,3 +311,76 @@ def kernel_rule_table(rules: dict[str, RuleDescription], n_neurons: int) -> np.n
         if synapse in rules:
             table[index] = rules[synapse].kernel_parameters(n_neurons)
     return table
+
+
+# ----------------------------------------------------------------------------- learning windows
+@dataclasses.dataclass(frozen=True)
+class LearningWindow:
+    """A rule's window of isolated spike pairs, as drawn in spec Fig 9.
+
+    Attributes
+    ----------
+    rule, synapse : str
+        Rule name and the synapse type it acts on.
+    overrides : dict
+        Parameters that differ from the rule's defaults (e.g. ``{"beta0": 2.0}``).
+    weight_mv : float
+        Unscaled weight j (mV) the pair meets.
+    per_weight : bool
+        Divide the window by |j| as well (multiplicative rules: iSTDP's window is then
+        e^{−|Δt|/τ} − α).
+    """
+
+    rule: str
+    synapse: str
+    overrides: dict
+    weight_mv: float
+    per_weight: bool = False
+
+    def description(self, tau_stdp_ms: float) -> RuleDescription:
+        """The rule with its defaults and :attr:`overrides`, η chosen so that
+        |η_eff(N = 1)| = :data:`LEARNING_WINDOW_ETA_EFF`."""
+        settings = {"rule": self.rule,
+                    **rule_parameter_defaults(self.rule, self.synapse, tau_stdp_ms),
+                    **self.overrides, "eta": 1.0}
+        unit = abs(build_rule(self.synapse, settings, tau_stdp_ms).eta_effective(1))
+        settings["eta"] = LEARNING_WINDOW_ETA_EFF / unit
+        return build_rule(self.synapse, settings, tau_stdp_ms)
+
+    def values(self, lags_ms, tau_stdp_ms: float) -> np.ndarray:
+        """Δj/η_eff (divided by |j| if :attr:`per_weight`) of one isolated pair per lag.
+
+        Parameters
+        ----------
+        lags_ms : array_like
+            Lags Δt = t_pre − t_post (ms); negative: pre before post.
+        tau_stdp_ms : float
+            Trace time constant τ (ms).
+
+        Returns
+        -------
+        numpy.ndarray
+            The window, from :meth:`RuleDescription.pair_update` at N = 1 (so η_eff
+            carries no √N). Single-spike terms of both spikes are part of a pair's
+            update, so they appear on both sides of the window.
+        """
+        description = self.description(tau_stdp_ms)
+        scale = description.eta_effective(1) * (abs(self.weight_mv) if self.per_weight else 1.0)
+        return np.array([description.pair_update(self.weight_mv, float(lag), tau_stdp_ms, 1)
+                         / scale for lag in np.asarray(lags_ms, dtype=float)])
+
+
+LEARNING_WINDOW_ETA_EFF = 1e-8
+"""|η_eff| of the windows (N = 1): small, so the second spike of a pair sees the initial
+weight to ~1e-8 relative accuracy, yet large enough that Δj is not lost to rounding
+in j + Δj − j (the two errors balance near 1e-8)."""
+
+SPEC_LEARNING_WINDOWS = (
+    LearningWindow("classical_hebbian", "ee", {}, 25.0),
+    LearningWindow("soft_hebbian", "ee", {"j_max": 30.0}, 25.0),
+    LearningWindow("kohonen", "ee", {"beta0": 2.0}, 1.0),
+    LearningWindow("oja", "ee", {"beta0": 30.0, "gamma": 1.0}, 29.0),
+    LearningWindow("istdp", "ei", {"target_rate_hz": 10.0}, -150.0, per_weight=True),
+)
+"""The windows of spec Fig 9: rules, parameters and the weights the pairs meet."""
+

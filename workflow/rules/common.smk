@@ -397,9 +397,10 @@ def rst_escape(text: str) -> str:
 
 
 def report_caption(figure: str, experiment: str | None = None) -> str:
-    """Report caption: what the figure shows (from the plotting module) and which
-    parameters produced it (from the config), as reStructuredText."""
-    from balanced_stdp.plotting import caption_for
+    """Report caption: what the figure shows (from its registry entry in
+    balanced_stdp.figures) and which parameters produced it (from the config), as
+    reStructuredText."""
+    from balanced_stdp.figures import caption_for
 
     text = caption_for(figure, None)
     if experiment is not None:
@@ -431,18 +432,72 @@ def figure_files(stem: str) -> list[str]:
     return [f"results/figures/{stem}.pdf", f"results/figures/{stem}.png"]
 
 
+def figure_table() -> dict:
+    """Figure targets of the config's `figures:` section, by file stem."""
+    from balanced_stdp.figures import figure_targets
+
+    try:
+        return figure_targets(
+            config["figures"], {e: plastic_synapses(e) for e in EXPERIMENTS}
+        )
+    except ValueError as error:
+        raise ConfigInvalid(str(error)) from None
+
+
+FIGURE_TARGETS = figure_table()
+
+
 def all_figures() -> list[str]:
-    figures = config["figures"]
-    files = []
-    for experiment in figures["weight_dynamics"]:
-        for synapse in plastic_synapses(experiment):
-            files += figure_files(f"weight_dynamics_{experiment}_{synapse}")
-    for kind in ("balance", "rate_weight_correlation", "weight_manifold"):
-        for experiment in figures[kind]:
-            files += figure_files(f"{kind}_{experiment}")
-    if figures["learning_windows"]:
-        files += figure_files("learning_windows")
-    return files
+    return [path for stem in FIGURE_TARGETS for path in figure_files(stem)]
+
+
+def figure_stem_pattern() -> str:
+    """Wildcard constraint of the figure rule: exactly the stems of the targets."""
+    return "|".join(re.escape(stem) for stem in FIGURE_TARGETS) or "(?!)"
+
+
+def _figure_target(wildcards):
+    return FIGURE_TARGETS[wildcards.stem]
+
+
+def get_figure_target(wildcards) -> dict:
+    """The figure target of the output's stem (as a dict, for the script)."""
+    from dataclasses import asdict
+
+    return asdict(_figure_target(wildcards))
+
+
+def get_figure_input(wildcards) -> dict:
+    """The aggregates the figure needs (``runs``, ``theory``) of its experiment."""
+    target = _figure_target(wildcards)
+    suffix = {"runs": "", "theory": "_theory"}
+    return {
+        name: f"results/aggregate/{target.experiment}{suffix[name]}.nc"
+        for name in target.spec.inputs
+    }
+
+
+def get_figure_caption(wildcards) -> str:
+    target = _figure_target(wildcards)
+    return report_caption(target.figure, target.experiment)
+
+
+def get_figure_category(wildcards) -> str:
+    return _figure_target(wildcards).spec.category
+
+
+def get_figure_labels(wildcards) -> dict:
+    return _figure_target(wildcards).labels
+
+
+def get_figure_mem_mb(wildcards, attempt) -> int:
+    """As aggregation for a figure drawn from an experiment's aggregates, else 1 GB."""
+    from types import SimpleNamespace
+
+    target = _figure_target(wildcards)
+    if not target.spec.inputs:
+        return 1000 * attempt
+    return aggregate_mem_mb(SimpleNamespace(experiment=target.experiment), attempt)
 
 
 def all_aggregates() -> list[str]:

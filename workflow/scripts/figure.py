@@ -1,38 +1,21 @@
-"""Snakemake script: draw one figure with balanced_stdp.plotting, save PDF and PNG.
+"""Snakemake script: draw one figure target of balanced_stdp.figures, save PDF and PNG.
 
-The rule's ``params.figure`` names the plot; inputs ``runs`` and ``theory`` are
-aggregates written by the aggregate rules. The data-aware caption of
-:func:`balanced_stdp.plotting.caption_for` is stored in the files' metadata.
+``params.target`` is the output's :class:`balanced_stdp.figures.FigureTarget` (as a
+dict); its registry spec names the aggregates it needs, which are this job's inputs
+``runs`` and ``theory``. The data-aware caption is stored in the files' metadata.
 """
 
 import sys
-from pathlib import Path
 
-from balanced_stdp import plotting
+from balanced_stdp.figures import FigureTarget, save_figure
 from balanced_stdp.io import open_run
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 with open(smk.log[0], "w") as log:
     sys.stdout = sys.stderr = log
-    figure = smk.params.figure
-    for path in map(Path, (smk.output.pdf, smk.output.png)):  # left by a killed save
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink()
-    runs = open_run(smk.input.runs) if "runs" in smk.input.keys() else None
-    theory = open_run(smk.input.theory) if "theory" in smk.input.keys() else None
-    if figure == "weight_dynamics":
-        fig = plotting.plot_weight_dynamics(runs, theory, smk.wildcards.synapse)
-    elif figure == "balance":
-        fig = plotting.plot_balance(runs, theory)
-    elif figure == "rate_weight_correlation":
-        fig = plotting.plot_rate_weight_correlation(runs)
-    elif figure == "weight_manifold":
-        fig = plotting.plot_weight_manifold(runs, theory)
-    elif figure == "learning_windows":
-        fig = plotting.plot_learning_windows()
-    else:
-        raise ValueError(f"unknown figure {figure!r}")
-    caption = plotting.caption_for(figure, runs)
-    plotting.save_figure(fig, smk.output.pdf, smk.output.png, caption=caption)
+    target = FigureTarget(**smk.params.target)
+    datasets = {name: open_run(getattr(smk.input, name)) for name in target.spec.inputs}
+    caption = target.spec.caption(datasets.get("runs"))
+    save_figure(target.draw(datasets), smk.output.pdf, smk.output.png, caption=caption)
     print(f"wrote {smk.output.pdf} and {smk.output.png}")

@@ -1,4 +1,4 @@
-"""Tests of the figure module on small synthetic aggregates that follow the data contract.
+"""Tests of the figures package on small synthetic aggregates that follow the data contract.
 
 A fabricator builds run datasets (docs/data-contract.md) with known values, combines
 them with the workflow's aggregation (:func:`balanced_stdp.aggregate.combine`, i.e.
@@ -10,6 +10,7 @@ here directly from the fabricated arrays.
 from __future__ import annotations
 
 import math
+import re
 import struct
 
 import matplotlib as mpl
@@ -18,9 +19,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp import aggregate, plotting
+from balanced_stdp import aggregate, figures
+from balanced_stdp.figures import registry, weight_dynamics
+from balanced_stdp.figures.common import plastic_synapses
 from balanced_stdp.config import config_to_json, resolve_config
-from balanced_stdp.plasticity import rule_parameter_defaults
+from balanced_stdp.plasticity import SPEC_LEARNING_WINDOWS, rule_parameter_defaults
 
 SYNAPSES = ["ee", "ei", "ie", "ii"]
 N_NEURONS = 50
@@ -168,7 +171,7 @@ def test_aggregate_of_unaligned_time_axes_is_rejected():
     full = make_run("classical_hebbian", 0.5, 1)
     truncated = make_run("classical_hebbian", 0.5, 2).isel(time=slice(0, 14))
     with pytest.raises(ValueError, match="reindexing each to the full time grid"):
-        plotting.plot_balance(combine_by_coords_raw([full, truncated]), None)
+        figures.plot_balance(combine_by_coords_raw([full, truncated]), None)
 
 
 def axes_by_gid(fig, gid):
@@ -197,7 +200,7 @@ def test_running_mean_drops_stopped_runs_and_off_grid_points():
     values = np.array([[1.0, 2.0, nan, 3.0],
                        [3.0, 4.0, nan, 5.0],
                        [5.0, 9.0, 7.0, nan]])       # run 3 stopped at an off-grid time
-    mean, sd, n = plotting.running_mean(values)
+    mean, sd, n = aggregate.running_mean(values)
     np.testing.assert_allclose(mean, [3.0, 5.0, nan, 4.0])
     np.testing.assert_allclose(sd, [2.0, np.std([2, 4, 9], ddof=1), nan, math.sqrt(2.0)])
     np.testing.assert_array_equal(n, [3, 3, 3, 2])
@@ -205,14 +208,14 @@ def test_running_mean_drops_stopped_runs_and_off_grid_points():
 
 def test_final_values_take_last_finite_and_drop_diverged():
     values = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
-    np.testing.assert_allclose(plotting.final_values(values, [False, False, True]),
+    np.testing.assert_allclose(aggregate.final_values(values, [False, False, True]),
                                [2.0, 6.0, np.nan])
 
 
 # ----------------------------------------------------------------------------- weight dynamics
 def test_weight_dynamics_lines_equal_seed_mean_and_theory(study):
     runs, aggregate, theory = study
-    fig = plotting.plot_weight_dynamics(aggregate, theory, "ee")
+    fig = figures.plot_weight_dynamics(aggregate, theory, "ee")
     ax = axes_by_gid(fig, "rule=kohonen;c=0.5")
     expected = np.mean([runs["kohonen", 0.5, s]["mean_weight"].sel(synapse="ee").values.ravel()
                         for s in SEEDS], axis=0)
@@ -226,7 +229,7 @@ def test_weight_dynamics_lines_equal_seed_mean_and_theory(study):
     fixed = line(ax, "theory-fixed-point")
     assert fixed.get_ydata()[0] == pytest.approx(2.5 + 1.5 + 1.0)
     sampled = [a for a in ax.lines if a.get_gid() == "sampled-trace"]
-    assert len(sampled) == plotting.N_SAMPLED_TRACES
+    assert len(sampled) == weight_dynamics.N_SAMPLED_TRACES
     first = runs["kohonen", 0.5, 1]["sampled_weight"].sel(synapse="ee").values.reshape(
         N_SAMPLE, -1)[0]
     np.testing.assert_allclose(sampled[0].get_ydata(), first)
@@ -238,7 +241,7 @@ def test_weight_dynamics_lines_equal_seed_mean_and_theory(study):
 
 def test_final_weight_vs_c_errorbars_are_mean_and_sd_over_seeds(study):
     runs, aggregate, theory = study
-    fig = plotting.plot_weight_dynamics(aggregate, theory, "ei")
+    fig = figures.plot_weight_dynamics(aggregate, theory, "ei")
     ax = axes_by_gid(fig, "rule=istdp;final-vs-c")
     finals = np.array([[runs["istdp", c, s]["mean_weight"].sel(synapse="ei").values.ravel()[-1]
                         for s in SEEDS] for c in C_VALUES])
@@ -254,7 +257,7 @@ def test_final_weight_vs_c_errorbars_are_mean_and_sd_over_seeds(study):
 
 def test_diverged_run_is_annotated_and_left_out_of_final_values(study):
     runs, aggregate, theory = study
-    fig = plotting.plot_weight_dynamics(aggregate, theory, "ee")
+    fig = figures.plot_weight_dynamics(aggregate, theory, "ee")
     ax = axes_by_gid(fig, "rule=classical_hebbian;c=0.5")
     assert "seed 2: diverged at 7.3 s" in [t.get_text() for t in ax.texts]
     (marker,) = [a for a in ax.lines if a.get_gid() == "diverged-at"]
@@ -279,7 +282,7 @@ def test_diverged_run_is_annotated_and_left_out_of_final_values(study):
 # ----------------------------------------------------------------------------- balance
 def test_balance_currents_rates_bars_and_divergence(study):
     runs, aggregate, theory = study
-    fig = plotting.plot_balance(aggregate, theory)
+    fig = figures.plot_balance(aggregate, theory)
     ax = axes_by_gid(fig, "rule=kohonen;c=0;input")
     for source in ("E", "X", "I", "total"):
         expected = np.mean([runs["kohonen", 0.0, s]["mean_input"].sel(population="E",
@@ -310,7 +313,7 @@ def test_balance_currents_rates_bars_and_divergence(study):
 # ----------------------------------------------------------------------------- rate–weight
 def test_rate_weight_panels_show_pearson_r_of_the_plotted_points(study):
     runs, aggregate, _ = study
-    fig = plotting.plot_rate_weight_correlation(aggregate)
+    fig = figures.plot_rate_weight_correlation(aggregate)
     for rule, synapse in (("kohonen", "ee"), ("istdp", "ei")):
         ax = axes_by_gid(fig, f"rule={rule};c=0.5;{synapse}")
         rate = np.concatenate([runs[rule, 0.5, s]["sampled_pre_rate"].sel(synapse=synapse)
@@ -332,12 +335,12 @@ def test_rate_weight_panels_show_pearson_r_of_the_plotted_points(study):
 
 def test_plastic_synapse_comes_from_config_or_label():
     run = combine([make_run("istdp", 0.0, 1)])
-    assert plotting.plastic_synapses(run, "istdp") == ["ei"]
+    assert plastic_synapses(run, "istdp") == ["ei"]
     bare = run.drop_vars("config")
     bare.attrs = {}
-    assert plotting.plastic_synapses(bare, "kohonen") == ["ee"]
-    assert plotting.plastic_synapses(bare, "ee-kohonen+ei-istdp") == ["ee", "ei"]
-    assert plotting.plastic_synapses(bare, "none") == []
+    assert plastic_synapses(bare, "kohonen") == ["ee"]
+    assert plastic_synapses(bare, "ee-kohonen+ei-istdp") == ["ee", "ei"]
+    assert plastic_synapses(bare, "none") == []
 
 
 # ----------------------------------------------------------------------------- manifold
@@ -348,7 +351,7 @@ def test_weight_manifold_final_vs_initial_and_theory():
             for w in initial for s in (1, 2)}
     theory = combine([make_theory("istdp", 0.0, s, weights_ei=w) for w in initial
                       for s in (1, 2)])
-    fig = plotting.plot_weight_manifold(combine(list(runs.values())), theory)
+    fig = figures.plot_weight_manifold(combine(list(runs.values())), theory)
     ax_final = axes_by_gid(fig, "rule=istdp;c=0;final-vs-initial")
     expected = [np.mean([runs[w, s]["mean_weight"].sel(synapse="ei").values.ravel()[-1]
                          for s in ((1,) if w == -55.0 else (1, 2))]) for w in initial]
@@ -366,23 +369,26 @@ def test_weight_manifold_final_vs_initial_and_theory():
 
 def test_weight_manifold_requires_the_initial_weight_dimension(study):
     with pytest.raises(ValueError, match="weights_ei"):
-        plotting.plot_weight_manifold(study[1], study[2])
+        figures.plot_weight_manifold(study[1], study[2])
 
 
 # ----------------------------------------------------------------------------- windows
 def test_learning_windows_are_pair_updates_and_match_spec_fig9():
     tau = 20.0
-    fig = plotting.plot_learning_windows(tau)
-    for title, rule, synapse, overrides, weight, per_weight in plotting.LEARNING_WINDOW_RULES:
-        ax = axes_by_gid(fig, f"window|{rule}")
-        description = plotting.learning_window_rule(rule, synapse, overrides, tau)
-        assert description.parameters == {**rule_parameter_defaults(rule, synapse, tau),
-                                          **overrides, "eta": description.eta}
-        scale = description.eta_effective(1) * (abs(weight) if per_weight else 1.0)
+    fig = figures.plot_learning_windows(tau)
+    for window in SPEC_LEARNING_WINDOWS:
+        ax = axes_by_gid(fig, f"window|{window.rule}")
+        description = window.description(tau)
+        assert description.parameters == {
+            **rule_parameter_defaults(window.rule, window.synapse, tau), **window.overrides,
+            "eta": description.eta}
+        scale = description.eta_effective(1) * (abs(window.weight_mv) if window.per_weight
+                                                else 1.0)
         for gid in ("window-causal", "window-acausal"):
             drawn = line(ax, gid)
             lags = drawn.get_xdata()[::37]
-            expected = [description.pair_update(weight, lag, tau, 1) / scale for lag in lags]
+            expected = [description.pair_update(window.weight_mv, lag, tau, 1) / scale
+                        for lag in lags]
             np.testing.assert_allclose(drawn.get_ydata()[::37], expected, rtol=1e-9)
     # Spec Fig 9 shapes (τ = 20 ms), including the single-spike terms on both sides.
     decay = {gid: np.exp(-np.abs(line(axes_by_gid(fig, "window|kohonen"), gid).get_xdata())
@@ -407,11 +413,11 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_save_figure_writes_pdf_and_150_dpi_png_with_caption(tmp_path):
-    fig = plotting.plot_learning_windows()
+    fig = figures.plot_learning_windows()
     width_in, height_in = fig.get_size_inches()
     caption = "Learning windows, η_eff-normalised"
     pdf, png = tmp_path / "figs" / "w.pdf", tmp_path / "figs" / "w.png"
-    plotting.save_figure(fig, pdf, png, caption=caption)
+    figures.save_figure(fig, pdf, png, caption=caption)
     pdf_bytes, png_bytes = pdf.read_bytes(), png.read_bytes()
     assert pdf_bytes.startswith(b"%PDF-") and pdf_bytes.rstrip().endswith(b"%%EOF")
     assert png_bytes.startswith(b"\x89PNG\r\n\x1a\n")
@@ -428,13 +434,13 @@ def test_save_figure_writes_pdf_and_150_dpi_png_with_caption(tmp_path):
 def test_figures_leave_no_pyplot_figures_or_rc_changes(study):
     _, aggregate, theory = study
     before = dict(mpl.rcParams)
-    figures = [plotting.plot_weight_dynamics(aggregate, theory, "ee"),
-               plotting.plot_balance(aggregate, None),          # theory is optional
-               plotting.plot_rate_weight_correlation(aggregate),
-               plotting.plot_learning_windows()]
+    drawn = [figures.plot_weight_dynamics(aggregate, theory, "ee"),
+             figures.plot_balance(aggregate, None),          # theory is optional
+             figures.plot_rate_weight_correlation(aggregate),
+             figures.plot_learning_windows()]
     assert plt.get_fignums() == []
     assert dict(mpl.rcParams) == before
-    assert all(isinstance(f, mpl.figure.Figure) for f in figures)
+    assert all(isinstance(f, mpl.figure.Figure) for f in drawn)
 
 
 # ----------------------------------------------------------------------------- captions
@@ -444,7 +450,7 @@ def test_caption_names_the_parameters(aggregation):
     aggregate_ds = (combine(runs) if aggregation == "workflow"
                     else combine_by_coords_raw(runs, combine_attrs="override"))
     assert ("config" in aggregate_ds.data_vars) == (aggregation == "workflow")
-    caption = plotting.caption_for("weight_dynamics", aggregate_ds)
+    caption = figures.caption_for("weight_dynamics", aggregate_ds)
     for fragment in ("N = 50", "T = 15 s", "τ_STDP = 200 ms",
                      "Kohonen on EE (η = 0.01, β₀ = 2, initial j_ee = 25 mV)", "c ∈ {0, 0.5}",
                      "3 seeds (1, 2, 3) per grid point", "mean-field ODE"):
@@ -454,7 +460,7 @@ def test_caption_names_the_parameters(aggregation):
 def test_caption_of_the_manifold_lists_initial_weights_and_divergence():
     runs = [make_run("istdp", 0.0, 1, weights_ei=w,
                      diverged_at_s=4.0 if w == -55.0 else None) for w in (-250.0, -55.0)]
-    caption = plotting.caption_for("weight_manifold", combine(runs))
+    caption = figures.caption_for("weight_manifold", combine(runs))
     assert "initial j_ei ∈ {-250, -55} mV" in caption
     assert "iSTDP on EI (η = 0.0002, ρ = 10 Hz)" in caption
     assert "1 seed (1)" in caption and "1 run stopped by the divergence guard" in caption
@@ -463,4 +469,71 @@ def test_caption_of_the_manifold_lists_initial_weights_and_divergence():
 
 def test_caption_rejects_unknown_figures():
     with pytest.raises(ValueError, match="weight_dynamics"):
-        plotting.caption_for("weights", None)
+        figures.caption_for("weights", None)
+
+
+# ----------------------------------------------------------------------------- registry
+PLASTIC = {"kohonen": ["ee"], "istdp": ["ei"], "two_rules": ["ee", "ei"], "static": []}
+
+
+def test_figure_targets_expand_per_experiment_synapse_and_study():
+    config = {"weight_dynamics": ["kohonen", "two_rules"], "balance": ["static", "istdp"],
+              "weight_manifold": [], "learning_windows": True}
+    targets = registry.figure_targets(config, PLASTIC)
+    assert list(targets) == ["weight_dynamics_kohonen_ee", "weight_dynamics_two_rules_ee",
+                             "weight_dynamics_two_rules_ei", "balance_static",
+                             "balance_istdp", "learning_windows"]
+    assert targets["weight_dynamics_two_rules_ei"] == registry.FigureTarget(
+        "weight_dynamics_two_rules_ei", "weight_dynamics", "two_rules", "ei")
+    assert targets["balance_istdp"].labels == {"experiment": "istdp"}
+    assert targets["weight_dynamics_kohonen_ee"].labels == {"experiment": "kohonen",
+                                                            "synapse": "ee"}
+    assert targets["learning_windows"] == registry.FigureTarget("learning_windows",
+                                                                "learning_windows")
+    assert targets["learning_windows"].labels == {"figure": "Learning windows"}
+    assert registry.figure_targets({"learning_windows": False}, PLASTIC) == {}
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"weight_dynamics": ["kohonen"], "weights": ["kohonen"]},
+     "figures.weights: unknown figure 'weights'; known: weight_dynamics, balance"),
+    ({"balance": ["kohonnen"]}, "figures.balance: unknown experiment 'kohonnen'"),
+    ({"weight_dynamics": ["static"]}, "experiment 'static' has no plastic synapses"),
+    ({"learning_windows": ["kohonen"]}, "figures.learning_windows: expected true or false"),
+    ({"balance": True}, "figures.balance: expected a list of experiments"),
+    ({"balance": "kohonen"}, "figures.balance: expected a list of experiments"),
+])
+def test_figure_targets_reject_bad_figures_sections(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        registry.figure_targets(config, PLASTIC)
+
+
+def test_registry_specs_are_complete_and_consistent():
+    for name, spec in registry.FIGURES.items():
+        assert spec.name == name and callable(spec.draw) and spec.category
+        assert set(spec.inputs) <= set(registry.DATASET_INPUTS)
+        assert spec.caption(None)                          # parameter-free report caption
+    with pytest.raises(ValueError, match="placeholders"):
+        registry.FigureSpec("bad", figures.plot_balance, ("runs",),
+                            registry.Expansion.PER_EXPERIMENT, "Bad", lambda runs: "",
+                            stem="bad_{experiment}_{synapse}")
+    with pytest.raises(ValueError, match="unknown inputs"):
+        registry.FigureSpec("bad", figures.plot_balance, ("aggregate",),
+                            registry.Expansion.ONCE_PER_STUDY, "Bad", lambda runs: "",
+                            stem="bad")
+
+
+def test_target_draws_its_figure_from_the_inputs_it_needs(study):
+    _, aggregate_ds, theory = study
+    datasets = {"runs": aggregate_ds, "theory": theory}
+    targets = registry.figure_targets({"weight_dynamics": ["kohonen"],
+                                       "rate_weight_correlation": ["kohonen"],
+                                       "learning_windows": True}, PLASTIC)
+    fig = targets["weight_dynamics_kohonen_ee"].draw(datasets)
+    assert line(axes_by_gid(fig, "rule=kohonen;c=0.5"), "theory-ode").get_linestyle() == "--"
+    assert fig.get_suptitle().startswith("Mean EE weight")
+    fig = targets["rate_weight_correlation_kohonen"].draw(datasets)
+    assert artists(axes_by_gid(fig, "rule=kohonen;c=0.5;ee"), "pearson-r")
+    fig = targets["learning_windows"].draw({})
+    assert axes_by_gid(fig, "window|kohonen")
+

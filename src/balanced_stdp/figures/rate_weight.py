@@ -1,0 +1,110 @@
+"""Rate–weight correlation: final weights of sampled plastic synapses against their
+presynaptic rates, with Pearson's r (spec §6.7; Kohonen and iSTDP)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from ..aggregate import final_values
+from .captions import with_parameters
+from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
+                     facet_gid, facet_label, facets, plastic_synapses, select)
+from .style import SYNAPSE_COLORS, final_label, format_value, new_figure, no_data, styled
+
+CAPTION = (
+    "Rate–weight correlations: final weight (last snapshot) of sampled plastic synapses "
+    "against the firing rate of their presynaptic neuron (over the second half of the "
+    "run), pooled over seeds, with a least-squares line and the Pearson correlation "
+    "coefficient r of the plotted points. Kohonen's rule makes EE weights grow with the "
+    "presynaptic rate (j ≈ β₀ τ r); iSTDP's per-synapse drift also depends on it (spec §6.7).")
+
+
+def caption(runs: xr.Dataset | None) -> str:
+    """Caption of :func:`plot_rate_weight_correlation`, with the parameters of ``runs``."""
+    return with_parameters(CAPTION, runs)
+
+
+def rate_weight_points(runs: xr.Dataset, key: dict, synapse: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled (presynaptic rate in Hz, final weight in mV) of the sampled synapses.
+
+    The final weight is each synapse's last finite snapshot; diverged runs and
+    pairs with a non-finite value are left out.
+    """
+    weights = select(runs, "sampled_weight", key, synapse=synapse)
+    rates = select(runs, "sampled_pre_rate", key, synapse=synapse)
+    if weights is None or rates is None:
+        return np.empty(0), np.empty(0)
+    _, flags, _ = divergence(runs, key)
+    w = by_seed(weights, "sample", "time")
+    final = final_values(w, np.broadcast_to(flags[:, None], w.shape[:2]))
+    rate = by_seed(rates, "sample")
+    finite = np.isfinite(final) & np.isfinite(rate)
+    return rate[finite], final[finite]
+
+
+@styled
+def plot_rate_weight_correlation(runs: xr.Dataset) -> Figure:
+    """Final weight vs presynaptic rate of sampled plastic synapses, with Pearson r.
+
+    Parameters
+    ----------
+    runs : xarray.Dataset
+        Aggregate of run datasets; every rule with a plastic synapse gets a row
+        (per plastic synapse), every c a column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Scatter of ``sampled_weight`` at the last snapshot against ``sampled_pre_rate``,
+        pooled over seeds (gid ``rate-weight-points``), a least-squares line
+        (``rate-weight-fit``) and the Pearson correlation coefficient of the pooled
+        points (text gid ``pearson-r``, "r = 0.83").
+    """
+    runs = ensure_swept(runs)
+    rows = [(row, synapse) for row in facets(runs, skip=("c", "seed"))
+            for synapse in plastic_synapses(runs, row["rule"])]
+    c_values = coord_values(runs, "c")
+    fig = new_figure(2.6 * len(c_values) + 0.4, 2.5 * max(len(rows), 1) + 0.4)
+    axes = fig.subplots(max(len(rows), 1), len(c_values), squeeze=False)
+    if not rows:
+        for ax in axes.ravel():
+            no_data(ax, "no plastic synapses")
+    for r, (row, synapse) in enumerate(rows):
+        for j, c in enumerate(c_values):
+            key = {**row, "c": c}
+            ax = axes[r, j]
+            ax.set_gid(facet_gid(key) + f";{synapse}")
+            ax.set_title(f"{facet_label(row)} ({synapse.upper()}), c = {format_value(c)}")
+            rate, weight = rate_weight_points(runs, key, synapse)
+            seeds, flags, times = divergence(runs, key)
+            if rate.size < 2:
+                no_data(ax, "no final weights" if flags.any() else "no run")
+                annotate_divergence(ax, seeds, flags, times, vlines=False)
+                continue
+            _draw_points(ax, rate, weight, synapse)
+            annotate_divergence(ax, seeds, flags, times, vlines=False)
+            ax.set_xlabel(f"Presynaptic rate $r_{synapse[1]}$ (Hz)")
+            ax.set_ylabel(final_label(synapse))
+    fig.suptitle("Rate–weight correlation of plastic synapses (final weights)")
+    return fig
+
+
+def _draw_points(ax, rate, weight, synapse):
+    ax.scatter(rate, weight, s=5, color=SYNAPSE_COLORS[synapse], alpha=0.5, linewidths=0,
+               gid="rate-weight-points")
+    spread = np.ptp(rate) > 0
+    r_value = float(np.corrcoef(rate, weight)[0, 1]) if spread and np.ptp(weight) > 0 \
+        else math.nan
+    if spread:
+        slope, intercept = np.polyfit(rate, weight, 1)
+        grid = np.linspace(rate.min(), rate.max(), 2)
+        ax.plot(grid, intercept + slope * grid, color="black", linewidth=1.0,
+                gid="rate-weight-fit")
+    ax.text(0.97, 0.03, f"r = {r_value:.2f}\nn = {rate.size}", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=7, gid="pearson-r",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                  "edgecolor": "none"})

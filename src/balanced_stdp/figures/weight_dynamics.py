@@ -1,0 +1,179 @@
+"""Weight dynamics: mean weight over time per rule and c against the mean-field
+theory, and the final mean weight against c (spec Figs 2, 3 B, 11)."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from ..aggregate import final_values, running_mean, seed_statistics
+from ..contract import SYNAPSE_TYPES
+from .captions import with_parameters
+from .common import (annotate_divergence, by_seed, coord_values, divergence, divergence_text,
+                     ensure_swept, facet_gid, facet_label, facets, plastic_synapses, select,
+                     theory_at)
+from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS,
+                    THEORY_STYLE, TIME_LABEL, common_limits, figure_legend, final_label,
+                    format_value, new_figure, no_data, styled)
+
+N_SAMPLED_TRACES = 5
+"""Sampled synapses drawn as thin traces per panel (first running seed)."""
+
+CAPTION = (
+    "Mean plastic weight over time for each plasticity rule (rows) and input correlation "
+    "c (columns): black, mean over seeds of the mean unscaled weight j over all existing "
+    "synapses, with a grey ±1 s.d. band over seeds; thin coloured lines, a few sampled "
+    "synapses of one seed; dashed, the mean-field ODE trajectory (spec §6.4); dotted grey, "
+    "its fixed point. Last column: final mean weight (last snapshot) against c, mean ± s.d. "
+    "over seeds (points), and the theoretical fixed point (dashed line). Runs stopped by "
+    "the divergence guard are marked with a red dotted line and listed, and left out of "
+    "the final values.")
+
+
+def caption(runs: xr.Dataset | None) -> str:
+    """Caption of :func:`plot_weight_dynamics`, with the parameters of ``runs``."""
+    return with_parameters(CAPTION, runs)
+
+
+@styled
+def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: str) -> Figure:
+    """Mean weight over time per rule and c, with theory, and final mean weight vs c.
+
+    Parameters
+    ----------
+    runs : xarray.Dataset
+        Aggregate of run datasets (dims ``rule``, ``c``, ``seed`` and possibly more).
+    theory : xarray.Dataset or None
+        Matching theory aggregate: ``mean_weight`` (ODE trajectory) and
+        ``fixed_point_weight`` are drawn dashed when present.
+    synapse : str
+        Synapse type to show (``ee``, ``ei``, ``ie`` or ``ii``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per rule under which ``synapse`` is plastic (all rules if none is),
+        and per extra swept value; one column per c with the seed
+        mean of ``mean_weight`` (black, gid ``sim-mean``), its ±1 s.d. band over seeds,
+        a few ``sampled_weight`` traces (thin), the ODE trajectory (dashed,
+        ``theory-ode``) and the fixed point (dotted grey, ``theory-fixed-point``);
+        a last column with the final mean weight vs c, mean ± s.d. over seeds
+        (``final-mean``, error bars ``final-sd``) and the theoretical fixed point vs c
+        (dashed, ``theory-vs-c``).
+    """
+    if synapse not in SYNAPSE_TYPES:
+        raise ValueError(f"synapse must be one of {', '.join(SYNAPSE_TYPES)}, got {synapse!r}")
+    runs = ensure_swept(runs)
+    rows = facets(runs, skip=("c", "seed"))
+    # Rows of rules under which this synapse type is not plastic show flat lines only.
+    rows = [row for row in rows if synapse in plastic_synapses(runs, row["rule"])] or rows
+    c_values = coord_values(runs, "c")
+    color = SYNAPSE_COLORS[synapse]
+    n_cols = len(c_values) + 1
+    fig = new_figure(2.5 * n_cols + 0.5, 2.1 * len(rows) + 0.4)
+    axes = fig.subplots(len(rows), n_cols, squeeze=False)
+    for r, row in enumerate(rows):
+        drawn = []
+        for j, c in enumerate(c_values):
+            ax = axes[r, j]
+            key = {**row, "c": c}
+            ax.set_gid(facet_gid(key))
+            ax.set_title(f"{facet_label(row)}, c = {format_value(c)}")
+            if _draw_weight_panel(ax, runs, theory, key, synapse, color):
+                drawn.append(ax)
+                ax.set_xlabel(TIME_LABEL)
+                ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
+        common_limits(drawn, "y")
+        _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color)
+    fig.suptitle(f"Mean {synapse.upper()} weight: simulation vs mean-field theory")
+    figure_legend(fig)
+    return fig
+
+
+def _draw_weight_panel(ax, runs, theory, key, synapse, color) -> bool:
+    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    if mean_weight is None:
+        no_data(ax)
+        return False
+    values = by_seed(mean_weight, "time")
+    time_s = mean_weight["time"].values
+    if not np.isfinite(values).any():
+        no_data(ax)
+        return False
+    mean, sd, _ = running_mean(values)
+    ok = np.isfinite(mean)
+    band = ok & np.isfinite(sd)
+    if band.any():
+        ax.fill_between(time_s[band], (mean - sd)[band], (mean + sd)[band], color="0.6",
+                        alpha=0.35, linewidth=0, label="±1 s.d. over seeds", gid="sim-sd")
+    sampled = select(runs, "sampled_weight", key, synapse=synapse)
+    if sampled is not None:
+        traces = by_seed(sampled, "sample", "time")
+        present = np.flatnonzero(np.isfinite(traces).any(axis=(1, 2)))
+        if present.size:
+            seed_traces = traces[present[0]]
+            seed_traces = seed_traces[np.isfinite(seed_traces).any(axis=1)][:N_SAMPLED_TRACES]
+            for k, trace in enumerate(seed_traces):
+                finite = np.isfinite(trace)
+                ax.plot(time_s[finite], trace[finite], color=color, linewidth=0.5, alpha=0.55,
+                        gid="sampled-trace",
+                        label="sampled synapses" if k == 0 else "_nolegend_")
+    ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, label="simulation (seed mean)",
+            gid="sim-mean")
+    ode = theory_at(theory, "mean_weight", key, synapse=synapse)
+    if ode is not None:
+        ax.plot(ode["time"].values, ode.values, color=color, label="mean-field ODE",
+                gid="theory-ode", **THEORY_STYLE)
+    fixed = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
+    if fixed is not None:
+        ax.axhline(float(fixed), label="fixed point", gid="theory-fixed-point",
+                   **FIXED_POINT_STYLE)
+    annotate_divergence(ax, *divergence(runs, key))
+    return True
+
+
+def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color):
+    ax.set_gid(facet_gid(row) + ";final-vs-c")
+    ax.set_title(f"{facet_label(row)}: final weight")
+    means, sds, excluded = [], [], []
+    for c in c_values:
+        key = {**row, "c": c}
+        mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+        seeds, flags, times = divergence(runs, key)
+        if mean_weight is None:
+            means.append(np.nan)
+            sds.append(np.nan)
+            continue
+        mean, sd, _ = seed_statistics(final_values(by_seed(mean_weight, "time"), flags))
+        means.append(mean)
+        sds.append(sd)
+        excluded += [f"c = {format_value(c)}, {divergence_text(s, t)}"
+                     for s, f, t in zip(seeds, flags, times) if f]
+    c_array = np.asarray(c_values, dtype=float)
+    means, sds = np.asarray(means), np.asarray(sds)
+    if np.isfinite(means).any():
+        container = ax.errorbar(c_array, means, yerr=np.where(np.isfinite(sds), sds, 0.0),
+                                fmt="o", color="black", markersize=4, capsize=3,
+                                label="simulation (mean ± s.d.)")
+        container.lines[0].set_gid("final-mean")
+        for collection in container.lines[2]:
+            collection.set_gid("final-sd")
+    fixed = theory_at(theory, "fixed_point_weight", row, keep=("c",), synapse=synapse)
+    if fixed is not None and "c" in fixed.dims:
+        fixed = fixed.reindex(c=c_array)          # NaN where the theory lacks a c value
+        finite = np.isfinite(fixed.values)
+        ax.plot(c_array[finite], fixed.values[finite], color=color, marker="D", markersize=3,
+                markerfacecolor="white", label="theory: fixed point vs c", gid="theory-vs-c",
+                **THEORY_STYLE)
+    if excluded:
+        ax.text(0.02, 0.98, "excluded (diverged):\n" + "\n".join(excluded),
+                transform=ax.transAxes, ha="left", va="top", fontsize=6, color=DIVERGED_COLOR,
+                gid="diverged-text")
+    if not np.isfinite(means).any() and fixed is None and not excluded:
+        no_data(ax)
+        return
+    ax.set_xlabel("Input correlation c (1)")
+    ax.set_ylabel(final_label(synapse))
+    if len(c_array) == 1:
+        ax.set_xlim(c_array[0] - 0.1, c_array[0] + 0.1)
