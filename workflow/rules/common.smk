@@ -37,7 +37,7 @@ from balanced_stdp.study import (
 )
 
 # Software environment of every job under --software-deployment-method conda; its
-# post-deploy script installs the package from this repository.
+# post-deploy script installs the package from this repository (BALANCED_STDP_SOURCE).
 SOFTWARE_ENV = "../envs/balanced-stdp.yaml"
 
 
@@ -48,7 +48,7 @@ class ConfigInvalid(WorkflowError):
         super().__init__(f"Invalid workflow config: {message}")
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- config, grids
 try:
     validate(config, "../schemas/config.schema.yaml", set_default=True)
     GRIDS = expand_study(config)
@@ -72,6 +72,10 @@ os.environ.update(
     BALANCED_STDP_SOURCE=str(Path(workflow.basedir).resolve()),
 )
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(config["numba_cache_dir"]))
+# Let HDF5 open files on shared filesystems and files another process has open. HDF5
+# reads this once, when it loads (import netCDF4), so jobs need it in their environment:
+# balanced_stdp.io sets it too, but after importing netCDF4 (only its children see it).
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 
 # --------------------------------------------------------------------------- get_* helpers
