@@ -13,7 +13,6 @@ with all its jobs) and resumed with the same command equals an uninterrupted run
 from __future__ import annotations
 
 import copy
-import itertools
 import os
 import re
 import shutil
@@ -28,39 +27,30 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from snakemake.utils import validate
 
-from balanced_stdp.config import describe_fields
+from balanced_stdp.config import describe_fields, rule_label
+from balanced_stdp.contract import dimension_name, swept_values
 from balanced_stdp.io import open_run
+from balanced_stdp.study import expand_study, plastic_synapses, run_path
 from conftest import REPO, load_test_config, run_snakemake, snakemake_command
 
-SYNAPSES = ("ee", "ei", "ie", "ii")
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 # ----------------------------------------------------------------------------- helpers
-def grid_points(experiment: dict) -> list[dict]:
-    grid = experiment["grid"]
-    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-
-
-def plastic(experiment: dict, defaults: dict) -> list[str]:
-    rules = {**defaults.get("plasticity", {}), **experiment.get("run", {}).get("plasticity", {})}
-    return [s for s in SYNAPSES if s in rules]
-
-
-def point_dir(name: str, experiment: dict, point: dict) -> str:
-    """results/runs/<experiment>/rule~<rule>/<key>~<value>/... as the README describes."""
-    rules = experiment["run"]["plasticity"]
-    rule = next(iter(rules.values()))["rule"] if len(rules) == 1 else None
-    parts = [f"rule~{rule}"] + [f"{k.replace('.', '_')}~{float(v):g}" if k != "seed"
-                                 else f"seed~{v}" for k, v in point.items()]
-    return f"results/runs/{name}/" + "/".join(parts)
+def study_grids(cfg: dict) -> dict[str, dict[str, dict]]:
+    """Every experiment's grid points (path -> resolved run config) as the workflow
+    expands them: the schema's defaults filled in, then balanced_stdp.study."""
+    cfg = copy.deepcopy(cfg)
+    validate(cfg, str(SCHEMA), set_default=True)
+    return expand_study(cfg)
 
 
 def expected_figure_stems(cfg: dict) -> list[str]:
-    figures, experiments = cfg["figures"], cfg["experiments"]
-    defaults = cfg.get("defaults", {})
+    figures, grids = cfg["figures"], study_grids(cfg)
     stems = [f"weight_dynamics_{name}_{syn}" for name in figures.get("weight_dynamics", [])
-             for syn in plastic(experiments[name], defaults)]
+             for syn in plastic_synapses(grids[name])]
     for kind in ("balance", "rate_weight_correlation", "weight_manifold"):
         stems += [f"{kind}_{name}" for name in figures.get(kind, [])]
     if figures.get("learning_windows", True):
@@ -100,15 +90,16 @@ def write_config(path: Path, cfg: dict) -> Path:
 # ----------------------------------------------------------------------------- end to end
 def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
     cfg = load_test_config()
+    grids = study_grids(cfg)
     for name, experiment in cfg["experiments"].items():
         runs = open_run(local_study / f"results/aggregate/{name}.nc")
         theory = open_run(local_study / f"results/aggregate/{name}_theory.nc")
-        synapse = plastic(experiment, cfg["defaults"])[0]
+        synapse = plastic_synapses(grids[name])[0]
         rule = experiment["run"]["plasticity"][synapse]["rule"]
         for ds in (runs, theory):
             assert ds["rule"].values.tolist() == [rule]
             for key, values in experiment["grid"].items():
-                assert ds[key.replace(".", "_")].values.tolist() == sorted(values), (name, key)
+                assert ds[dimension_name(key)].values.tolist() == sorted(values), (name, key)
         assert (runs["status"] == "ok").all(), f"{name}: a tiny run diverged"
         assert np.isfinite(runs["mean_weight"].sel(synapse=synapse)).all()
         assert np.isfinite(runs["population_rate"]).all()
@@ -122,14 +113,14 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
         else:
             assert np.all(delta == 0), name
         # every grid point of the aggregate holds exactly its run's data
-        for point in grid_points(experiment):
-            where = point_dir(name, experiment, point)
-            selection = {"rule": rule, **{k.replace(".", "_"): v for k, v in point.items()}}
-            run = open_run(local_study / where / "run.nc")
+        for point, run_config in grids[name].items():
+            assert rule_label(run_config) == rule
+            selection = {dim: values[0] for dim, values in swept_values(run_config).items()}
+            run = open_run(local_study / run_path(name, point, "run.nc"))
             swept = [d for d in run["diverged"].dims]
             for var in ("mean_weight", "sampled_weight", "neuron_rate", "mean_input"):
                 xr.testing.assert_equal(runs[var].sel(selection), run[var].squeeze(swept))
-            single = open_run(local_study / where / "theory.nc")
+            single = open_run(local_study / run_path(name, point, "theory.nc"))
             xr.testing.assert_equal(theory["mean_weight"].sel(selection),
                                     single["mean_weight"].squeeze(swept))
 
@@ -207,9 +198,9 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
-    n_points = sum(len(grid_points(e)) for e in cfg["experiments"].values())
+    grids = study_grids(cfg)
+    n_points = sum(len(points) for points in grids.values())
     n_experiments = len(cfg["experiments"])
-    figures = cfg["figures"]
     expected = {
         "compile_numba": 1, "run_config": n_points, "simulate": n_points, "theory": n_points,
         "aggregate_runs": n_experiments, "aggregate_theory": n_experiments,
@@ -218,9 +209,9 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     assert counts == expected
     for stem in expected_figure_stems(cfg):
         assert f"output: results/figures/{stem}.pdf" in result.stdout
-    for name, experiment in cfg["experiments"].items():
-        for point in (grid_points(experiment)[0], grid_points(experiment)[-1]):
-            assert f"output: {point_dir(name, experiment, point)}/run.nc" in result.stdout
+    for name, points in grids.items():
+        for point in (list(points)[0], list(points)[-1]):
+            assert f"output: {run_path(name, point, 'run.nc')}" in result.stdout
 
 
 def test_default_study_meets_the_issue_minimum():
@@ -349,7 +340,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_en
                "results/aggregate/istdp_initial_conditions.nc",
                "results/aggregate/istdp_initial_conditions_theory.nc"]
     command = snakemake_command(workdir, "--cores", "2", *targets)
-    n_runs = sum(len(grid_points(e)) for e in load_test_config()["experiments"].values())
+    n_runs = sum(len(points) for points in study_grids(load_test_config()).values())
 
     def finished_runs() -> list[Path]:
         return list((workdir / "results" / "runs").rglob("run.nc"))

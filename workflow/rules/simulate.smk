@@ -55,6 +55,6 @@ rule simulate:
     params:
         model_version=MODEL_VERSION,
     shell:
-        # (a temporary file left by a killed write is removed first)
-        "rm -f {output}.tmp-*; NUMBA_NUM_THREADS={threads} balanced-stdp simulate "
-        "{input.config} --out {output} > {log} 2>&1"
+        # (the atomic writer removes a temporary file left by a killed job)
+        "NUMBA_NUM_THREADS={threads} balanced-stdp simulate {input.config} --out {output} "
+        "> {log} 2>&1"

@@ -18,5 +18,5 @@ rule theory:
         source=get_theory_arguments,
         model_version=MODEL_VERSION,
     shell:
-        "rm -f {output}.tmp-*; NUMBA_NUM_THREADS={threads} balanced-stdp theory "
-        "{params.source} --out {output} > {log} 2>&1"
+        "NUMBA_NUM_THREADS={threads} balanced-stdp theory {params.source} --out {output} "
+        "> {log} 2>&1"
