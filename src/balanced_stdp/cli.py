@@ -147,7 +147,8 @@ def _theory_summary(ds) -> str:
     weights = ", ".join(f"j_{b}* = {float(squeezed['fixed_point_weight'].sel(synapse=b)):.3f}"
                         for b in plastic) + " mV" if plastic else "no plastic synapses"
     relaxation = float(squeezed["relaxation_time_s"])
-    relaxation_text = f"{relaxation:.3g} s" if np.isfinite(relaxation) else "none (not stable)"
+    relaxation_text = (f"{relaxation:.3g} s" if np.isfinite(relaxation)
+                       else "none (no stable fixed point)")
     lines = [f"theory ({ds.attrs.get('theory_order', 'leading order')}), rule "
              f"{ds.attrs.get('rule')}, c = {float(squeezed['c']):g}",
              f"  balanced rates at the initial weights: {rates('balanced_rate')}",
