@@ -302,6 +302,16 @@ def test_every_variable_of_a_run_carries_a_checksum(finished_run):
     assert unprotected == []
 
 
+def test_every_variable_of_a_theory_dataset_carries_a_checksum(tmp_path, capsys):
+    out = tmp_path / "theory.nc"
+    assert run_cli(capsys, "theory", EXAMPLE, *KOHONEN_THEORY, "--out", out)[0] == 0
+    with netCDF4.Dataset(out) as handle:
+        assert "stability" in handle.variables           # a string variable
+        unprotected = [name for name, var in handle.variables.items()
+                       if not var.filters()["fletcher32"]]
+    assert unprotected == []
+
+
 def test_a_damaged_real_run_is_refused(finished_run, tmp_path):
     # Flip 2000 bytes of stored content: neuron_mean_input is stored uncompressed, so
     # only the checksum can notice. (Bytes in the file's unused space carry nothing: a
