@@ -1,10 +1,13 @@
 """Spike-count statistics computed without the N×N matrix agree with the direct matrix."""
 
+import threading
+
 import numpy as np
 import pytest
 
 from balanced_stdp.measurements import (block_mean_covariance, block_weight_rate_moments,
-                                        group_variance, sampled_pair_statistics,
+                                        group_variance, off_diagonal_pair_count,
+                                        sample_off_diagonal_pairs, sampled_pair_statistics,
                                         weight_rate_covariance)
 
 
@@ -52,6 +55,60 @@ def test_sampled_pairs_are_entries_of_the_matrix(counts):
     # every sample is some off-diagonal entry (never a variance)
     assert all(np.isclose(entries, c, rtol=1e-12, atol=1e-12).any() for c in cov)
     assert np.isnan(corr).any() == bool((counts[:, a].std(axis=0) == 0).any())
+
+
+def finishes_within(seconds, function, *args):
+    """Run ``function(*args)`` in a daemon thread; fail (not hang) if it does not return."""
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("value", function(*args)),
+                              daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"{function.__name__} did not return within {seconds} s"
+    return result["value"]
+
+
+def test_pair_sampling_of_tiny_groups_terminates_and_pads_only_missing_pairs(counts):
+    # Regression: a one-neuron group (N = 5 gives one I neuron; one E1 neuron under
+    # optogenetics) has no off-diagonal pair with itself, and the old redraw loop spun
+    # forever looking for one.
+    rng = np.random.default_rng(2)
+    full = np.cov(counts.T.astype(float))
+    one, two = np.array([3]), np.array([7, 8])
+    cov, corr = finishes_within(10, sampled_pair_statistics, counts, one, one, 5, rng)
+    assert cov.shape == corr.shape == (5,) and np.isnan(cov).all() and np.isnan(corr).all()
+    cov, _ = finishes_within(10, sampled_pair_statistics, counts, two, two, 5, rng)
+    # both existing pairs (7, 8) and (8, 7) are returned, and only the 3 missing are NaN
+    np.testing.assert_allclose(cov[:2], [full[7, 8]] * 2, rtol=1e-12)
+    assert np.isnan(cov[2:]).all()
+    cov, _ = finishes_within(10, sampled_pair_statistics, counts, one, two, 5, rng)
+    np.testing.assert_allclose(np.sort(cov[:2]), np.sort([full[3, 7], full[3, 8]]), rtol=1e-12)
+    assert np.isnan(cov[2:]).all()
+
+
+@pytest.mark.parametrize("a,b", [(np.arange(10), np.arange(10)),      # within a group
+                                 (np.arange(10), np.arange(10, 13)),  # disjoint groups
+                                 (np.arange(10), np.arange(5, 15)),   # overlapping groups
+                                 (np.array([4]), np.array([4]))])     # nothing off-diagonal
+def test_pair_sampling_without_replacement_covers_exactly_the_off_diagonal_pairs(a, b):
+    expected = {(j, k) for j in a for k in b if j != k}
+    assert off_diagonal_pair_count(a, b) == len(expected)
+    rng = np.random.default_rng(5)
+    j, k = sample_off_diagonal_pairs(a, b, len(expected) + 7, rng)   # ask for more than exist
+    drawn = list(zip(j.tolist(), k.tolist()))
+    assert len(drawn) == len(set(drawn)) == len(expected) and set(drawn) == expected
+    j, k = sample_off_diagonal_pairs(a, b, len(expected) // 2, rng)
+    drawn = list(zip(j.tolist(), k.tolist()))
+    assert len(set(drawn)) == len(expected) // 2 and set(drawn) <= expected
+
+
+def test_pair_sampling_of_a_large_group_is_distinct_and_uniform():
+    members = np.arange(4000)                  # 16 million pairs: never enumerated
+    j, k = sample_off_diagonal_pairs(members, members, 20000, np.random.default_rng(9))
+    assert j.size == 20000 and not np.any(j == k)
+    assert np.unique(j * 4000 + k).size == 20000
+    # uniform over rows and columns: mean index ≈ 1999.5 (s.e. ≈ 8)
+    assert abs(j.mean() - 1999.5) < 50 and abs(k.mean() - 1999.5) < 50
 
 
 def test_weight_rate_covariance_per_block():

@@ -58,7 +58,8 @@ def test_default_matrices_and_rates():
     assert_quoted(r[1], "15.882")
 
 
-@pytest.mark.parametrize("j_ee", [-10.0, 1.0, 3.0, 20.0, 44.0])
+# j_ee = 0 is the lowest allowed weight: a negative E→E weight breaks Dale's law and is refused.
+@pytest.mark.parametrize("j_ee", [0.0, 1.0, 3.0, 20.0, 44.0])
 def test_rates_closed_form_jei_minus_100(j_ee):
     r = rates_hz(config(weights={"ee": j_ee, "ei": -100}))
     assert r[0] == pytest.approx(1000 * 0.315 / (45 - j_ee), rel=1e-10)

@@ -1,18 +1,39 @@
 """Command line: ``balanced-stdp simulate | theory | compile | config-keys``.
 
-Errors in the user's input are reported as one line on stderr naming the key,
-with exit code 2, and no output file is written.
+Errors in the user's input (a bad config key or value, an output path that cannot
+be written, an input file that is incomplete, corrupt or of the wrong kind) are
+reported as one line on stderr naming the key or file, with exit code 2, before
+any work is done; no output file is written and no existing file is replaced.
+
+A simulation stopped by the divergence guard is a *result*, not an error: its
+dataset is written with ``status = "diverged"`` and the time and reason, a warning
+is printed, and ``simulate`` exits 0 (a study records where a rule loses balance).
+Only ``theory --from-simulation`` refuses such a run, as its Δ correction needs
+the steady state the run never reached.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, load_config
+from .config import ConfigAdjustedWarning, ConfigError, load_config, resolve_config
+
+DELTA_CORRECTION_INPUTS = ("mean_weight", "neuron_rate", "neuron_mean_input",
+                           "neuron_population", "final_weight_rate_cov", "sampled_weight",
+                           "sampled_pre_neuron", "sampled_post_neuron")
+"""Run variables ``theory --from-simulation`` reads (theory.finite_size, theory.prediction)."""
+
+SIMULATE_EPILOG = ("A run stopped by the divergence guard (runaway rates) is a result, not an "
+                   "error: it is written with status 'diverged', the time and the reason, a "
+                   "warning is printed and the exit code is 0. Exit code 2: bad input (config, "
+                   "output path), reported before simulating.")
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -31,13 +52,18 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sim = sub.add_parser("simulate", help="run one simulation and write its netCDF dataset")
+    sim = sub.add_parser("simulate", help="run one simulation and write its netCDF dataset",
+                         epilog=SIMULATE_EPILOG)
     _add_config_arguments(sim)
     sim.add_argument("--out", required=True, type=Path, help="output netCDF file")
     sim.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     sim.add_argument("--quiet", action="store_true", help="no progress output")
 
-    theory = sub.add_parser("theory", help="mean-field predictions as a netCDF dataset")
+    theory = sub.add_parser(
+        "theory", help="mean-field predictions as a netCDF dataset",
+        epilog="Prints a summary (balanced rates, fixed point, stability, relaxation time) on "
+               "stdout. Refuses what simulate refuses, and a diverged run for "
+               "--from-simulation.")
     _add_config_arguments(theory, required=False)
     theory.add_argument("--from-simulation", type=Path, metavar="RUN.nc",
                         help="Δ-corrected predictions for a finished run (instead of CONFIG)")
@@ -57,44 +83,122 @@ def _fail(message: str) -> int:
 
 
 def _simulate(args) -> int:
-    from .io import refuse_existing, write_dataset_atomic
+    from .io import check_writable, refuse_existing, write_dataset_atomic
     from .simulation import simulate
 
     config = load_config(args.config, args.overrides)
-    refuse_existing(args.out, args.overwrite)     # before spending the simulation time
+    # Everything that can fail on the output path fails before the simulation time is spent.
+    refuse_existing(args.out, args.overwrite)
+    check_writable(args.out)
     ds = simulate(config, progress=not args.quiet)
     write_dataset_atomic(ds, args.out, overwrite=args.overwrite)
     status = ds.attrs["status"]
     if not args.quiet:
         print(f"[balanced-stdp] wrote {args.out} (status: {status}, wall "
               f"{ds.attrs['wall_time_s']:.1f} s)", file=sys.stderr)
-    return 0
+    return 0     # a diverged run is a result (see SIMULATE_EPILOG), not a failure
+
+
+def _refuse_diverged(run, path: Path) -> None:
+    """Raise ConfigError if ``run`` was stopped by the divergence guard."""
+    diverged = run.attrs.get("status") == "diverged" or (
+        "diverged" in run and bool(run["diverged"].values.any()))
+    if not diverged:
+        return
+    at_s = run.attrs.get("diverged_at_s")
+    if not isinstance(at_s, (int, float)) and "diverged_at_s" in run:
+        at_s = float(run["diverged_at_s"].values.ravel()[0])
+    when = f"{at_s:g} s" if isinstance(at_s, (int, float)) and math.isfinite(at_s) else "? s"
+    reason = run.attrs.get("divergence_reason", "divergence guard")
+    raise ConfigError(f"{path}: the run diverged at t = {when} ({reason}); a Δ-corrected "
+                      "prediction needs a run that reached its steady state")
+
+
+def _run_for_delta_correction(path: Path):
+    """The finished, non-diverged run at ``path`` with a valid stored config."""
+    from .contract import RUN_KIND
+    from .io import open_run
+
+    run = open_run(path, kind=RUN_KIND, require=DELTA_CORRECTION_INPUTS)
+    if "config" not in run.attrs:
+        raise ConfigError(f"{path}: has no 'config' attribute; not a balanced-stdp run")
+    try:
+        # The stored config must pass today's checks too, with the same message
+        # simulate would give, prefixed by the file it came from.
+        resolve_config(json.loads(run.attrs["config"]))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: stored config: {exc}") from None
+    _refuse_diverged(run, path)
+    return run
+
+
+def _theory_summary(ds) -> str:
+    """A few lines with the prediction's headline numbers (populations E, I, …)."""
+    import numpy as np
+
+    squeezed = ds.squeeze()
+
+    def rates(name):
+        values = squeezed[name]
+        return ", ".join(f"{p} {float(values.sel(population=p)):.2f}"
+                         for p in values["population"].values) + " Hz"
+
+    plastic = [b for b in ds.attrs.get("plastic_blocks", "none").split(",") if b != "none"]
+    weights = ", ".join(f"j_{b}* = {float(squeezed['fixed_point_weight'].sel(synapse=b)):.3f}"
+                        for b in plastic) + " mV" if plastic else "no plastic synapses"
+    relaxation = float(squeezed["relaxation_time_s"])
+    relaxation_text = (f"{relaxation:.3g} s" if np.isfinite(relaxation)
+                       else "none (no stable fixed point)")
+    lines = [f"theory ({ds.attrs.get('theory_order', 'leading order')}), rule "
+             f"{ds.attrs.get('rule')}, c = {float(squeezed['c']):g}",
+             f"  balanced rates at the initial weights: {rates('balanced_rate')}",
+             f"  fixed point: {weights}; rates {rates('fixed_point_rate')}",
+             f"  stability: {squeezed['stability'].item()}; relaxation time {relaxation_text}"]
+    if "fixed_point_rate_laser_on" in ds:
+        lines.append(f"  fixed point while X2 is on: rates {rates('fixed_point_rate_laser_on')}"
+                     f" ({squeezed['stability_laser_on'].item()})")
+    lost = float(squeezed["balance_lost_at_s"])
+    if np.isfinite(lost):
+        lines.append(f"  the mean-field trajectory loses balance at t = {lost:g} s")
+    return "\n".join(lines)
 
 
 def _theory(args) -> int:
     from . import theory
-    from .io import open_run, refuse_existing, write_dataset_atomic
+    from .io import check_writable, refuse_existing, write_dataset_atomic
 
-    refuse_existing(args.out, args.overwrite)
     if args.from_simulation is not None:
         if args.config is not None or args.overrides:
             raise ConfigError("--from-simulation takes its config from the run; give no CONFIG "
                               "or --set")
-        ds = theory.predict_from_simulation(open_run(args.from_simulation))
+        config = None
     else:
         if args.config is None:
             raise ConfigError("theory needs CONFIG or --from-simulation RUN.nc")
-        ds = theory.predict(load_config(args.config, args.overrides))
+        # The same resolve_config as simulate: theory refuses what simulate refuses.
+        config = load_config(args.config, args.overrides)
+    refuse_existing(args.out, args.overwrite)
+    check_writable(args.out)
+    if config is None:
+        ds = theory.predict_from_simulation(_run_for_delta_correction(args.from_simulation))
+    else:
+        ds = theory.predict(config)
     write_dataset_atomic(ds, args.out, overwrite=args.overwrite)
+    print(_theory_summary(ds))
+    print(f"wrote {args.out}")
     return 0
+
+
+COMPILE_CONFIG = {"N": 100, "duration_s": 0.2,
+                  "recording": {"interval_s": 0.1, "covariance_window_s": 0.05},
+                  "plasticity": {"ee": {"rule": "kohonen"}, "ei": {"rule": "istdp"}}}
+"""A tiny run exercising every kernel branch (two covariance windows fit in its 0.1 s)."""
 
 
 def _compile(args) -> int:
     from .simulation import simulate
 
-    simulate({"N": 100, "duration_s": 0.2, "recording": {"interval_s": 0.1},
-              "plasticity": {"ee": {"rule": "kohonen"}, "ei": {"rule": "istdp"}}},
-             progress=False)
+    simulate(COMPILE_CONFIG, progress=False)
     if not args.quiet:
         print("[balanced-stdp] numba kernel compiled and cached", file=sys.stderr)
     return 0
@@ -114,22 +218,42 @@ def _config_keys(args) -> int:
     return 0
 
 
+def _show_config_warning(message, category, filename, lineno, file=None, line=None):
+    """One line per config adjustment, like the other messages; other warnings as usual."""
+    if issubclass(category, ConfigAdjustedWarning):
+        print(f"[balanced-stdp] WARNING: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``balanced-stdp`` console script."""
+    """Entry point of the ``balanced-stdp`` console script.
+
+    Returns
+    -------
+    int
+        0 on success, including a simulation stopped by the divergence guard (a
+        result, written with ``status = "diverged"``); 2 on bad input, reported as
+        one line on stderr before any work is done.
+    """
+    from .io import IncompleteRunError, OutputPathError
+
     logging.basicConfig(level=logging.WARNING, format="[balanced-stdp] %(levelname)s: %(message)s")
     args = _build_parser().parse_args(argv)
     handler = {"simulate": _simulate, "theory": _theory, "compile": _compile,
                "config-keys": _config_keys}[args.command]
     try:
-        return handler(args)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    except FileExistsError as exc:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_config_warning
+            return handler(args)
+    except (ConfigError, FileExistsError, OutputPathError, IncompleteRunError) as exc:
         return _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - surface known data errors as one line
-        from .io import IncompleteRunError
         from .theory import NoBalancedStateError
-        if isinstance(exc, (IncompleteRunError, NoBalancedStateError)):
+        if isinstance(exc, NoBalancedStateError):
             return _fail(str(exc))
         raise
 

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ from .plasticity import RULES, SYNAPSE_TYPES, rule_parameter_defaults
 
 class ConfigError(ValueError):
     """A run config is invalid; the message names the offending key."""
+
+
+class ConfigAdjustedWarning(UserWarning):
+    """A config value asked for more than can exist and was reduced (the message names
+    the key, the value asked for and the value used; the stored config has the latter)."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -128,10 +134,13 @@ FIELDS: dict[str, Any] = {
         "interval_s": _positive("Record interval: population-rate bins, current means and "
                                 "weight snapshots (s).", 0.1),
         "covariance_window_s": _positive("Spike-count window for covariances (s).", 0.25),
-        "sampled_synapses": Field(int, 1000, "Existing synapses sampled per plastic type.",
+        "sampled_synapses": Field(int, 1000, "Existing synapses sampled per plastic type "
+                                  "(reduced, with a warning, to the most any type can have).",
                                   minimum=0),
         "sampled_pairs": Field(int, 1000, "Off-diagonal count-covariance entries sampled per "
-                               "pair type.", minimum=0),
+                               "pair type, without repeats (reduced, with a warning, to the "
+                               "most any pair type has; smaller types are padded with NaN).",
+                               minimum=0),
         "raster_duration_s": Field(float, 1.0, "Length of the spike-raster sample at the end of "
                                    "the run (s).", minimum=0.0),
     },
@@ -273,6 +282,10 @@ def _finish_plasticity(config: dict) -> None:
             raise ConfigError(f"{path}.j_norm: must be non-zero")
         if "eta_divisor" in params and params["eta_divisor"] == 0:
             raise ConfigError(f"{path}.eta_divisor: must be non-zero")
+        if "beta0" in params and params["beta0"] < 0:
+            # β₀ sets the rule's weight scale (Kohonen: j* = β₀ τ r_e); a negative β₀
+            # drives excitatory weights negative, against Dale's law.
+            raise ConfigError(f"{path}.beta0: must be >= 0, got {params['beta0']}")
         if "target_rate_hz" in params and params["target_rate_hz"] <= 0:
             raise ConfigError(f"{path}.target_rate_hz: must be > 0, got {params['target_rate_hz']}")
         if "j_min" in params and params["j_min"] >= params["j_max"]:
@@ -322,6 +335,85 @@ def _cross_checks(config: dict) -> None:
             get_dotted(config, key)
         except KeyError:
             raise ConfigError(f"sweep_dims: {key!r} is not a config key") from None
+    _check_neuron(config["neuron"])
+    _check_dale(config)
+    _check_recording(config, round(steps))
+
+
+# Sign of each weight under Dale's law: X and E neurons excite, I neurons inhibit. Zero is
+# allowed (no synapse of that type; the single-neuron tests decouple neurons this way).
+_EXCITATORY_WEIGHTS = ("weights.ee", "weights.ie", "weights.ex", "weights.ix",
+                       "optogenetics.weight")
+_INHIBITORY_WEIGHTS = ("weights.ei", "weights.ii")
+
+
+def _check_neuron(neuron: dict) -> None:
+    """Voltages must be ordered V_re < V_T < V_th for an EIF neuron to spike and reset."""
+    reset, threshold, spike = neuron["reset_mv"], neuron["threshold_mv"], neuron["spike_mv"]
+    if not reset < threshold:
+        raise ConfigError(f"neuron.reset_mv: must be < neuron.threshold_mv ({threshold}), got "
+                          f"{reset}")
+    if not spike > threshold:
+        raise ConfigError(f"neuron.spike_mv: must be > neuron.threshold_mv ({threshold}), got "
+                          f"{spike}")
+
+
+def _check_dale(config: dict) -> None:
+    """Refuse weights of the wrong sign (Dale's law): they run, but as a different model."""
+    for key in _EXCITATORY_WEIGHTS:
+        if get_dotted(config, key) < 0:
+            raise ConfigError(f"{key}: must be >= 0 (excitatory presynaptic neurons, Dale's "
+                              f"law), got {get_dotted(config, key)}")
+    for key in _INHIBITORY_WEIGHTS:
+        if get_dotted(config, key) > 0:
+            raise ConfigError(f"{key}: must be <= 0 (inhibitory presynaptic neurons, Dale's "
+                              f"law), got {get_dotted(config, key)}")
+
+
+def _population_sizes(config: dict) -> dict[str, int]:
+    """Neurons per group (E, I and, with optogenetics, E1 and E2), as the simulator
+    builds them."""
+    n = config["N"]
+    n_e = round(config["excitatory_fraction"] * n)
+    sizes = {"e": n_e, "i": n - n_e}
+    opto = config["optogenetics"]
+    if opto["enabled"]:
+        sizes["e1"] = round(opto["stimulated_fraction"] * n_e)
+        sizes["e2"] = n_e - sizes["e1"]
+    return sizes
+
+
+def _check_recording(config: dict, n_steps: int) -> None:
+    """Refuse a covariance window with no complete window in the measured half of the
+    run; reduce sample counts larger than what can exist (with a warning)."""
+    rec = config["recording"]
+    window_steps = round(rec["covariance_window_s"] * 1000.0 / config["dt_ms"])
+    analysis_steps = n_steps - n_steps // 2      # the simulator's (T/2, T]
+    half_s = config["duration_s"] / 2.0
+    if window_steps > analysis_steps:
+        raise ConfigError(f"recording.covariance_window_s: {rec['covariance_window_s']} s is "
+                          f"longer than the measured half of the run (duration_s/2 = {half_s} "
+                          "s), so no covariance could be measured")
+    if 2 * window_steps > analysis_steps:
+        warnings.warn(f"recording.covariance_window_s: only one {rec['covariance_window_s']} s "
+                      f"window fits in the measured half of the run ({half_s} s); spike-count "
+                      "covariances need two and will be NaN", ConfigAdjustedWarning,
+                      stacklevel=4)
+    sizes = _population_sizes(config)
+    # Pair types share one pair_sample dimension: the largest type bounds it, smaller
+    # types are padded with NaN for the pairs they lack (measurements.sampled_pair_statistics).
+    most_pairs = max(sizes["e"] * (sizes["e"] - 1), sizes["e"] * sizes["i"],
+                     sizes["i"] * (sizes["i"] - 1))
+    # Self-connections exist (spec §1), so a block has at most N_post·N_pre synapses; the
+    # realised count is random and known only to the simulator.
+    most_synapses = max(sizes["e"], sizes["i"]) ** 2
+    for key, limit, what in (("sampled_pairs", most_pairs, "off-diagonal neuron pairs"),
+                             ("sampled_synapses", most_synapses, "possible synapses")):
+        if rec[key] > limit:
+            warnings.warn(f"recording.{key}: {rec[key]} is more than the {limit} {what} of the "
+                          f"largest type at N = {config['N']}; using {limit}",
+                          ConfigAdjustedWarning, stacklevel=4)
+            rec[key] = limit
 
 
 # ----------------------------------------------------------------------------- public API
@@ -336,7 +428,16 @@ def resolve_config(user: dict | None) -> dict:
     Raises
     ------
     ConfigError
-        On an unknown key, a wrong type or an out-of-range value.
+        On an unknown key, a wrong type, an out-of-range value or a physically
+        impossible combination (V_re ≥ V_T, V_th ≤ V_T, a weight of the wrong sign
+        under Dale's law, a covariance window longer than the measured half of the
+        run, …).
+
+    Warns
+    -----
+    ConfigAdjustedWarning
+        When ``recording.sampled_pairs`` or ``recording.sampled_synapses`` asks for
+        more than can exist at this N; the returned config holds the reduced value.
     """
     config = _resolve_section(copy.deepcopy(user or {}), FIELDS, "")
     _finish_plasticity(config)

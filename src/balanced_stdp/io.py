@@ -6,6 +6,11 @@ disk, the file is flushed and only then renamed into place. A reader therefore
 never sees a file that looks complete but is not: an interrupted write leaves at
 most a hidden ``.NAME.tmp-*`` file (removed by the next write of that path), and
 :func:`open_run` refuses any file without the marker or that HDF5 cannot read.
+
+Every array variable carries HDF5's Fletcher-32 checksum, so content damaged after
+the write (a flipped disk block, a bad copy) fails on read instead of returning
+wrong numbers; :func:`open_run` also checks that a file is the kind of dataset
+(run or theory) and has the variables its consumer needs.
 """
 
 from __future__ import annotations
@@ -20,33 +25,82 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
+from .contract import RUN_KIND, THEORY_KIND
+
 COMPLETE_ATTRIBUTE = "complete"
+
+KIND_ATTRIBUTE = "kind"
+LEGACY_KIND_BY_TITLE = {"balanced-stdp simulation run": RUN_KIND,
+                        "balanced-stdp mean-field theory prediction": THEORY_KIND}
+"""Kind of files written before the ``kind`` attribute existed, from their ``title``."""
 
 # Allow readers while another process writes (shared filesystems, Snakemake).
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 
 class IncompleteRunError(RuntimeError):
-    """A dataset file is missing, half-written or corrupt."""
+    """A dataset file is missing, half-written, corrupt or not what the reader needs."""
+
+
+class OutputPathError(OSError):
+    """An output path cannot be written (checked before any work is done)."""
 
 
 def _encoding(ds: xr.Dataset) -> dict:
+    """netCDF4 encoding: Fletcher-32 checksums everywhere, compression for large arrays.
+
+    HDF5 applies the checksum per chunk of every array variable, numeric or string (for
+    variable-length strings it covers the stored references, not the text). Scalars are
+    stored contiguously, where HDF5 has no filters; every variable of a run or theory
+    dataset has the swept dimensions, so none is scalar there.
+    """
     encoding = {}
     for name, var in ds.variables.items():
+        encoding[name] = {"fletcher32": True}
         if var.dtype.kind in "fiu" and var.size > 1000:
-            encoding[name] = {"zlib": True, "complevel": 4}
+            encoding[name].update(zlib=True, complevel=4)
         if var.dtype.kind == "O" or var.dtype.kind == "U":
-            encoding[name] = {"dtype": str}
+            encoding[name]["dtype"] = str
     return encoding
 
 
 def refuse_existing(path: str | Path, overwrite: bool = False) -> None:
     """Raise FileExistsError if ``path`` exists and ``overwrite`` is false."""
-    if Path(path).exists() and not overwrite:
+    # os.path.lexists: a dangling symlink counts as existing, and an unusable name (too
+    # long, parent a file) is not an error here; check_writable reports it.
+    if os.path.lexists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; refusing to overwrite it (use --overwrite)")
 
 
 TEMPORARY_MARKER = ".tmp-"
+
+
+def check_writable(path: str | Path) -> None:
+    """Make sure ``path`` can be written, before hours are spent computing its content.
+
+    Creates the parent directory if needed, then creates and removes a temporary file
+    beside ``path`` (the same kind of name :func:`write_atomic` writes first, so a name
+    too long for the filesystem is caught too).
+
+    Raises
+    ------
+    OutputPathError
+        If ``path`` is a directory, its parent cannot be created (e.g. a parent is a
+        file) or no file can be created there (permissions, read-only filesystem,
+        name too long); the message names the path.
+    """
+    path = Path(path)
+    if os.path.isdir(path):
+        raise OutputPathError(f"{path}: is a directory; give a file name for the output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = _temporary_path(path)
+        with open(probe, "xb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OutputPathError(f"{path}: cannot write the output there ({reason})") from None
 
 
 def _temporary_path(path: Path) -> Path:
@@ -150,14 +204,39 @@ def is_complete(path: str | Path) -> bool:
         return False
 
 
-def open_run(path: str | Path, load: bool = True) -> xr.Dataset:
-    """Open a run (or theory) dataset, refusing incomplete or corrupt files.
+def dataset_kind(attrs: dict) -> str | None:
+    """``"run"``, ``"theory"`` or None: the ``kind`` attribute, else inferred from the
+    ``title`` of files written before ``kind`` existed."""
+    kind = attrs.get(KIND_ATTRIBUTE)
+    if kind is None:
+        kind = LEGACY_KIND_BY_TITLE.get(attrs.get("title"))
+    return kind
+
+
+def open_run(path: str | Path, load: bool = True, *, kind: str | None = None,
+             require: tuple[str, ...] | list[str] = ()) -> xr.Dataset:
+    """Open a run (or theory) dataset, refusing incomplete, corrupt or unsuitable files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The netCDF file.
+    load : bool
+        Read all data now (and close the file). Checksums are verified as data are
+        read, so only a loaded dataset is known to be intact.
+    kind : {"run", "theory"}, optional
+        Refuse a file of another kind (``kind`` attribute, or the ``title`` of older
+        files); None accepts any.
+    require : sequence of str
+        Variables (or coordinates) the caller needs; a file lacking any is refused.
 
     Raises
     ------
     IncompleteRunError
-        If the file does not exist, cannot be read as netCDF, or lacks the
-        ``complete`` marker (interrupted write).
+        If the file does not exist, cannot be read as netCDF, lacks the ``complete``
+        marker (interrupted write), fails a checksum (damaged after writing), is not
+        of the requested ``kind`` or lacks a required variable. The message names the
+        file, what was expected and what was found.
     """
     path = Path(path)
     if not path.exists():
@@ -167,11 +246,32 @@ def open_run(path: str | Path, load: bool = True) -> xr.Dataset:
                                  "marker); delete it and rerun that simulation")
     try:
         ds = xr.open_dataset(path, engine="netcdf4")
-        if load:
-            ds = ds.load()
-            ds.close()
     except (OSError, RuntimeError, ValueError) as exc:
         raise IncompleteRunError(f"{path}: unreadable netCDF ({exc})") from exc
+    # Kind and variables are checked before loading: a wrong file fails fast.
+    found_kind = dataset_kind(ds.attrs)
+    if kind is not None and found_kind != kind:
+        ds.close()
+        raise IncompleteRunError(f"{path}: expected a {kind} dataset, found "
+                                 f"{found_kind or 'an unknown kind'} (kind = "
+                                 f"{ds.attrs.get(KIND_ATTRIBUTE)!r}, title = "
+                                 f"{ds.attrs.get('title')!r})")
+    missing = [name for name in require if name not in ds.variables]
+    if missing:
+        found = ", ".join(sorted(str(name) for name in ds.data_vars)) or "none"
+        ds.close()
+        raise IncompleteRunError(f"{path}: lacks the variable(s) {', '.join(missing)} that are "
+                                 f"needed here; data variables found: {found}")
+    if load:
+        try:
+            ds = ds.load()
+        except (OSError, RuntimeError, ValueError) as exc:
+            # HDF5 reports a failed Fletcher-32 checksum or a broken compressed chunk here.
+            raise IncompleteRunError(f"{path}: corrupt netCDF, its data fail to read "
+                                     f"(checksum or decompression error: {exc}); delete it and "
+                                     "rerun what produced it") from exc
+        finally:
+            ds.close()
     for name in ("diverged",):
         if name in ds and ds[name].dtype != np.int8:
             ds[name] = ds[name].astype(np.int8)

@@ -60,20 +60,72 @@ def block_mean_covariance(counts: np.ndarray, members_a: np.ndarray, members_b: 
     return total / pairs if pairs > 0 else float("nan")
 
 
+def off_diagonal_pair_count(members_a: np.ndarray, members_b: np.ndarray) -> int:
+    """Number of ordered pairs (j, k), j in ``members_a``, k in ``members_b``, with j ≠ k."""
+    shared = np.intersect1d(members_a, members_b).size
+    return int(members_a.size) * int(members_b.size) - int(shared)
+
+
+def sample_off_diagonal_pairs(members_a: np.ndarray, members_b: np.ndarray, n_samples: int,
+                              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw distinct off-diagonal pairs (j in a, k in b, j ≠ k) without replacement.
+
+    Parameters
+    ----------
+    members_a, members_b : ndarray of int
+        Neuron indices of the two groups (each without repeats); they may be
+        identical, disjoint or overlap.
+    n_samples : int
+        Pairs wanted.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    j, k : ndarray of int
+        ``min(n_samples, off_diagonal_pair_count(a, b))`` distinct pairs. A group
+        pair with fewer off-diagonal pairs than asked (a single-neuron group has
+        none within itself) returns all of them: the number of draws is fixed, so
+        this never loops.
+    """
+    members_a = np.asarray(members_a)
+    members_b = np.asarray(members_b)
+    n_b = members_b.size
+    # Flat positions (row in a, column in b) of the diagonal entries j = k, sorted.
+    _, row, column = np.intersect1d(members_a, members_b, assume_unique=True,
+                                    return_indices=True)
+    diagonal = np.sort(row.astype(np.int64) * n_b + column)
+    available = members_a.size * n_b - diagonal.size
+    n_draw = min(int(n_samples), int(available))
+    if n_draw <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    # Sample ranks among the allowed positions, then skip the diagonal: the allowed
+    # positions before diagonal[i] number diagonal[i] - i.
+    rank = rng.choice(available, size=n_draw, replace=False)
+    flat = rank + np.searchsorted(diagonal - np.arange(diagonal.size), rank, side="right")
+    return members_a[flat // n_b], members_b[flat % n_b]
+
+
 def sampled_pair_statistics(counts: np.ndarray, members_a: np.ndarray, members_b: np.ndarray,
                             n_samples: int, rng: np.random.Generator):
     """Covariances and correlations of ``n_samples`` random off-diagonal pairs (j in a, k in b).
 
-    Correlations of pairs involving a silent neuron are NaN.
+    Pairs are distinct (drawn without replacement, see
+    :func:`sample_off_diagonal_pairs`). When the groups have fewer off-diagonal pairs
+    than ``n_samples`` (e.g. a one-neuron group with itself), every existing pair is
+    returned and only the missing entries are NaN. Correlations of pairs involving a
+    silent neuron are NaN.
+
+    Returns
+    -------
+    cov, corr : ndarray (n_samples,)
     """
+    cov_out = np.full(n_samples, np.nan)
+    corr_out = np.full(n_samples, np.nan)
     if counts.shape[0] < 2 or n_samples == 0:
-        return np.full(n_samples, np.nan), np.full(n_samples, np.nan)
-    j = rng.choice(members_a, n_samples)
-    k = rng.choice(members_b, n_samples)
-    clash = j == k
-    while clash.any():  # redraw diagonal entries
-        k[clash] = rng.choice(members_b, int(clash.sum()))
-        clash = j == k
+        return cov_out, corr_out
+    j, k = sample_off_diagonal_pairs(members_a, members_b, n_samples, rng)
     x = counts.astype(np.float64)
     xj = x[:, j] - x[:, j].mean(axis=0)
     xk = x[:, k] - x[:, k].mean(axis=0)
@@ -82,7 +134,9 @@ def sampled_pair_statistics(counts: np.ndarray, members_a: np.ndarray, members_b
     sd = np.sqrt((xj * xj).sum(axis=0) / dof * (xk * xk).sum(axis=0) / dof)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.where(sd > 0, cov / np.where(sd > 0, sd, 1.0), np.nan)
-    return cov, corr
+    cov_out[:j.size] = cov
+    corr_out[:j.size] = corr
+    return cov_out, corr_out
 
 
 def group_variance(counts: np.ndarray, members: np.ndarray) -> float:
