@@ -151,7 +151,7 @@ def combine(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
 
 
 def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathLike,
-                    experiment: str | None = None) -> xr.Dataset:
+                    experiment: str | None = None, kind: str | None = None) -> xr.Dataset:
     """Open finished run (or theory) files, combine them and write one dataset.
 
     Parameters
@@ -163,6 +163,9 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
         Output netCDF file, written atomically (temporary file and rename).
     experiment : str, optional
         Experiment name stored in the ``experiment`` attribute.
+    kind : {"run", "theory"}, optional
+        What every file must be (``contract.RUN_KIND``/``THEORY_KIND``); a file of
+        another kind is refused. Stored as the aggregate's ``kind`` attribute.
 
     Returns
     -------
@@ -170,7 +173,7 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
         The combined dataset (as written).
     """
     paths = [Path(p) for p in paths]
-    datasets = [open_run(p) for p in paths]
+    datasets = [open_run(p, kind=kind) for p in paths]
     try:
         combined = combine(datasets)
     finally:
@@ -180,6 +183,8 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
     combined.attrs["source_files"] = json.dumps([str(p) for p in paths])
     if experiment is not None:
         combined.attrs["experiment"] = experiment
+    if kind is not None:
+        combined.attrs["kind"] = kind
     write_dataset_atomic(combined, out_path)
     return combined
 

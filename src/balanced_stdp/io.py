@@ -21,7 +21,11 @@ import secrets
 from pathlib import Path
 from typing import Callable
 
-import netCDF4
+# HDF5 reads this once, when netCDF4 loads it: allow readers while another process
+# writes (shared filesystems, Snakemake), unless the user chose otherwise.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+
+import netCDF4  # noqa: E402 (after the HDF5 setting above)
 import numpy as np
 import xarray as xr
 
@@ -34,8 +38,6 @@ LEGACY_KIND_BY_TITLE = {"balanced-stdp simulation run": RUN_KIND,
                         "balanced-stdp mean-field theory prediction": THEORY_KIND}
 """Kind of files written before the ``kind`` attribute existed, from their ``title``."""
 
-# Allow readers while another process writes (shared filesystems, Snakemake).
-os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 
 class IncompleteRunError(RuntimeError):

@@ -14,6 +14,8 @@ rule aggregate_runs:
     resources:
         mem_mb=aggregate_mem_mb,
         runtime=30,
+    params:
+        kind="run",
     script:
         "../scripts/aggregate.py"
 
@@ -31,5 +33,7 @@ rule aggregate_theory:
     resources:
         mem_mb=aggregate_mem_mb,
         runtime=30,
+    params:
+        kind="theory",
     script:
         "../scripts/aggregate.py"

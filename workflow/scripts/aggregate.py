@@ -13,5 +13,6 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 with open(smk.log[0], "w") as log:
     sys.stdout = sys.stderr = log
     experiment = smk.wildcards.experiment
-    combined = aggregate_files(smk.input, smk.output[0], experiment=experiment)
+    combined = aggregate_files(smk.input, smk.output[0], experiment=experiment,
+                               kind=smk.params.kind)
     print(f"combined {len(smk.input)} files:", dict(combined.sizes))

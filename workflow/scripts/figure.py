@@ -15,7 +15,9 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 with open(smk.log[0], "w") as log:
     sys.stdout = sys.stderr = log
     target = FigureTarget(**smk.params.target)
-    datasets = {name: open_run(getattr(smk.input, name)) for name in target.spec.inputs}
+    kinds = {"runs": "run", "theory": "theory"}
+    datasets = {name: open_run(getattr(smk.input, name), kind=kinds[name])
+                for name in target.spec.inputs}
     caption = target.spec.caption(datasets.get("runs"))
     save_figure(target.draw(datasets), smk.output.pdf, smk.output.png, caption=caption)
     print(f"wrote {smk.output.pdf} and {smk.output.png}")
