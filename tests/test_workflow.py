@@ -32,10 +32,14 @@ from snakemake.utils import validate
 from balanced_stdp.config import describe_fields, rule_label
 from balanced_stdp.contract import dimension_name, swept_values
 from balanced_stdp.io import open_run
+from balanced_stdp.figures import figure_targets
 from balanced_stdp.study import expand_study, plastic_synapses, run_path
+from balanced_stdp.theory import predict_point
 from conftest import REPO, load_test_config, run_snakemake, snakemake_command
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+RESULTS = load_test_config()["results_dir"]
+"""The test study's own results directory (results/test: never the default study's)."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -48,14 +52,10 @@ def study_grids(cfg: dict) -> dict[str, dict[str, dict]]:
 
 
 def expected_figure_stems(cfg: dict) -> list[str]:
-    figures, grids = cfg["figures"], study_grids(cfg)
-    stems = [f"weight_dynamics_{name}_{syn}" for name in figures.get("weight_dynamics", [])
-             for syn in plastic_synapses(grids[name])]
-    for kind in ("balance", "rate_weight_correlation", "weight_manifold"):
-        stems += [f"{kind}_{name}" for name in figures.get(kind, [])]
-    if figures.get("learning_windows", True):
-        stems.append("learning_windows")
-    return stems
+    """The figure files the registry makes of the config's ``figures:`` section."""
+    grids = study_grids(cfg)
+    plastic = {name: plastic_synapses(points) for name, points in grids.items()}
+    return list(figure_targets(cfg.get("figures", {}), plastic))
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -92,8 +92,8 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
     cfg = load_test_config()
     grids = study_grids(cfg)
     for name, experiment in cfg["experiments"].items():
-        runs = open_run(local_study / f"results/aggregate/{name}.nc")
-        theory = open_run(local_study / f"results/aggregate/{name}_theory.nc")
+        runs = open_run(local_study / RESULTS / f"aggregate/{name}.nc", kind="run")
+        theory = open_run(local_study / RESULTS / f"aggregate/{name}_theory.nc", kind="theory")
         synapse = plastic_synapses(grids[name])[0]
         rule = experiment["run"]["plasticity"][synapse]["rule"]
         for ds in (runs, theory):
@@ -116,17 +116,20 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
         for point, run_config in grids[name].items():
             assert rule_label(run_config) == rule
             selection = {dim: values[0] for dim, values in swept_values(run_config).items()}
-            run = open_run(local_study / run_path(name, point, "run.nc"))
+            run = open_run(local_study / run_path(name, point, "run.nc", RESULTS))
             swept = [d for d in run["diverged"].dims]
             for var in ("mean_weight", "sampled_weight", "neuron_rate", "mean_input"):
                 xr.testing.assert_equal(runs[var].sel(selection), run[var].squeeze(swept))
-            single = open_run(local_study / run_path(name, point, "theory.nc"))
-            xr.testing.assert_equal(theory["mean_weight"].sel(selection),
-                                    single["mean_weight"].squeeze(swept))
+            # ... and the theory aggregate exactly this point's prediction
+            delta_corrected = experiment.get("theory", "prediction") == "delta_corrected"
+            single = predict_point(run_config, run if delta_corrected else None)
+            assert str(single["theory_status"].values.ravel()[0]) == "ok"
+            for var in ("mean_weight", "fixed_point_weight", "finite_size_delta"):
+                xr.testing.assert_equal(theory[var].sel(selection), single[var].squeeze(swept))
 
 
 def test_every_figure_is_a_nonempty_pdf_and_png(local_study):
-    figures = local_study / "results" / "figures"
+    figures = local_study / RESULTS / "figures"
     stems = expected_figure_stems(load_test_config())
     assert sorted(p.name for p in figures.iterdir()) == sorted(
         f"{stem}.{ext}" for stem in stems for ext in ("pdf", "png"))
@@ -140,7 +143,7 @@ def test_every_figure_is_a_nonempty_pdf_and_png(local_study):
 
 def test_numba_compiled_once_before_the_simulations(local_study, workflow_env):
     # the warm-up job wrote the whole cache; no simulation job compiled anything after it
-    warmed = (local_study / "results" / "numba" / "compiled.txt").stat().st_mtime
+    warmed = (local_study / RESULTS / "numba" / "compiled.txt").stat().st_mtime
     cache = [p for p in Path(workflow_env["NUMBA_CACHE_DIR"]).rglob("*") if p.is_file()]
     assert any(p.suffix == ".nbc" for p in cache)
     late = [p.name for p in cache if p.stat().st_mtime > warmed]
@@ -173,12 +176,14 @@ def test_changing_one_grid_value_reruns_only_that_point(local_study, workflow_en
     result = run_snakemake(local_study, "--dry-run", env=workflow_env,
                            configfile=write_config(tmp_path / "changed.yaml", cfg))
     counts = job_counts(result.stdout)
-    assert counts["run_config"] == counts["simulate"] == counts["theory"] == 1
-    assert counts["aggregate_runs"] == counts["aggregate_theory"] == 1
+    assert counts["run_config"] == counts["simulate"] == 1
+    assert counts["theory"] == counts["aggregate_runs"] == 1    # of that experiment only
     assert counts["figure"] == 1                   # only the manifold figure is redrawn
-    assert "output: results/figures/weight_manifold_istdp_initial_conditions.pdf" in result.stdout
+    assert (f"output: {RESULTS}/figures/weight_manifold_istdp_initial_conditions.pdf"
+            in result.stdout)
     assert "compile_numba" not in counts
-    new_run = "results/runs/istdp_initial_conditions/rule~istdp/weights_ei~-90/c~0/seed~1/run.nc"
+    new_run = (f"{RESULTS}/runs/istdp_initial_conditions/rule~istdp/weights_ei~-90/c~0/seed~1"
+               "/run.nc")
     assert f"output: {new_run}" in result.stdout
     assert "kohonen/rule~kohonen" not in result.stdout
 
@@ -202,8 +207,8 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     n_points = sum(len(points) for points in grids.values())
     n_experiments = len(cfg["experiments"])
     expected = {
-        "compile_numba": 1, "run_config": n_points, "simulate": n_points, "theory": n_points,
-        "aggregate_runs": n_experiments, "aggregate_theory": n_experiments,
+        "compile_numba": 1, "run_config": n_points, "simulate": n_points,
+        "theory": n_experiments, "aggregate_runs": n_experiments,
         "figure": len(expected_figure_stems(cfg)), "all": 1,
     }
     assert counts == expected
@@ -336,14 +341,14 @@ def _wait_for(predicate, timeout_s: float, what: str):
 def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_env, tmp_path):
     workdir = tmp_path / "resumed"
     workdir.mkdir()
-    targets = ["results/aggregate/kohonen.nc", "results/aggregate/kohonen_theory.nc",
-               "results/aggregate/istdp_initial_conditions.nc",
-               "results/aggregate/istdp_initial_conditions_theory.nc"]
+    targets = [f"{RESULTS}/aggregate/{name}.nc" for name in (
+        "kohonen", "kohonen_theory", "istdp_initial_conditions",
+        "istdp_initial_conditions_theory")]
     command = snakemake_command(workdir, "--cores", "2", *targets)
     n_runs = sum(len(points) for points in study_grids(load_test_config()).values())
 
     def finished_runs() -> list[Path]:
-        return list((workdir / "results" / "runs").rglob("run.nc"))
+        return list((workdir / RESULTS / "runs").rglob("run.nc"))
 
     def start() -> subprocess.Popen:
         return subprocess.Popen(command, cwd=workdir, env=workflow_env, start_new_session=True,
@@ -370,7 +375,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_en
     # 3. the same command once more finishes the study, equal to the uninterrupted run
     run_snakemake(workdir, "--cores", "2", *targets, env=workflow_env)
     assert len(finished_runs()) == n_runs
-    leftovers = [p for p in (workdir / "results").rglob("*") if ".tmp" in p.name]
+    leftovers = [p for p in (workdir / RESULTS).rglob("*") if ".tmp" in p.name]
     assert leftovers == [], leftovers
     for target in targets:
         xr.testing.assert_identical(comparable(open_run(workdir / target)),

@@ -1,7 +1,7 @@
 """balanced-stdp: plastic balanced networks of EIF neurons under STDP.
 
 Simulator, mean-field theory and figures for Akil, Rosenbaum & Josić,
-"Synaptic plasticity in correlated balanced networks" (PLoS Comput Biol 2021).
+"Balanced networks under spike-time dependent plasticity" (PLoS Comput Biol 2021).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -175,12 +175,20 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
     paths = [Path(p) for p in paths]
     datasets = [open_run(p, kind=kind) for p in paths]
     try:
-        combined = combine(datasets)
+        return write_aggregate(datasets, out_path, experiment, kind, paths)
     finally:
         for ds in datasets:
             ds.close()
-    combined.attrs["n_runs"] = len(paths)
-    combined.attrs["source_files"] = json.dumps([str(p) for p in paths])
+
+
+def write_aggregate(datasets: Sequence[xr.Dataset], out_path: str | os.PathLike,
+                    experiment: str | None = None, kind: str | None = None,
+                    sources: Sequence[str | os.PathLike] = ()) -> xr.Dataset:
+    """Combine one experiment's datasets (:func:`combine`) and write them atomically,
+    with the ``experiment``, ``kind``, ``n_runs`` and ``source_files`` attributes."""
+    combined = combine(datasets)
+    combined.attrs["n_runs"] = len(datasets)
+    combined.attrs["source_files"] = json.dumps([str(p) for p in sources])
     if experiment is not None:
         combined.attrs["experiment"] = experiment
     if kind is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -99,21 +98,6 @@ def _simulate(args) -> int:
     return 0     # a diverged run is a result (see SIMULATE_EPILOG), not a failure
 
 
-def _refuse_diverged(run, path: Path) -> None:
-    """Raise ConfigError if ``run`` was stopped by the divergence guard."""
-    diverged = run.attrs.get("status") == "diverged" or (
-        "diverged" in run and bool(run["diverged"].values.any()))
-    if not diverged:
-        return
-    at_s = run.attrs.get("diverged_at_s")
-    if not isinstance(at_s, (int, float)) and "diverged_at_s" in run:
-        at_s = float(run["diverged_at_s"].values.ravel()[0])
-    when = f"{at_s:g} s" if isinstance(at_s, (int, float)) and math.isfinite(at_s) else "? s"
-    reason = run.attrs.get("divergence_reason", "divergence guard")
-    raise ConfigError(f"{path}: the run diverged at t = {when} ({reason}); a Δ-corrected "
-                      "prediction needs a run that reached its steady state")
-
-
 def _run_for_delta_correction(path: Path):
     """The finished, non-diverged run at ``path`` with a valid stored config."""
     from .contract import RUN_KIND
@@ -128,7 +112,11 @@ def _run_for_delta_correction(path: Path):
         resolve_config(json.loads(run.attrs["config"]))
     except ConfigError as exc:
         raise ConfigError(f"{path}: stored config: {exc}") from None
-    _refuse_diverged(run, path)
+    from .theory import DivergedRunError, check_converged
+    try:
+        check_converged(run)
+    except DivergedRunError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return run
 
 

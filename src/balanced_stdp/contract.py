@@ -385,6 +385,9 @@ THEORY_VARIABLES = {
                                       "final_weight_rate_cov"),
     "manifold_weight": Variable(("synapse",), "mV",
                                 "j*_0 - Cov(j_ab, r_b)/r_b* (iSTDP manifold relation, spec 6.7)"),
+    # the workflow's per-point theory (theory.predict_point) adds:
+    "theory_status": Variable((), "", "ok, or why this grid point has only the leading-order "
+                                      "prediction"),
 }
 """Variables of a theory dataset (``balanced-stdp theory``); with optogenetics the
 fixed-point group also appears with the suffix ``_laser_on`` (X2 on)."""

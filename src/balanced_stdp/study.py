@@ -27,8 +27,10 @@ from .config import ConfigError, get_dotted, resolve_config, rule_label
 from .contract import SYNAPSE_TYPES, dimension_name
 from .simulation import RASTER_CAPACITY_RATE_HZ
 
-RUNS_DIR = "results/runs"
-"""Root of the per-point outputs: ``results/runs/<experiment>/<point>/<file>``."""
+RESULTS_DIR = "results"
+"""Default ``results_dir``: runs in ``<results_dir>/runs/<experiment>/<point>/<file>``,
+aggregates (runs and theory) in ``<results_dir>/aggregate``, figures in
+``<results_dir>/figures``, job logs in ``<results_dir>/logs``."""
 
 ALWAYS_SWEPT = ("c", "seed")
 """Keys every experiment's grid sweeps (the schema requires them)."""
@@ -153,14 +155,15 @@ def expand_study(config: dict) -> dict[str, dict[str, dict]]:
             for name, experiment in config["experiments"].items()}
 
 
-def run_path(experiment: str, point: str, file: str) -> str:
-    """Path of one grid point's ``file`` (``config.yaml``, ``run.nc``, ``theory.nc``)."""
-    return f"{RUNS_DIR}/{experiment}/{point}/{file}"
+def run_path(experiment: str, point: str, file: str, results_dir: str = RESULTS_DIR) -> str:
+    """Path of one grid point's ``file`` (``config.yaml``, ``run.nc``)."""
+    return f"{results_dir}/runs/{experiment}/{point}/{file}"
 
 
-def run_files(experiment: str, points: Iterable[str], file: str) -> list[str]:
+def run_files(experiment: str, points: Iterable[str], file: str,
+              results_dir: str = RESULTS_DIR) -> list[str]:
     """``file`` of every grid point of an experiment."""
-    return [run_path(experiment, point, file) for point in points]
+    return [run_path(experiment, point, file, results_dir) for point in points]
 
 
 def plastic_synapses(points: dict[str, dict]) -> list[str]:
@@ -267,9 +270,19 @@ def simulate_runtime_min(cfg: dict, scale: float = 1.0) -> float:
     return max(RUNTIME_MARGIN * scale * estimated_wall_seconds(cfg) / 60.0, MIN_RUNTIME_MIN)
 
 
-def theory_memory_mb(cfg: dict) -> float:
-    """Memory of one theory job (MB); the Δ-corrected theory opens the run dataset."""
-    return 800.0 + 0.5 * estimated_memory_mb(cfg)
+def theory_memory_mb(cfgs: Iterable[dict]) -> float:
+    """Memory of an experiment's theory job (MB); the Δ-corrected theory opens its runs
+    one at a time."""
+    return 800.0 + 0.5 * max(estimated_memory_mb(cfg) for cfg in cfgs)
+
+
+THEORY_MINUTES_PER_POINT = 0.5
+"""Generous per-point time of the theory (measured: 0.1–3 s, the slowest with c > 0)."""
+
+
+def theory_runtime_min(cfgs: Iterable[dict]) -> float:
+    """Runtime request of an experiment's theory job (min)."""
+    return max(MIN_RUNTIME_MIN, THEORY_MINUTES_PER_POINT * len(list(cfgs)))
 
 
 def aggregate_memory_mb(cfgs: Iterable[dict]) -> float:
@@ -301,6 +314,26 @@ def experiment_summary(experiment: dict, points: dict[str, dict]) -> str:
                       for key, values in grid.items())
     return (f"N = {first['N']}, T = {fmt(first['duration_s'])} s, "
             f"τ_STDP = {fmt(first['tau_stdp_ms'])} ms; {rules}; initial {weights}; {swept}.")
+
+
+THEORY_SENTENCES = {
+    "prediction": "Theory: mean-field prediction from the run config.",
+    "delta_corrected": "Theory: Δ-corrected from each finished run (spec §6.6).",
+}
+"""Caption sentence of each ``experiments.<name>.theory`` mode."""
+
+
+def report_caption(figure_text: str, name: str | None = None, experiment: dict | None = None,
+                   points: dict[str, dict] | None = None) -> str:
+    """Report caption (reStructuredText): what the figure shows and, for a figure of an
+    experiment, what the experiment is and which parameters produced it."""
+    text = figure_text
+    if name is not None:
+        description = experiment["description"].rstrip(".")
+        text = (f"Experiment '{name}'" + (f": {description}" if description else "")
+                + f". {text} Parameters: {experiment_summary(experiment, points)} "
+                + THEORY_SENTENCES[experiment["theory"]])
+    return rst_escape(text)
 
 
 def rst_escape(text: str) -> str:

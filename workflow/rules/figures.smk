@@ -1,4 +1,4 @@
-# Figures as PDF and PNG in results/figures/; the PNGs go into the HTML report. One rule
+# Figures as PDF and PNG in <results_dir>/figures/; the PNGs go into the HTML report. One rule
 # draws every figure target of the config's `figures:` section (balanced_stdp.figures
 # registry): its inputs, caption, report category and labels come from the target.
 
@@ -7,17 +7,15 @@ rule figure:
     input:
         unpack(get_figure_input),
     output:
-        pdf="results/figures/{stem}.pdf",
+        pdf=results("figures/{stem}.pdf"),
         png=report(
-            "results/figures/{stem}.png",
+            results("figures/{stem}.png"),
             caption="../report/figure.rst",
             category=get_figure_category,
             labels=get_figure_labels,
         ),
     log:
-        "results/logs/figures/{stem}.log",
-    wildcard_constraints:
-        stem=figure_stem_pattern(),
+        results("logs/figures/{stem}.log"),
     conda:
         SOFTWARE_ENV
     threads: 1

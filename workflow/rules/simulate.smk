@@ -5,9 +5,9 @@ rule compile_numba:
     # Compiles the kernel into NUMBA_CACHE_DIR before the fan-out, so parallel jobs
     # load it instead of each compiling it (tens of seconds each on 2 cores).
     output:
-        "results/numba/compiled.txt",
+        results("numba/compiled.txt"),
     log:
-        "results/logs/compile_numba.log",
+        results("logs/compile_numba.log"),
     conda:
         SOFTWARE_ENV
     threads: 1
@@ -23,29 +23,28 @@ rule compile_numba:
 
 rule run_config:
     # The complete, resolved run config of one grid point (YAML); `balanced-stdp
-    # simulate` on it reproduces the run by hand. A shell job: no interpreter start-up.
+    # simulate` on it reproduces the run by hand. Written by Snakemake itself (no job
+    # process, nothing printed).
     output:
-        "results/runs/{experiment}/{point}/config.yaml",
+        results("runs/{experiment}/{point}/config.yaml"),
     log:
-        "results/logs/run_config/{experiment}/{point}.log",
+        results("logs/run_config/{experiment}/{point}.log"),
     localrule: True
-    conda:
-        SOFTWARE_ENV
     params:
         text=get_run_config_yaml,
-    shell:
-        "printf '%s' {params.text:q} > {output} 2> {log}"
+    run:
+        Path(output[0]).write_text(params.text)
 
 
 rule simulate:
     input:
-        config="results/runs/{experiment}/{point}/config.yaml",
+        config=results("runs/{experiment}/{point}/config.yaml"),
         # ancient: a recompiled cache must not rerun finished simulations
-        compiled=ancient("results/numba/compiled.txt"),
+        compiled=ancient(results("numba/compiled.txt")),
     output:
-        "results/runs/{experiment}/{point}/run.nc",
+        results("runs/{experiment}/{point}/run.nc"),
     log:
-        "results/logs/simulate/{experiment}/{point}.log",
+        results("logs/simulate/{experiment}/{point}.log"),
     conda:
         SOFTWARE_ENV
     threads: 1
@@ -55,6 +54,5 @@ rule simulate:
     params:
         model_version=MODEL_VERSION,
     shell:
-        # (the atomic writer removes a temporary file left by a killed job)
         "NUMBA_NUM_THREADS={threads} balanced-stdp simulate {input.config} --out {output} "
         "> {log} 2>&1"

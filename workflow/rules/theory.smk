@@ -1,22 +1,22 @@
-# One theory job per grid point, with the same coordinates as the simulation.
+# The theory of every grid point of an experiment, in one job: leading-order predictions
+# from the run configs, or Δ-corrected ones from the finished runs (experiments.<name>
+# .theory). Combined like the runs, with the same coordinates.
 
 
 rule theory:
     input:
-        unpack(get_theory_input),
+        unpack(get_theory_inputs),
     output:
-        "results/runs/{experiment}/{point}/theory.nc",
+        results("aggregate/{experiment}_theory.nc"),
     log:
-        "results/logs/theory/{experiment}/{point}.log",
+        results("logs/theory/{experiment}.log"),
     conda:
         SOFTWARE_ENV
     threads: 1
     resources:
         mem_mb=theory_mem_mb,
-        runtime=3,
+        runtime=theory_runtime,
     params:
-        source=get_theory_arguments,
         model_version=MODEL_VERSION,
-    shell:
-        "NUMBA_NUM_THREADS={threads} balanced-stdp theory {params.source} --out {output} "
-        "> {log} 2>&1"
+    script:
+        "../scripts/theory.py"

@@ -23,11 +23,13 @@ from .bifurcation import fixed_point_branches, saddle_node
 from .dynamics import FixedPoint, MeanFieldModel, Trajectory
 from .finite_size import excitatory_gain, measure
 from .network import Network, NoBalancedStateError
-from .prediction import parameter_sweep, predict, predict_from_simulation
+from .prediction import (DivergedRunError, check_converged, parameter_sweep, predict,
+                         predict_from_simulation, predict_point)
 
 __all__ = [
-    "predict", "predict_from_simulation", "parameter_sweep", "NoBalancedStateError",
-    "Network", "MeanFieldModel", "FixedPoint", "Trajectory", "saddle_node", "fixed_point_branches",
+    "predict", "predict_from_simulation", "predict_point", "parameter_sweep", "check_converged",
+    "DivergedRunError", "NoBalancedStateError", "Network", "MeanFieldModel", "FixedPoint",
+    "Trajectory", "saddle_node", "fixed_point_branches",
     "count_covariance", "count_covariance_closed_form", "kernel_integrals",
     "network_cross_spectrum", "network_kernel_integrals", "measure", "excitatory_gain",
 ]

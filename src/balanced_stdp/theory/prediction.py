@@ -191,6 +191,57 @@ def predict(config: dict, delta=None, excitatory_gain_khz_per_mv_ms: float | Non
     return ds
 
 
+class DivergedRunError(ValueError):
+    """A Δ-corrected prediction was asked of a run the divergence guard stopped."""
+
+
+def diverged_at_s(run: xr.Dataset) -> float | None:
+    """Simulated time (s) at which the divergence guard stopped ``run``; None if it did not
+    (NaN if the time is unknown)."""
+    diverged = run.attrs.get("status") == "diverged" or (
+        "diverged" in run and bool(np.asarray(run["diverged"]).any()))
+    if not diverged:
+        return None
+    at_s = run.attrs.get("diverged_at_s")
+    if not isinstance(at_s, (int, float)) and "diverged_at_s" in run:
+        at_s = float(np.asarray(run["diverged_at_s"]).ravel()[0])
+    return float(at_s) if isinstance(at_s, (int, float)) else float("nan")
+
+
+def check_converged(run: xr.Dataset) -> None:
+    """Raise :class:`DivergedRunError` if the divergence guard stopped ``run``."""
+    at_s = diverged_at_s(run)
+    if at_s is not None:
+        reason = run.attrs.get("divergence_reason", "divergence guard")
+        raise DivergedRunError(f"the run diverged at t = {at_s:g} s ({reason}); a Δ-corrected "
+                               "prediction needs a run that reached its steady state")
+
+
+def predict_point(config: dict, run: xr.Dataset | None = None) -> xr.Dataset:
+    """The theory of one grid point, as the workflow records it.
+
+    Δ-corrected from ``run`` when one is given (:func:`predict_from_simulation`), else
+    leading order (:func:`predict`). A point whose run diverged, or whose Δ-corrected
+    network has no balanced state, does not fail its experiment: it gets the
+    leading-order prediction, and the variable ``theory_status`` says why
+    (``"ok"`` otherwise), so figures draw every other point.
+    """
+    status = "ok"
+    if run is not None:
+        try:
+            check_converged(run)
+            ds = predict_from_simulation(run)
+        except (DivergedRunError, NoBalancedStateError) as error:
+            status = f"no Δ correction: {error}"
+            run = None
+    if run is None:
+        ds = predict(config)
+    dims, data, attrs = _var("theory_status", status)
+    ds["theory_status"] = xr.DataArray(data, dims=dims, attrs=attrs).expand_dims(
+        {d: ds[d].values for d in swept_values(resolve_config(copy.deepcopy(config)))})
+    return ds
+
+
 def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
                             net_input: bool = False) -> xr.Dataset:
     """Δ-corrected predictions for a finished run (spec §6.6–§6.7).
@@ -217,7 +268,13 @@ def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
     net_input : bool
         Use the net-input variant of Δ ([derived here], see
         :mod:`balanced_stdp.theory.finite_size`); default: the spec's Δ.
+
+    Raises
+    ------
+    DivergedRunError
+        If the divergence guard stopped the run (it has no steady state to measure).
     """
+    check_converged(run)
     config = finite_size.run_config(run)
     measurement = finite_size.measure(run, net_input=net_input)
     network = Network.from_config(config)

@@ -1,0 +1,31 @@
+"""Snakemake script: the theory of every grid point of one experiment, combined.
+
+Each point gets :func:`balanced_stdp.theory.predict_point`: Δ-corrected from its run when
+the rule passes ``runs``, else leading order from its config; a point whose run
+diverged keeps the leading-order prediction and says why in ``theory_status``, so one
+point never costs the experiment its theory. Runs are opened one at a time.
+"""
+
+import sys
+
+from balanced_stdp.aggregate import write_aggregate
+from balanced_stdp.config import load_config
+from balanced_stdp.contract import RUN_KIND, THEORY_KIND
+from balanced_stdp.io import open_run
+from balanced_stdp.theory import predict_point
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+
+with open(smk.log[0], "w") as log:
+    sys.stdout = sys.stderr = log
+    configs = list(smk.input.configs)
+    runs = list(smk.input.runs) if "runs" in smk.input.keys() else [None] * len(configs)
+    predictions = []
+    for config_path, run_path in zip(configs, runs):
+        run = open_run(run_path, kind=RUN_KIND) if run_path else None
+        predictions.append(predict_point(load_config(config_path), run))
+        status = str(predictions[-1]["theory_status"].values.ravel()[0])
+        print(f"{config_path}: {status}")
+    combined = write_aggregate(predictions, smk.output[0], smk.wildcards.experiment,
+                               THEORY_KIND, runs if runs[0] else configs)
+    print(f"combined {len(predictions)} predictions:", dict(combined.sizes))
