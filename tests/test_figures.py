@@ -15,6 +15,7 @@ import struct
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import numpy as np
 import pytest
 import xarray as xr
@@ -537,3 +538,42 @@ def test_target_draws_its_figure_from_the_inputs_it_needs(study):
     fig = targets["learning_windows"].draw({})
     assert axes_by_gid(fig, "window|kohonen")
 
+
+
+def test_figure_of_roles_reads_each_roles_aggregates_and_draws_them(monkeypatch):
+    """A figure combining experiments (Fig 10, 11 …): one file, one ExperimentData per role."""
+    received = {}
+
+    def draw(first, second, extra=None):
+        received.update(first=first, second=second, extra=extra)
+        return Figure()
+
+    spec = registry.FigureSpec("combined", draw, ("runs", "theory"), registry.Expansion.ROLES,
+                               "Combined", lambda runs: "caption", stem="figXX_combined",
+                               roles=("first", "second"), optional_roles=("extra",))
+    monkeypatch.setitem(registry.FIGURES, "combined", spec)
+    target, = spec.targets({"second": "istdp", "first": "kohonen"}, PLASTIC)
+    assert target.stem == "figXX_combined" and target.roles == (("first", "kohonen"),
+                                                               ("second", "istdp"))
+    assert target.experiments == ["kohonen", "istdp"]
+    assert target.inputs() == {"first_runs": ("kohonen", "runs"),
+                               "first_theory": ("kohonen", "theory"),
+                               "second_runs": ("istdp", "runs"),
+                               "second_theory": ("istdp", "theory")}
+    # the workflow passes the target as a dict (Snakemake params): pairs come back as lists
+    from dataclasses import asdict
+    rebuilt = registry.FigureTarget(**{**asdict(target),
+                                       "roles": [list(p) for p in target.roles]})
+    assert rebuilt == target
+    marker = xr.Dataset(attrs={"name": "kohonen runs"})
+    target.draw({"first_runs": marker})
+    assert received["first"].runs is marker and received["first"].theory is None
+    assert received["second"] == registry.ExperimentData(None, None)
+    assert received["extra"] is None                   # optional role not configured
+    for selection, message in [(["kohonen"], "expected a mapping of roles"),
+                               ({"first": "kohonen"}, "no experiment for role 'second'"),
+                               ({"first": "kohonen", "second": "x"}, "unknown experiment 'x'"),
+                               ({"first": "kohonen", "second": "istdp", "third": "istdp"},
+                                "unknown role 'third'")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            spec.targets(selection, PLASTIC)

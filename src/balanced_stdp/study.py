@@ -323,17 +323,17 @@ THEORY_SENTENCES = {
 """Caption sentence of each ``experiments.<name>.theory`` mode."""
 
 
-def report_caption(figure_text: str, name: str | None = None, experiment: dict | None = None,
-                   points: dict[str, dict] | None = None) -> str:
-    """Report caption (reStructuredText): what the figure shows and, for a figure of an
-    experiment, what the experiment is and which parameters produced it."""
-    text = figure_text
-    if name is not None:
+def report_caption(figure_text: str, experiments: Iterable[tuple[str, dict, dict]] = ()) -> str:
+    """Report caption (reStructuredText): what the figure shows, then for each experiment
+    it is drawn from — ``(name, experiments.<name> entry, grid points)`` — what the
+    experiment is and which parameters produced it."""
+    parts = [figure_text]
+    for name, experiment, points in experiments:
         description = experiment["description"].rstrip(".")
-        text = (f"Experiment '{name}'" + (f": {description}" if description else "")
-                + f". {text} Parameters: {experiment_summary(experiment, points)} "
-                + THEORY_SENTENCES[experiment["theory"]])
-    return rst_escape(text)
+        parts.append(f"Experiment '{name}'" + (f": {description}" if description else "")
+                     + f". Parameters: {experiment_summary(experiment, points)} "
+                     + THEORY_SENTENCES[experiment["theory"]])
+    return rst_escape(" ".join(parts))
 
 
 def rst_escape(text: str) -> str:

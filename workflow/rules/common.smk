@@ -162,22 +162,20 @@ def get_figure_target(wildcards) -> dict:
 
 
 def get_figure_input(wildcards) -> dict:
-    """The aggregates the figure needs (``runs``, ``theory``) of its experiment."""
-    target = _figure_target(wildcards)
+    """The aggregates the figure reads (``runs``/``theory`` of its experiment or roles)."""
     suffix = {"runs": "", "theory": "_theory"}
     return {
-        name: results(f"aggregate/{target.experiment}{suffix[name]}.nc")
-        for name in target.spec.inputs
+        name: results(f"aggregate/{experiment}{suffix[kind]}.nc")
+        for name, (experiment, kind) in _figure_target(wildcards).inputs().items()
     }
 
 
 def get_figure_caption(wildcards) -> str:
     target = _figure_target(wildcards)
-    text = caption_for(target.figure, None)
-    if target.experiment is None:
-        return report_caption(text)
-    name = target.experiment
-    return report_caption(text, name, config["experiments"][name], GRIDS[name])
+    return report_caption(
+        caption_for(target.figure, None),
+        [(e, config["experiments"][e], GRIDS[e]) for e in target.experiments],
+    )
 
 
 def get_figure_category(wildcards) -> str:
@@ -189,11 +187,12 @@ def get_figure_labels(wildcards) -> dict:
 
 
 def get_figure_mem_mb(wildcards, attempt) -> int:
-    """As aggregation for a figure drawn from an experiment's aggregates, else 1 GB."""
+    """As aggregation of every experiment the figure reads, else 1 GB."""
     target = _figure_target(wildcards)
-    if not target.spec.inputs:
+    points = [cfg for e in target.experiments for cfg in GRIDS[e].values()]
+    if not points:
         return 1000 * attempt
-    return math.ceil(attempt * aggregate_memory_mb(GRIDS[target.experiment].values()))
+    return math.ceil(attempt * aggregate_memory_mb(points))
 
 
 # --------------------------------------------------------------------------- targets

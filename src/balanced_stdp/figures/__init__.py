@@ -24,11 +24,11 @@ from .common import save_figure
 from .learning_windows import plot_learning_windows
 from .manifold import plot_weight_manifold
 from .rate_weight import plot_rate_weight_correlation
-from .registry import (FIGURES, Expansion, FigureSpec, FigureTarget, caption_for, figure_spec,
-                       figure_targets)
+from .registry import (FIGURES, Expansion, ExperimentData, FigureSpec, FigureTarget, caption_for,
+                       figure_spec, figure_targets)
 from .weight_dynamics import plot_weight_dynamics
 
 __all__ = ["plot_weight_dynamics", "plot_balance", "plot_rate_weight_correlation",
            "plot_weight_manifold", "plot_learning_windows", "save_figure", "FIGURES",
-           "Expansion", "FigureSpec", "FigureTarget", "caption_for", "figure_spec",
+           "Expansion", "ExperimentData", "FigureSpec", "FigureTarget", "caption_for", "figure_spec",
            "figure_targets"]

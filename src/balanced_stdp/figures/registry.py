@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import string
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import xarray as xr
 from matplotlib.figure import Figure
@@ -29,11 +29,28 @@ DATASET_INPUTS = ("runs", "theory")
 
 
 class Expansion(enum.Enum):
-    """How a figure's targets expand over the study (value: the stem's placeholders)."""
+    """How a figure's targets expand over the study.
 
-    PER_EXPERIMENT = ("experiment",)
-    PER_PLASTIC_SYNAPSE = ("experiment", "synapse")
-    ONCE_PER_STUDY = ()
+    The value names the stem's placeholders after a tag: a figure of *roles* (one file
+    combining several experiments, e.g. Fig 10's classical, hard-bound and soft Hebbian
+    columns) has a fixed stem, like a figure drawn once per study.
+    """
+
+    PER_EXPERIMENT = ("experiment", ("experiment",))
+    PER_PLASTIC_SYNAPSE = ("synapse", ("experiment", "synapse"))
+    ONCE_PER_STUDY = ("once", ())
+    ROLES = ("roles", ())
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return self.value[1]
+
+
+class ExperimentData(NamedTuple):
+    """The aggregates of one experiment a figure of roles draws from (None: not needed)."""
+
+    runs: xr.Dataset | None
+    theory: xr.Dataset | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +63,12 @@ class FigureSpec:
         The figure's key under ``figures:`` in the workflow config.
     draw : callable
         Figure function; called with the datasets of :attr:`inputs` as keyword
-        arguments (``runs=…, theory=…``) and, per plastic synapse, ``synapse=…``.
+        arguments (``runs=…, theory=…``) and, per plastic synapse, ``synapse=…``; a
+        figure of roles gets one :class:`ExperimentData` per role (``soft=…``), None
+        for an optional role the config leaves out.
     inputs : tuple of str
-        Aggregates it needs, from :data:`DATASET_INPUTS` (empty: none).
+        Aggregates it needs (of every role's experiment), from :data:`DATASET_INPUTS`
+        (empty: none).
     expansion : Expansion
         How its targets expand.
     category : str
@@ -59,6 +79,10 @@ class FigureSpec:
     stem : str
         File-name template (no extension) with exactly the placeholders of
         :attr:`expansion`, e.g. ``"balance_{experiment}"``.
+    roles, optional_roles : tuple of str
+        For :attr:`Expansion.ROLES`: the experiments the config must name (``figures:
+        {fig10_hebbian_variants: {classical: …, bounded: …, soft: …}}``) and those it
+        may name.
     """
 
     name: str
@@ -68,6 +92,8 @@ class FigureSpec:
     category: str
     caption: Callable[[xr.Dataset | None], str]
     stem: str
+    roles: tuple[str, ...] = ()
+    optional_roles: tuple[str, ...] = ()
 
     def __post_init__(self):
         unknown = set(self.inputs) - set(DATASET_INPUTS)
@@ -75,9 +101,11 @@ class FigureSpec:
             raise ValueError(f"figure {self.name}: unknown inputs {sorted(unknown)}; "
                              f"known: {', '.join(DATASET_INPUTS)}")
         fields = {field for _, field, _, _ in string.Formatter().parse(self.stem) if field}
-        if fields != set(self.expansion.value):
+        if fields != set(self.expansion.placeholders):
             raise ValueError(f"figure {self.name}: stem {self.stem!r} must have the "
-                             f"placeholders {sorted(self.expansion.value)}")
+                             f"placeholders {sorted(self.expansion.placeholders)}")
+        if (self.expansion is Expansion.ROLES) != bool(self.roles):
+            raise ValueError(f"figure {self.name}: roles go with Expansion.ROLES only")
 
     def targets(self, selection, plastic_synapses_by_experiment: Mapping[str, Sequence[str]],
                 ) -> list["FigureTarget"]:
@@ -98,6 +126,8 @@ class FigureSpec:
             without plastic synapses for a figure drawn per plastic synapse.
         """
         where = f"figures.{self.name}"
+        if self.expansion is Expansion.ROLES:
+            return self._role_targets(selection, plastic_synapses_by_experiment, where)
         if self.expansion is Expansion.ONCE_PER_STUDY:
             if not isinstance(selection, bool):
                 raise ValueError(f"{where}: expected true or false (drawn once per study), "
@@ -121,6 +151,29 @@ class FigureSpec:
                                      self.name, experiment, synapse) for synapse in synapses]
         return targets
 
+    def _role_targets(self, selection, experiments: Mapping[str, Sequence[str]], where: str,
+                      ) -> list["FigureTarget"]:
+        if selection is False:
+            return []
+        if not isinstance(selection, Mapping):
+            raise ValueError(f"{where}: expected a mapping of roles to experiments "
+                             f"({', '.join(self.roles)}), got {selection!r}")
+        allowed = (*self.roles, *self.optional_roles)
+        unknown = [role for role in selection if role not in allowed]
+        if unknown:
+            raise ValueError(f"{where}: unknown role {unknown[0]!r}; allowed: "
+                             f"{', '.join(allowed)}")
+        missing = [role for role in self.roles if role not in selection]
+        if missing:
+            raise ValueError(f"{where}: no experiment for role {missing[0]!r} (roles: "
+                             f"{', '.join(self.roles)})")
+        for role, experiment in selection.items():
+            if experiment not in experiments:
+                raise ValueError(f"{where}.{role}: unknown experiment {experiment!r}; "
+                                 f"defined: {', '.join(experiments)}")
+        roles = tuple((role, selection[role]) for role in allowed if role in selection)
+        return [FigureTarget(self.stem, self.name, roles=roles)]
+
 
 @dataclasses.dataclass(frozen=True)
 class FigureTarget:
@@ -135,12 +188,31 @@ class FigureTarget:
     experiment, synapse : str or None
         The experiment whose aggregates it is drawn from, and the synapse type it
         shows (None where the figure does not expand over them).
+    roles : tuple of (role, experiment) pairs
+        For a figure of roles, the experiment of each role.
     """
 
     stem: str
     figure: str
     experiment: str | None = None
     synapse: str | None = None
+    roles: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):   # from a dict (Snakemake params) the pairs arrive as lists
+        object.__setattr__(self, "roles", tuple(tuple(pair) for pair in self.roles))
+
+    @property
+    def experiments(self) -> list[str]:
+        """Every experiment whose aggregates the figure reads."""
+        return [self.experiment] if self.experiment else [e for _, e in self.roles]
+
+    def inputs(self) -> dict[str, tuple[str, str]]:
+        """Input name → (experiment, aggregate kind) of every dataset the figure reads:
+        ``runs``/``theory``, or ``<role>_runs``/``<role>_theory`` for a figure of roles."""
+        if self.roles:
+            return {f"{role}_{kind}": (experiment, kind) for role, experiment in self.roles
+                    for kind in self.spec.inputs}
+        return {kind: (self.experiment, kind) for kind in self.spec.inputs}
 
     @property
     def spec(self) -> FigureSpec:
@@ -151,6 +223,8 @@ class FigureTarget:
         """Report labels: the experiment and synapse (or the figure, if neither)."""
         labels = {key: value for key, value in (("experiment", self.experiment),
                                                  ("synapse", self.synapse)) if value}
+        if self.roles:
+            labels["experiments"] = ", ".join(e for _, e in self.roles)
         return labels or {"figure": self.spec.category}
 
     def draw(self, datasets: Mapping[str, xr.Dataset | None]) -> Figure:
@@ -159,11 +233,17 @@ class FigureTarget:
         Parameters
         ----------
         datasets : mapping
-            Input name (``runs``, ``theory``) → dataset; a missing one is passed as None.
+            Input name of :meth:`inputs` → dataset; a missing one is passed as None.
         """
+        spec = self.spec
+        if self.roles:
+            present = dict(self.roles)
+            return spec.draw(**{role: ExperimentData(datasets.get(f"{role}_runs"),
+                                                     datasets.get(f"{role}_theory"))
+                                if role in present else None
+                                for role in (*spec.roles, *spec.optional_roles)})
         options = {"synapse": self.synapse} if self.synapse else {}
-        return self.spec.draw(**{name: datasets.get(name) for name in self.spec.inputs},
-                              **options)
+        return spec.draw(**{name: datasets.get(name) for name in spec.inputs}, **options)
 
 
 FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
