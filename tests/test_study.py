@@ -7,6 +7,10 @@ with the schema's defaults), then expanded; every assertion is on a concrete val
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -15,7 +19,7 @@ from snakemake.utils import validate
 
 from balanced_stdp.config import get_dotted, resolve_config
 from balanced_stdp.simulation import RASTER_CAPACITY_RATE_HZ
-from balanced_stdp.study import (StudyConfigError, aggregate_memory_mb, check_figures,
+from balanced_stdp.study import (RUNTIME_MARGIN, StudyConfigError, aggregate_memory_mb, check_figures,
                                  estimated_dataset_mb, estimated_memory_mb,
                                  estimated_wall_seconds, expand_experiment, expand_study,
                                  experiment_summary, path_value, plastic_synapses, rst_escape,
@@ -262,3 +266,26 @@ def test_experiment_summary_names_the_parameters(study):
 
 def test_rst_escape():
     assert rst_escape(r"|x| *a* _b `c` \d") == r"\|x\| \*a\* \_b \`c\` \\d"
+
+
+def test_cost_model_bounds_a_measured_run(tmp_path):
+    """One short run measured in a fresh process: the job's requests (runtime = margin ×
+    estimate, memory = estimate) cover it, and the estimates are not absurdly high."""
+    cfg = resolve_config({"N": 2000, "duration_s": 4.0, "weights": {"ee": 1.0, "ei": -100.0},
+                          "plasticity": {"ee": {"rule": "kohonen", "eta": 0.01}}})
+    probe = ("import json, resource, sys, time\n"
+             "start = time.perf_counter()\n"
+             "from balanced_stdp.simulation import simulate\n"
+             "simulate(json.loads(sys.argv[1]), progress=False)\n"
+             "print(json.dumps({'wall_s': time.perf_counter() - start,\n"
+             "  'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-c", probe, json.dumps(cfg)], check=True, env=env,
+                   capture_output=True)                   # warm numba's cache first
+    out = subprocess.run([sys.executable, "-c", probe, json.dumps(cfg)], check=True, env=env,
+                         capture_output=True, text=True).stdout
+    measured = json.loads(out)
+    wall_s, memory_mb = estimated_wall_seconds(cfg), estimated_memory_mb(cfg)
+    assert measured["wall_s"] <= RUNTIME_MARGIN * wall_s, (measured, wall_s)
+    assert wall_s <= 8 * measured["wall_s"], (measured, wall_s)
+    assert measured["rss_mb"] <= memory_mb <= 4 * measured["rss_mb"], (measured, memory_mb)
