@@ -157,13 +157,19 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
     last_step : int
         The last step simulated (the end of the record bin where divergence was found).
     """
+    # Bundles are unpacked once, here: the per-step calls take plain arrays (passing a
+    # bundle down to them costs speed, see synapse_update.apply_plasticity).
     v, trace = state.voltage_mv, state.trace
     current_e, current_i, current_x = state.current_e, state.current_i, state.current_x
     column_start, column_split = synapses.column_start, synapses.column_split
     targets, weights, n_exc = synapses.targets, synapses.weights, synapses.n_excitatory
+    row_start, row_split = synapses.row_start, synapses.row_split
+    row_sources, row_synapse = synapses.row_sources, synapses.row_synapse
+    rule_table = synapses.rule_table
     group_bounds, group_current = record.group_bounds, record.group_current
     decay_e, decay_i, decay_x = neuron.decay_e, neuron.decay_i, neuron.decay_x
     decay_trace = neuron.decay_trace
+    jump_e, jump_i = neuron.jump_per_weight_e_per_ms, neuron.jump_per_weight_i_per_ms
     half_step = record.half_step
     n_neurons = v.size
     last_group = group_bounds.size - 2     # the I population; E groups come first
@@ -216,15 +222,21 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
         for s in range(n_spikers):
             k = spikers[s]
             if k < n_exc:
-                current, scale, sums = current_e, neuron.jump_per_weight_e_per_ms, 0
+                deliver_weighted(current_e, targets, weights, column_start[k], column_split[k],
+                                 jump_e, group_bounds, 0, group_current[0])
+                deliver_weighted(current_e, targets, weights, column_split[k],
+                                 column_start[k + 1], jump_e, group_bounds, last_group,
+                                 group_current[0])
             else:
-                current, scale, sums = current_i, neuron.jump_per_weight_i_per_ms, 1
-            deliver_weighted(current, targets, weights, column_start[k], column_split[k],
-                             scale, group_bounds, 0, group_current[sums])
-            deliver_weighted(current, targets, weights, column_split[k], column_start[k + 1],
-                             scale, group_bounds, last_group, group_current[sums])
+                deliver_weighted(current_i, targets, weights, column_start[k], column_split[k],
+                                 jump_i, group_bounds, 0, group_current[1])
+                deliver_weighted(current_i, targets, weights, column_split[k],
+                                 column_start[k + 1], jump_i, group_bounds, last_group,
+                                 group_current[1])
         # 5.–6. plasticity with traces from before this step's spikes, then the traces
-        plasticity_and_traces(synapses, trace, spikers, n_spikers)
+        plasticity_and_traces(weights, column_start, column_split, targets, row_start,
+                              row_split, row_sources, row_synapse, trace, rule_table, spikers,
+                              n_spikers, n_exc)
         # 7. decay: per neuron deferred to the next step's sweep (or the chunk's end); the
         # population sums for the record bins decay now
         pending = True

@@ -6,8 +6,9 @@ postsynaptic neuron j walks its row (the row index points into the same weight
 array) and applies the postsynaptic half. Every rule is one row of the rule table
 of :func:`balanced_stdp.plasticity.kernel_rule_table` (general affine form, spec §4.2).
 
-The plasticity functions take the recurrent synapses as one
-:class:`balanced_stdp.kernel.RecurrentSynapses` bundle.
+:func:`replay_plasticity` takes the recurrent synapses as one
+:class:`balanced_stdp.kernel.RecurrentSynapses` bundle; the per-step functions take
+its arrays one by one (see :func:`apply_plasticity`).
 """
 
 from __future__ import annotations
@@ -131,19 +132,17 @@ def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
 
 
 @jit
-def apply_plasticity(synapses, trace, spikers, n_spikers):
+def apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                     row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc):
     """Step 5 of spec §2.5: all rule blocks for this step's spikers.
 
-    ``synapses`` is a :class:`balanced_stdp.kernel.RecurrentSynapses`; its weights are
-    updated in place.
+    The arrays are the fields of a :class:`balanced_stdp.kernel.RecurrentSynapses`,
+    passed one by one: handing the bundle itself to this per-step call chain made the
+    EE-plastic kernel 3–10 % slower (lock-step A/B runs at N = 5000; numba-IR inlining
+    did not recover it), so :func:`~balanced_stdp.kernel.run_steps` unpacks it once.
     """
-    weights, targets = synapses.weights, synapses.targets
-    column_start, column_split = synapses.column_start, synapses.column_split
-    row_start, row_split = synapses.row_start, synapses.row_split
-    row_sources, row_synapse = synapses.row_sources, synapses.row_synapse
-    n_exc = synapses.n_excitatory
     for block in range(4):                     # ee, ei, ie, ii
-        rule = synapses.rule_table[block]
+        rule = rule_table[block]
         if rule[_ACTIVE] == 0.0:
             continue
         post_exc = block < 2
@@ -170,10 +169,13 @@ def apply_plasticity(synapses, trace, spikers, n_spikers):
 
 
 @jit
-def plasticity_and_traces(synapses, trace, spikers, n_spikers):
+def plasticity_and_traces(weights, column_start, column_split, targets, row_start, row_split,
+                          row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
+                          n_exc):
     """Steps 5–6 of spec §2.5: plasticity (traces from before this step), then x += 1."""
     if n_spikers > 0:
-        apply_plasticity(synapses, trace, spikers, n_spikers)
+        apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                         row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc)
     for s in range(n_spikers):
         trace[spikers[s]] += 1.0
 
@@ -213,7 +215,10 @@ def replay_plasticity(spike_steps, spike_neurons, n_steps, synapses, decay_trace
             spikers[n_spikers] = spike_neurons[cursor]
             n_spikers += 1
             cursor += 1
-        plasticity_and_traces(synapses, trace, spikers, n_spikers)
+        plasticity_and_traces(synapses.weights, synapses.column_start, synapses.column_split,
+                              synapses.targets, synapses.row_start, synapses.row_split,
+                              synapses.row_sources, synapses.row_synapse, trace,
+                              synapses.rule_table, spikers, n_spikers, synapses.n_excitatory)
         for j in range(n_neurons):
             trace[j] *= decay_trace
     return trace
