@@ -5,9 +5,10 @@ time steps. It takes a few typed bundles — :class:`NeuronParameters`,
 :class:`NeuronState`, :class:`RecurrentSynapses`, :class:`InputChunk`, the
 recorder's :class:`~balanced_stdp.recorder.RecordBuffers` and a
 :class:`~balanced_stdp.divergence.DivergenceGuard` — which are named tuples of
-arrays and scalars (numba passes them as plain heterogeneous tuples, and reading
-a field costs nothing: no dicts or objects inside the jitted code). It draws no random numbers: all set-up and randomness live in
-:mod:`balanced_stdp.simulation`, so a run is reproducible from its seed.
+arrays and scalars (numba types them as plain heterogeneous tuples: no dicts or
+objects inside the jitted code). It draws no random numbers: all set-up and
+randomness live in :mod:`balanced_stdp.simulation`, so a run is reproducible
+from its seed.
 
 The per-step order is exactly spec §2.5:
 
@@ -157,8 +158,9 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
     last_step : int
         The last step simulated (the end of the record bin where divergence was found).
     """
-    # Bundles are unpacked once, here: the per-step calls take plain arrays (passing a
-    # bundle down to them costs speed, see synapse_update.apply_plasticity).
+    # Bundles are unpacked once, here: the calls made every step take plain arrays
+    # (passing a bundle down to them cost speed, see synapse_update.apply_plasticity);
+    # only the once-per-record-bin calls take whole bundles.
     v, trace = state.voltage_mv, state.trace
     current_e, current_i, current_x = state.current_e, state.current_i, state.current_x
     column_start, column_split = synapses.column_start, synapses.column_split
@@ -241,11 +243,14 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
         # population sums for the record bins decay now
         pending = True
         b = (n - 1) // record.record_steps
-        record_bin_currents(record, b, decay_e, decay_i, decay_x)
+        record_bin_currents(group_current, record.bin_current_sums, b, decay_e, decay_i,
+                            decay_x)
         # 8. reset and recording
         for s in range(n_spikers):
             v[spikers[s]] = neuron.reset_mv
-        record_spikes(record, n, b, spikers, n_spikers)
+        record_spikes(group_bounds, half_step, record.covariance_steps, record.bin_spike_counts,
+                      record.raster_steps, record.raster_neurons, record.raster_cursor,
+                      record.neuron_counts, record.window_counts, n, b, spikers, n_spikers)
         guard.spike_total[0] += n_spikers
         # end of a record bin: weight snapshots and the divergence guard
         if n % record.record_steps == 0 or n == record.n_steps:

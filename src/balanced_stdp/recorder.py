@@ -5,7 +5,8 @@ population current sums per record bin, block weight sums and sampled weight
 snapshots at the end of each bin, per-neuron spike counts and input sums over the
 analysis window (T/2, T], spike counts per covariance window and a raster ring
 buffer. It hands them to the kernel as one :class:`RecordBuffers` bundle, which
-the jitted functions below fill in step 7–8 of spec §2.5, and turns them into
+the jitted functions below fill in steps 7–8 of spec §2.5 (the per-step ones take
+the bundle's arrays one by one, for speed), and turns them into
 the labelled run dataset of ``docs/data-contract.md`` with
 :meth:`Recorder.to_dataset`. Labels, record grid and variable attributes come
 from :mod:`balanced_stdp.contract`.
@@ -117,10 +118,9 @@ def block_weight_sums(weights, column_start, column_split, targets, group_bounds
 
 
 @jit
-def record_bin_currents(record, b, decay_e, decay_i, decay_x):
+def record_bin_currents(group_current, bin_current_sums, b, decay_e, decay_i, decay_x):
     """Step 7 for the population sums, then add them to record bin ``b``."""
-    group_current, bin_current_sums = record.group_current, record.bin_current_sums
-    for g in range(record.group_bounds.size - 1):
+    for g in range(group_current.shape[1]):
         group_current[0, g] *= decay_e
         group_current[1, g] *= decay_i
         group_current[2, g] *= decay_x
@@ -129,28 +129,29 @@ def record_bin_currents(record, b, decay_e, decay_i, decay_x):
 
 
 @jit
-def record_spikes(record, n, b, spikers, n_spikers):
+def record_spikes(group_bounds, half_step, covariance_steps, bin_spike_counts, raster_steps,
+                  raster_neurons, raster_cursor, neuron_counts, window_counts, n, b, spikers,
+                  n_spikers):
     """Step 8: count step ``n``'s spikes per group and bin, per neuron, per window; raster."""
-    group_bounds, half_step = record.group_bounds, record.half_step
     n_groups = group_bounds.size - 1
-    raster_capacity = record.raster_steps.size
-    n_windows = record.window_counts.shape[0]
+    raster_capacity = raster_steps.size
+    n_windows = window_counts.shape[0]
     for s in range(n_spikers):
         j = spikers[s]
         for g in range(n_groups):
             if j < group_bounds[g + 1]:
-                record.bin_spike_counts[b, g] += 1
+                bin_spike_counts[b, g] += 1
                 break
         if raster_capacity > 0:
-            slot = record.raster_cursor[0] % raster_capacity
-            record.raster_steps[slot] = n
-            record.raster_neurons[slot] = j
-            record.raster_cursor[0] += 1
+            slot = raster_cursor[0] % raster_capacity
+            raster_steps[slot] = n
+            raster_neurons[slot] = j
+            raster_cursor[0] += 1
         if n > half_step:
-            record.neuron_counts[j] += 1
-            w_index = (n - half_step - 1) // record.covariance_steps
+            neuron_counts[j] += 1
+            w_index = (n - half_step - 1) // covariance_steps
             if w_index < n_windows:
-                record.window_counts[w_index, j] += 1
+                window_counts[w_index, j] += 1
 
 
 @jit
