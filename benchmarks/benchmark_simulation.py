@@ -48,6 +48,7 @@ def run_case(n: int, plasticity: dict, c: float, duration_s: float) -> dict:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "kernel_s_per_sim_s": ds.attrs["kernel_time_s"] / duration_s,
+        "kernel_cpu_s_per_sim_s": ds.attrs["kernel_cpu_time_s"] / duration_s,
         "total_s_per_sim_s": ds.attrs["wall_time_s"] / duration_s,
         "setup_s": ds.attrs["setup_time_s"],
         "peak_mib": peak_mib,

@@ -53,18 +53,18 @@ def balanced_runs():
 
 
 def test_synapse_sampling_is_distinct_and_in_block():
-    from balanced_stdp.simulation import _sample_synapses
+    from balanced_stdp.recorder import sample_synapses
     rng = np.random.default_rng(0)
     blocks = rng.integers(0, 4, 200_000).astype(np.int8)
     for codes, n_sample in (([1], 1000), ([0, 3], 500), ([2], 10)):
-        chosen = _sample_synapses(blocks, codes, n_sample, rng)
+        chosen = sample_synapses(blocks, codes, n_sample, rng)
         assert chosen.size == n_sample and np.unique(chosen).size == n_sample
         assert np.isin(blocks[chosen], codes).all()
         # roughly uniform over the block: the chosen positions span the whole range
         assert chosen.min() < 0.1 * blocks.size < 0.9 * blocks.size < chosen.max() or \
             n_sample < 50
     few = np.zeros(30, np.int8)
-    assert _sample_synapses(few, [0], 1000, rng).size == 30
+    assert sample_synapses(few, [0], 1000, rng).size == 30
 
 
 def test_balanced_rates_approach_theory(balanced_runs):

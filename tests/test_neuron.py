@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from balanced_stdp.kernel import exp_array
+from balanced_stdp.neuron_update import exp_array
 from balanced_stdp.simulation import simulate
 
 BIAS = 1.3          # mV/ms, above the rheobase g_L(V_T − E_L − Δ_T) = 16/15 mV/ms
@@ -62,7 +62,7 @@ def test_vectorised_exponential_accuracy():
 def test_numba_cache_falls_back_when_package_dir_is_read_only(tmp_path, monkeypatch):
     import os
 
-    from balanced_stdp.kernel import fallback_cache_dir
+    from balanced_stdp.numba_cache import fallback_cache_dir
 
     package = tmp_path / "site-packages" / "balanced_stdp"
     package.mkdir(parents=True)

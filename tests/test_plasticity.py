@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from balanced_stdp.config import resolve_config
-from balanced_stdp.kernel import replay_plasticity
+from balanced_stdp.kernel import RecurrentSynapses
 from balanced_stdp.plasticity import build_rule, kernel_rule_table
+from balanced_stdp.synapse_update import replay_plasticity
 
 DT = 0.1
 TAU = 200.0
@@ -58,9 +59,10 @@ def replay(synapse: str, settings: dict, weight_mv: float, pre_steps, post_steps
     steps = np.array([e[0] for e in events], np.int64)
     neurons = np.array([e[1] for e in events], np.int32)
     weights = np.array([weight_mv / math.sqrt(n_neurons)])
-    replay_plasticity(steps, neurons, int(steps.max()) + 2, weights, net["column_start"],
-                      net["column_split"], net["targets"], net["row_start"], net["row_split"],
-                      net["row_sources"], net["row_synapse"], table, net["n_exc"], 2, DECAY)
+    synapses = RecurrentSynapses(net["column_start"], net["column_split"], net["targets"],
+                                 net["row_start"], net["row_split"], net["row_sources"],
+                                 net["row_synapse"], weights, table, net["n_exc"])
+    replay_plasticity(steps, neurons, int(steps.max()) + 2, synapses, DECAY)
     return weights[0] * math.sqrt(n_neurons)
 
 

@@ -10,6 +10,8 @@ and O(N · windows). Off-diagonal means are used for every pair type
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -173,3 +175,74 @@ def weight_rate_covariance(moments: np.ndarray, blocks) -> float:
     if count < 2:
         return float("nan")
     return float(sum_wr / count - (sum_w / count) * (sum_r / count))
+
+
+def spike_count_statistics(counts: np.ndarray, layout, group_bounds: np.ndarray,
+                           n_pair_samples: int, rng: np.random.Generator) -> dict:
+    """Count covariances, correlations and variances per label of a run's layout (spec §5.2).
+
+    Parameters
+    ----------
+    counts : ndarray (n_windows, n_neurons)
+        Spike counts per covariance window.
+    layout : balanced_stdp.contract.Layout
+        Gives the ``pair_type`` and ``population`` labels and the groups they pool.
+    group_bounds : ndarray of int
+        Neuron index range of each group.
+    n_pair_samples : int
+        Sampled off-diagonal pairs per pair type.
+    rng : numpy.random.Generator
+        Draws the sampled pairs (pair types in layout order).
+
+    Returns
+    -------
+    dict
+        ``cov``, ``corr`` (pair_type,): off-diagonal block means; ``sampled_cov``,
+        ``sampled_corr`` (pair_type, pair_sample); ``var`` (population,).
+    """
+    def members(groups):
+        return layout.neuron_members(groups, group_bounds)
+
+    cov, corr, sampled_cov, sampled_corr = [], [], [], []
+    for groups_a, groups_b in layout.pair_types.values():
+        a, b = members(groups_a), members(groups_b)
+        cov.append(block_mean_covariance(counts, a, b))
+        corr.append(block_mean_covariance(counts, a, b, standardize=True))
+        pair_cov, pair_corr = sampled_pair_statistics(counts, a, b, n_pair_samples, rng)
+        sampled_cov.append(pair_cov)
+        sampled_corr.append(pair_corr)
+    var = [group_variance(counts, members(groups)) for groups in layout.populations.values()]
+    return {"cov": np.array(cov), "corr": np.array(corr), "sampled_cov": np.array(sampled_cov),
+            "sampled_corr": np.array(sampled_corr), "var": np.array(var)}
+
+
+def mean_weight_per_label(block_sums: np.ndarray, block_counts: np.ndarray, label_codes,
+                          n_neurons: int) -> np.ndarray:
+    """Mean unscaled weight per synapse label and record bin from block sums of scaled weights.
+
+    Parameters
+    ----------
+    block_sums : ndarray (bins, G, G)
+        Σ of scaled weights J per (post group, pre group) block at each bin's end.
+    block_counts : ndarray (G, G)
+        Synapses per block.
+    label_codes : iterable of list of int
+        Per label, the block codes (post group)·G + (pre group) it pools.
+    n_neurons : int
+        N (unscaled j = √N·J).
+
+    Returns
+    -------
+    ndarray (labels, bins)
+        NaN for a label without synapses.
+    """
+    label_codes = list(label_codes)
+    n_groups = block_counts.shape[0]
+    out = np.full((len(label_codes), block_sums.shape[0]), np.nan)
+    for t, codes in enumerate(label_codes):
+        blocks = [divmod(code, n_groups) for code in codes]
+        count = sum(block_counts[g, h] for g, h in blocks)
+        if count:
+            total = sum(block_sums[:, g, h] for g, h in blocks)
+            out[t] = total / count * math.sqrt(n_neurons)
+    return out

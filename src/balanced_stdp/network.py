@@ -22,10 +22,17 @@ import math
 import numba
 import numpy as np
 
+from .contract import Layout
+
 
 @dataclasses.dataclass
 class Populations:
-    """Population sizes and index ranges."""
+    """Neuron counts and index ranges of the groups of a :class:`~balanced_stdp.contract.Layout`.
+
+    The layout says which groups there are — (E, I), or (E1, E2, I) with
+    optogenetics — the counts round the config's fractions:
+    N_e = round(q_e N), N_e1 = round(f_stim N_e), N_x = round(q_x N), N_x2 = round(q_x2 N).
+    """
 
     n_neurons: int
     n_excitatory: int
@@ -33,33 +40,34 @@ class Populations:
     n_external: int
     n_stimulated: int          # E1 size (0 without optogenetics)
     n_laser: int               # X2 size (0 without optogenetics)
+    layout: Layout
 
     @classmethod
     def from_config(cls, config: dict) -> "Populations":
+        layout = Layout.from_config(config)
         n = config["N"]
         n_e = round(config["excitatory_fraction"] * n)
         opto = config["optogenetics"]
-        n_e1 = round(opto["stimulated_fraction"] * n_e) if opto["enabled"] else 0
-        n_x2 = round(opto["layer_fraction"] * n) if opto["enabled"] else 0
-        return cls(n, n_e, n - n_e, round(config["external_fraction"] * n), n_e1, n_x2)
+        n_e1 = round(opto["stimulated_fraction"] * n_e) if layout.is_split else 0
+        n_x2 = round(opto["layer_fraction"] * n) if layout.is_split else 0
+        return cls(n, n_e, n - n_e, round(config["external_fraction"] * n), n_e1, n_x2, layout)
 
     @property
     def has_subpopulations(self) -> bool:
-        return self.n_stimulated > 0
+        """E is split into E1 (stimulated) and E2."""
+        return self.layout.is_split
 
     def group_bounds(self) -> np.ndarray:
-        """Contiguous neuron ranges of the kernel's reporting groups.
-
-        Groups are (E, I), or (E1, E2, I) with optogenetics.
-        """
+        """Contiguous neuron ranges of the layout's groups (E groups first, then I)."""
         if self.has_subpopulations:
             return np.array([0, self.n_stimulated, self.n_excitatory, self.n_neurons], np.int64)
         return np.array([0, self.n_excitatory, self.n_neurons], np.int64)
 
     def group_names(self) -> list[str]:
-        return ["E1", "E2", "I"] if self.has_subpopulations else ["E", "I"]
+        return list(self.layout.groups)
 
     def neuron_labels(self) -> np.ndarray:
+        """Group name of every neuron."""
         labels = np.empty(self.n_neurons, dtype=object)
         bounds = self.group_bounds()
         for name, lo, hi in zip(self.group_names(), bounds[:-1], bounds[1:]):

@@ -1,0 +1,224 @@
+"""The synapse update of the kernel: current delivery and plasticity (spec §2.5 steps 1, 4–6).
+
+A spike of presynaptic neuron k walks its CSC column: it delivers current to the
+column's targets and applies the presynaptic half of each plasticity rule. A spike of
+postsynaptic neuron j walks its row (the row index points into the same weight
+array) and applies the postsynaptic half. Every rule is one row of the rule table
+of :func:`balanced_stdp.plasticity.kernel_rule_table` (general affine form, spec §4.2).
+
+:func:`replay_plasticity` takes the recurrent synapses as one
+:class:`balanced_stdp.kernel.RecurrentSynapses` bundle; the per-step functions take
+its arrays one by one (see :func:`apply_plasticity`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+from .numba_cache import jit
+from .plasticity import KERNEL_INDEX
+
+_ACTIVE = KERNEL_INDEX["active"]
+_ETA = KERNEL_INDEX["eta_eff"]
+_A_PRE0, _A_PRE1 = KERNEL_INDEX["a_pre0"], KERNEL_INDEX["a_pre1"]
+_B_PRE0, _B_PRE1 = KERNEL_INDEX["b_pre0"], KERNEL_INDEX["b_pre1"]
+_A_POST0, _A_POST1 = KERNEL_INDEX["a_post0"], KERNEL_INDEX["a_post1"]
+_B_POST0, _B_POST1 = KERNEL_INDEX["b_post0"], KERNEL_INDEX["b_post1"]
+_PRE_LO, _PRE_HI = KERNEL_INDEX["pre_lower"], KERNEL_INDEX["pre_upper"]
+_POST_LO, _POST_HI = KERNEL_INDEX["post_lower"], KERNEL_INDEX["post_upper"]
+_POWER = KERNEL_INDEX["post_trace_power"]
+
+
+@jit
+def deliver_weighted(current, targets, weights, lo, hi, scale, group_bounds, group, group_sums):
+    """current[targets[i]] += weights[i]·scale for i in [lo, hi); add the jumps to group sums.
+
+    Targets of a column segment are sorted, so the group changes monotonically; the sums
+    are kept in a register and flushed when the group changes (no per-target memory
+    dependency on the small group array).
+    """
+    bound = group_bounds[group + 1]
+    total = 0.0
+    for idx in range(lo, hi):
+        target = targets[idx]
+        jump = weights[idx] * scale
+        current[target] += jump
+        if target >= bound:
+            group_sums[group] += total
+            total = 0.0
+            while target >= group_bounds[group + 1]:
+                group += 1
+            bound = group_bounds[group + 1]
+        total += jump
+    group_sums[group] += total
+
+
+@jit
+def deliver_constant(current, targets, lo, hi, jump, group_jump, group_bounds, group,
+                     group_sums):
+    """current[targets[i]] += jump for i in [lo, hi); add ``group_jump`` per target to the
+    group sums (they differ while a decay is pending, see :func:`euler_voltage`)."""
+    bound = group_bounds[group + 1]
+    count = 0
+    for idx in range(lo, hi):
+        target = targets[idx]
+        current[target] += jump
+        if target >= bound:
+            group_sums[group] += count * group_jump
+            count = 0
+            while target >= group_bounds[group + 1]:
+                group += 1
+            bound = group_bounds[group + 1]
+        count += 1
+    group_sums[group] += count * group_jump
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint the CPU to fetch ``array[index]`` into cache (LLVM ``llvm.prefetch``).
+
+    Row updates touch weights scattered over the CSC array; issuing all their loads
+    ahead lets the memory system overlap the cache misses.
+    """
+    signature = types.void(array, index)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32])
+        name = "llvm.prefetch.p0i8"
+        function = builder.module.globals.get(name) or ir.Function(builder.module, fnty, name)
+        # read access, high temporal locality, data cache
+        builder.call(function, [address, ir.Constant(i32, 0), ir.Constant(i32, 3),
+                                ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@jit
+def pre_spike_update(weights, targets, lo, hi, trace, rule):
+    """Column update for one presynaptic spike over CSC entries [lo, hi)."""
+    eta = rule[_ETA]
+    a0, a1, b0, b1 = rule[_A_PRE0], rule[_A_PRE1], rule[_B_PRE0], rule[_B_PRE1]
+    lower, upper = rule[_PRE_LO], rule[_PRE_HI]
+    for idx in range(lo, hi):
+        w = weights[idx]
+        if w > lower and w < upper:
+            weights[idx] = w + eta * ((a0 + a1 * w) + (b0 + b1 * w) * trace[targets[idx]])
+
+
+@jit
+def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
+    """Row update for one postsynaptic spike over row entries [lo, hi)."""
+    eta = rule[_ETA]
+    a0, a1, b0, b1 = rule[_A_POST0], rule[_A_POST1], rule[_B_POST0], rule[_B_POST1]
+    lower, upper = rule[_POST_LO], rule[_POST_HI]
+    squared = rule[_POWER] == 2.0
+    for idx in range(lo, hi):
+        prefetch(weights, row_synapse[idx])
+    for idx in range(lo, hi):
+        s = row_synapse[idx]
+        w = weights[s]
+        if w > lower and w < upper:
+            x = trace[row_sources[idx]]
+            if squared:
+                x = x * x
+            weights[s] = w + eta * ((a0 + a1 * w) + (b0 + b1 * w) * x)
+
+
+@jit
+def apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                     row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc):
+    """Step 5 of spec §2.5: all rule blocks for this step's spikers.
+
+    The arrays are the fields of a :class:`balanced_stdp.kernel.RecurrentSynapses`,
+    passed one by one: handing the bundle itself to this per-step call chain made the
+    EE-plastic kernel 3–10 % slower (lock-step A/B runs at N = 5000; numba-IR inlining
+    did not recover it), so :func:`~balanced_stdp.kernel.run_steps` unpacks it once.
+    """
+    for block in range(4):                     # ee, ei, ie, ii
+        rule = rule_table[block]
+        if rule[_ACTIVE] == 0.0:
+            continue
+        post_exc = block < 2
+        pre_exc = block == 0 or block == 2
+        for s in range(n_spikers):             # presynaptic spikes: columns
+            k = spikers[s]
+            if (k < n_exc) != pre_exc:
+                continue
+            if post_exc:
+                pre_spike_update(weights, targets, column_start[k], column_split[k], trace, rule)
+            else:
+                pre_spike_update(weights, targets, column_split[k], column_start[k + 1], trace,
+                                 rule)
+        for s in range(n_spikers):             # postsynaptic spikes: rows
+            j = spikers[s]
+            if (j < n_exc) != post_exc:
+                continue
+            if pre_exc:
+                post_spike_update(weights, row_synapse, row_sources, row_start[j], row_split[j],
+                                  trace, rule)
+            else:
+                post_spike_update(weights, row_synapse, row_sources, row_split[j],
+                                  row_start[j + 1], trace, rule)
+
+
+@jit
+def plasticity_and_traces(weights, column_start, column_split, targets, row_start, row_split,
+                          row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
+                          n_exc):
+    """Steps 5–6 of spec §2.5: plasticity (traces from before this step), then x += 1."""
+    if n_spikers > 0:
+        apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
+                         row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc)
+    for s in range(n_spikers):
+        trace[spikers[s]] += 1.0
+
+
+@jit
+def replay_plasticity(spike_steps, spike_neurons, n_steps, synapses, decay_trace):
+    """Steps 5–7 of spec §2.5 (plasticity, traces, decay) for prescribed spikes.
+
+    Drives the very update code of :func:`balanced_stdp.kernel.run_steps` with given
+    spike times, so tests can check learning windows against spec §4 exactly.
+
+    Parameters
+    ----------
+    spike_steps : ndarray of int64
+        Step of each spike (1-based), sorted.
+    spike_neurons : ndarray of int32
+        Neuron of each spike.
+    n_steps : int
+        Number of steps to replay.
+    synapses : RecurrentSynapses
+        The synapses; their weights are updated in place.
+    decay_trace : float
+        Per-step trace decay factor 1 − dt/τ_STDP.
+
+    Returns
+    -------
+    ndarray
+        The final traces.
+    """
+    n_neurons = synapses.row_start.size - 1
+    trace = np.zeros(n_neurons)
+    spikers = np.empty(n_neurons, np.int32)
+    cursor = 0
+    for n in range(1, n_steps + 1):
+        n_spikers = 0
+        while cursor < spike_steps.size and spike_steps[cursor] == n:
+            spikers[n_spikers] = spike_neurons[cursor]
+            n_spikers += 1
+            cursor += 1
+        plasticity_and_traces(synapses.weights, synapses.column_start, synapses.column_split,
+                              synapses.targets, synapses.row_start, synapses.row_split,
+                              synapses.row_sources, synapses.row_synapse, trace,
+                              synapses.rule_table, spikers, n_spikers, synapses.n_excitatory)
+        for j in range(n_neurons):
+            trace[j] *= decay_trace
+    return trace
