@@ -130,3 +130,42 @@ def test_run_recordings_agree_across_resolutions():
                                    per_bin.sel(source=["E", "I"]), rtol=1e-3)
         assert float(per_neuron.sel(source="X") / per_bin.sel(source="X")) == pytest.approx(
             1.0 / decay_x, rel=1e-3)
+
+
+def test_epoch_windows_count_the_second_half_of_each_stimulation_epoch(monkeypatch):
+    """Spec §10: each epoch's covariances use the second half of that epoch. Every spike in
+    (middle, end] of an epoch lands in exactly one of its windows: the windows' totals
+    equal the population spike counts of the record bins there."""
+    from balanced_stdp.contract import RecordGrid
+    from balanced_stdp.recorder import Recorder
+    from balanced_stdp.simulation import simulate
+
+    cfg = resolve_config({"N": 400, "duration_s": 6.0, "c": 0.1,
+                          "recording": {"interval_s": 0.1, "covariance_window_s": 0.25,
+                                        "sampled_pairs": 20},
+                          "weights": {"ei": -250.0},
+                          "optogenetics": {"enabled": True, "stimulated_fraction": 0.5,
+                                           "start_s": 2.0, "stop_s": 4.0}})
+    grid = RecordGrid.from_config(cfg)
+    # before: (1, 2] s, during (3, 4] s, after (5, 6] s: 4 windows of 0.25 s each
+    assert grid.epoch_windows(cfg) == {"before": (10000, 4), "during": (30000, 4),
+                                       "after": (50000, 4)}
+    captured = {}
+    original = Recorder._epoch_statistics
+
+    def spy(self, last_step):
+        captured["buffers"] = self.buffers
+        return original(self, last_step)
+
+    monkeypatch.setattr(Recorder, "_epoch_statistics", spy)
+    ds = simulate(cfg, progress=False).squeeze(drop=True)
+    buf = captured["buffers"]
+    sizes = {"E": 320, "I": 80}
+    bin_counts = sum(ds["population_rate"].sel(population=p) * 0.1 * n for p, n in sizes.items())
+    for e, start_s in enumerate((1.0, 3.0, 5.0)):
+        rows = buf.epoch_counts[buf.epoch_first_row[e]:buf.epoch_first_row[e] + 4]
+        in_epoch = bin_counts.sel(time=slice(start_s + 0.05, start_s + 1.0))
+        assert int(rows.sum()) == round(float(in_epoch.sum()))
+    assert ds["epoch"].values.tolist() == ["before", "during", "after"]
+    assert ds["epoch_spike_count_corr"].dims == ("epoch", "pair_type")
+    assert np.isfinite(ds["epoch_spike_count_cov"]).all()

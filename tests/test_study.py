@@ -18,7 +18,7 @@ import yaml
 from snakemake.utils import validate
 
 from balanced_stdp.config import get_dotted, resolve_config
-from balanced_stdp.simulation import RASTER_CAPACITY_RATE_HZ
+from balanced_stdp.recorder import RASTER_CAPACITY_RATE_HZ
 from balanced_stdp.study import (RUNTIME_MARGIN, StudyConfigError, aggregate_memory_mb, check_figures,
                                  estimated_dataset_mb, estimated_memory_mb,
                                  estimated_wall_seconds, expand_experiment, expand_study,

@@ -39,7 +39,7 @@ SOURCES = ("E", "I", "X", "total")
 
 RECORD_DIMS = frozenset({"time", "population", "synapse", "source", "neuron", "sample",
                          "pair_type", "pair_sample", "raster_spike", "mode",
-                         "network_population"})
+                         "network_population", "epoch"})
 """Dimensions of the contract that are not swept parameters."""
 
 RUN_KIND, THEORY_KIND = "run", "theory"
@@ -267,6 +267,30 @@ class RecordGrid:
     def steps_to_s(self, steps) -> np.ndarray:
         return np.asarray(steps) * self.dt_ms / 1000.0
 
+    def epoch_windows(self, config: dict) -> dict[str, tuple[int, int]]:
+        """Spike-count windows of each stimulation epoch: name → (first step − 1, windows).
+
+        Each epoch's covariances use the second half of that epoch only (spec §10), in
+        windows of ``covariance_steps`` from its middle. Empty without optogenetics.
+        """
+        out = {}
+        for name, (start_s, stop_s) in stimulation_epochs(config).items():
+            start = round(start_s * 1000.0 / self.dt_ms)
+            stop = round(stop_s * 1000.0 / self.dt_ms)
+            middle = start + (stop - start) // 2
+            out[name] = (middle, (stop - middle) // self.covariance_steps)
+        return out
+
+
+def stimulation_epochs(config: dict) -> dict[str, tuple[float, float]]:
+    """Before / during / after the optogenetic laser, as (start_s, stop_s) of the run
+    (spec §7 #9, §10); empty without optogenetics."""
+    opto = config["optogenetics"]
+    if not opto["enabled"]:
+        return {}
+    return {"before": (0.0, opto["start_s"]), "during": (opto["start_s"], opto["stop_s"]),
+            "after": (opto["stop_s"], config["duration_s"])}
+
 
 # ----------------------------------------------------------------------------- variables
 @dataclasses.dataclass(frozen=True)
@@ -290,6 +314,7 @@ COORDINATES = {
     "pair_type": ("", "neuron pair type"),
     "pair_sample": ("", "sampled neuron pair index"),
     "mode": ("", "Jacobian eigenvalue index"),
+    "epoch": ("", "stimulation epoch (before, during, after the laser)"),
 }
 """Record coordinates: (units, long_name)."""
 
@@ -332,6 +357,14 @@ RUN_VARIABLES = {
     "diverged": Variable((), "1", "1 if the divergence guard stopped the run"),
     "diverged_at_s": Variable((), "s",
                               "simulated time at which the run was stopped (NaN: completed)"),
+    # with optogenetics, per stimulation epoch (second half of each epoch, spec §10):
+    "epoch_spike_count_cov": Variable(("epoch", "pair_type"), "spikes2",
+                                      "mean off-diagonal spike-count covariance per epoch"),
+    "epoch_spike_count_corr": Variable(("epoch", "pair_type"), "1",
+                                       "mean off-diagonal spike-count correlation per epoch"),
+    "epoch_sampled_spike_count_corr": Variable(("epoch", "pair_type", "pair_sample"), "1",
+                                               "sampled off-diagonal count correlations per "
+                                               "epoch"),
 }
 """Variables of a run dataset (``balanced-stdp simulate``)."""
 
@@ -465,6 +498,6 @@ if __name__ == "__main__":   # python -m balanced_stdp.contract docs/data-contra
 
 __all__ = ["SYNAPSE_TYPES", "BASE_SWEPT_DIMS", "SOURCES", "RECORD_DIMS", "RUN_KIND",
            "THEORY_KIND", "dimension_name", "swept_values", "add_swept_dims", "swept_dims",
-           "squeeze_swept", "Layout", "RecordGrid", "Variable", "RUN_VARIABLES",
+           "squeeze_swept", "Layout", "RecordGrid", "stimulation_epochs", "Variable", "RUN_VARIABLES",
            "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
            "markdown_variable_table", "markdown_tables", "render_document"]

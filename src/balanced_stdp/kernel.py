@@ -250,7 +250,9 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
             v[spikers[s]] = neuron.reset_mv
         record_spikes(group_bounds, half_step, record.covariance_steps, record.bin_spike_counts,
                       record.raster_steps, record.raster_neurons, record.raster_cursor,
-                      record.neuron_counts, record.window_counts, n, b, spikers, n_spikers)
+                      record.neuron_counts, record.window_counts, record.epoch_first_step,
+                      record.epoch_first_row, record.epoch_n_windows, record.epoch_counts, n, b,
+                      spikers, n_spikers)
         guard.spike_total[0] += n_spikers
         # end of a record bin: weight snapshots and the divergence guard
         if n % record.record_steps == 0 or n == record.n_steps:

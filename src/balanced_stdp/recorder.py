@@ -61,6 +61,10 @@ class RecordBuffers(NamedTuple):
     neuron_counts: np.ndarray        # int64 (N): spikes in (T/2, T]
     neuron_input_sums: np.ndarray    # (3, N): Σ of I^e, I^i, I^x over steps ≥ T/2
     window_counts: np.ndarray        # uint16 (windows, N): spikes per covariance window
+    epoch_first_step: np.ndarray     # int64 (epochs): windows of epoch e start after this step
+    epoch_first_row: np.ndarray      # int64 (epochs): their first row in epoch_counts
+    epoch_n_windows: np.ndarray      # int64 (epochs)
+    epoch_counts: np.ndarray         # uint16 (Σ windows, N): spikes per epoch window
     raster_steps: np.ndarray         # int64 (capacity): ring buffer of spike steps …
     raster_neurons: np.ndarray       # int32 (capacity): … and neurons
     raster_cursor: np.ndarray        # int64 (1): spikes written to the ring so far
@@ -130,12 +134,14 @@ def record_bin_currents(group_current, bin_current_sums, b, decay_e, decay_i, de
 
 @jit
 def record_spikes(group_bounds, half_step, covariance_steps, bin_spike_counts, raster_steps,
-                  raster_neurons, raster_cursor, neuron_counts, window_counts, n, b, spikers,
-                  n_spikers):
-    """Step 8: count step ``n``'s spikes per group and bin, per neuron, per window; raster."""
+                  raster_neurons, raster_cursor, neuron_counts, window_counts, epoch_first_step,
+                  epoch_first_row, epoch_n_windows, epoch_counts, n, b, spikers, n_spikers):
+    """Step 8: count step ``n``'s spikes per group and bin, per neuron, per window (of the
+    analysis window and of each stimulation epoch); raster."""
     n_groups = group_bounds.size - 1
     raster_capacity = raster_steps.size
     n_windows = window_counts.shape[0]
+    n_epochs = epoch_first_step.size
     for s in range(n_spikers):
         j = spikers[s]
         for g in range(n_groups):
@@ -152,6 +158,11 @@ def record_spikes(group_bounds, half_step, covariance_steps, bin_spike_counts, r
             w_index = (n - half_step - 1) // covariance_steps
             if w_index < n_windows:
                 window_counts[w_index, j] += 1
+        for e in range(n_epochs):
+            if n > epoch_first_step[e]:
+                w_index = (n - epoch_first_step[e] - 1) // covariance_steps
+                if w_index < epoch_n_windows[e]:
+                    epoch_counts[epoch_first_row[e] + w_index, j] += 1
 
 
 @jit
@@ -273,6 +284,8 @@ class Recorder:
         n_bins = grid.n_bins
         self.raster_window_steps = round(recording["raster_duration_s"] * 1000.0 / grid.dt_ms)
         raster_capacity = int(n * recording["raster_duration_s"] * RASTER_CAPACITY_RATE_HZ)
+        self.epochs = grid.epoch_windows(config)
+        epoch_n_windows = np.array([w for _, w in self.epochs.values()], np.int64)
         self.buffers = RecordBuffers(
             n_steps=grid.n_steps, record_steps=grid.record_steps, half_step=grid.half_step,
             covariance_steps=grid.covariance_steps, group_bounds=group_bounds,
@@ -287,6 +300,11 @@ class Recorder:
                                     np.float32),
             neuron_counts=np.zeros(n, np.int64), neuron_input_sums=np.zeros((3, n)),
             window_counts=np.zeros((grid.n_windows, n), np.uint16),
+            epoch_first_step=np.array([s for s, _ in self.epochs.values()], np.int64),
+            epoch_first_row=np.concatenate([[0], np.cumsum(epoch_n_windows)[:-1]]).astype(
+                np.int64),
+            epoch_n_windows=epoch_n_windows,
+            epoch_counts=np.zeros((int(epoch_n_windows.sum()), n), np.uint16),
             raster_steps=np.zeros(raster_capacity, np.int64),
             raster_neurons=np.zeros(raster_capacity, np.int32),
             raster_cursor=np.zeros(1, np.int64))
@@ -422,6 +440,8 @@ class Recorder:
                 sample=np.arange(sampled.shape[1]), pair_type=list(layout.pair_types),
                 pair_sample=np.arange(n_pair_samples)),
         )
+        if self.epochs:
+            ds = ds.merge(self._epoch_statistics(last_step))
         ds = add_swept_dims(ds, config)
         ds.attrs = {
             "title": "balanced-stdp simulation run",
@@ -440,3 +460,29 @@ class Recorder:
             "plastic_synapses": ",".join(config["plasticity"]) or "none",
         }
         return ds
+
+    def _epoch_statistics(self, last_step: int) -> xr.Dataset:
+        """Count covariances and correlations of each stimulation epoch (spec §10), over
+        its complete windows up to ``last_step``."""
+        buf, grid = self.buffers, self.grid
+        n_pair_samples = self.config["recording"]["sampled_pairs"]
+        cov, corr, sampled_corr = [], [], []
+        for e, (first_step, n_windows) in enumerate(self.epochs.values()):
+            done = min(n_windows, max(0, (last_step - first_step) // grid.covariance_steps))
+            row = buf.epoch_first_row[e]
+            stats = spike_count_statistics(buf.epoch_counts[row:row + done], self.layout,
+                                           buf.group_bounds, n_pair_samples, self.pair_rng)
+            cov.append(stats["cov"])
+            corr.append(stats["corr"])
+            sampled_corr.append(stats["sampled_corr"])
+        window_s = self.config["recording"]["covariance_window_s"]
+        return xr.Dataset(
+            {"epoch_spike_count_cov": variable(RUN_KIND, "epoch_spike_count_cov", np.array(cov),
+                                               window_s=window_s),
+             "epoch_spike_count_corr": variable(RUN_KIND, "epoch_spike_count_corr",
+                                                np.array(corr)),
+             "epoch_sampled_spike_count_corr": variable(RUN_KIND,
+                                                        "epoch_sampled_spike_count_corr",
+                                                        np.array(sampled_corr))},
+            coords=coordinates(epoch=list(self.epochs), pair_type=list(self.layout.pair_types),
+                               pair_sample=np.arange(n_pair_samples)))

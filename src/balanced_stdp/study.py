@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import ConfigError, get_dotted, resolve_config, rule_label
 from .contract import SYNAPSE_TYPES, dimension_name
-from .simulation import RASTER_CAPACITY_RATE_HZ
+from .recorder import RASTER_CAPACITY_RATE_HZ
 
 RESULTS_DIR = "results"
 """Default ``results_dir``: runs in ``<results_dir>/runs/<experiment>/<point>/<file>``,
