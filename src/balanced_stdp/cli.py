@@ -35,6 +35,20 @@ SIMULATE_EPILOG = ("A run stopped by the divergence guard (runaway rates) is a r
                    "output path), reported before simulating.")
 
 
+class UsageError(Exception):
+    """A command line argparse cannot parse (unknown option, missing argument, …)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``balanced-stdp: error:`` line (exit code 2)
+    like every other bad input, instead of the usage text and a second line."""
+
+    def error(self, message):
+        command = self.prog.removeprefix("balanced-stdp").strip()
+        where = f"{command}: " if command else ""
+        raise UsageError(f"{where}{message} (see {self.prog} --help)")
+
+
 def _add_config_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("config", nargs=None if required else "?",
                         help="run config (YAML); see README for the keys")
@@ -45,7 +59,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser, required: bool = True
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="balanced-stdp",
         description="Plastic balanced EIF networks under STDP (Akil, Rosenbaum & Josić 2021).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -230,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     from .io import IncompleteRunError, OutputPathError
 
     logging.basicConfig(level=logging.WARNING, format="[balanced-stdp] %(levelname)s: %(message)s")
-    args = _build_parser().parse_args(argv)
+    try:
+        args = _build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _fail(str(exc))
     handler = {"simulate": _simulate, "theory": _theory, "compile": _compile,
                "config-keys": _config_keys}[args.command]
     try:

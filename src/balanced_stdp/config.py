@@ -54,7 +54,15 @@ def read_yaml(text: str, source: str = "config"):
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{source}: not valid YAML: {yaml_problem(exc)}") from None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML parse error on one line: what is wrong and where (line, column)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +245,7 @@ def _resolve_plasticity(user: dict, path: str) -> dict:
             raise ConfigError(f"{spath}: expected a mapping with a 'rule' key; allowed rules: "
                               f"{', '.join(ALLOWED_RULES[synapse])}")
         rule = settings["rule"]
-        if rule not in RULES:
+        if not isinstance(rule, str) or rule not in RULES:
             raise ConfigError(f"{spath}.rule: unknown rule {rule!r}{_suggest(str(rule), RULES)}")
         if synapse not in RULES[rule].synapses:
             raise ConfigError(f"{spath}.rule: {rule!r} does not apply to {synapse}; allowed on "
@@ -258,6 +266,11 @@ def _resolve_plasticity(user: dict, path: str) -> dict:
                     raise ConfigError(f"{spath}.{key}: expected a list of {len(expected)} numbers "
                                       f"[constant, slope], got {value!r}")
                 value = [float(v) for v in value]
+                if not all(math.isfinite(v) for v in value) and not key.endswith("_gate"):
+                    raise ConfigError(f"{spath}.{key}: must be finite, got {value!r}")
+                if key.endswith("_gate") and not value[0] < value[1]:
+                    raise ConfigError(f"{spath}.{key}: lower bound must be < upper bound, got "
+                                      f"{value!r}")
             elif isinstance(expected, bool):
                 if not isinstance(value, bool):
                     raise ConfigError(f"{spath}.{key}: expected a boolean, got {value!r}")
@@ -276,10 +289,17 @@ def _finish_plasticity(config: dict) -> None:
         path = f"plasticity.{synapse}"
         for key, value in rule_parameter_defaults(rule, synapse, tau).items():
             params.setdefault(key, value)
-        if params["eta"] < 0:
-            raise ConfigError(f"{path}.eta: must be >= 0, got {params['eta']}")
+        if params["eta"] <= 0:
+            raise ConfigError(f"{path}.eta: must be > 0 (for no plasticity, leave "
+                              f"{path} out), got {params['eta']}")
         if "j_norm" in params and params["j_norm"] == 0:
             raise ConfigError(f"{path}.j_norm: must be non-zero")
+        if "j_norm" in params and (params["j_norm"] > 0) != (synapse[1] == "e"):
+            # η_eff = η√N/j_norm: j_norm has the sign of the weights it normalises
+            # (Dale's law), else the homeostatic rule drives rates away from the target.
+            sign = "> 0 (excitatory" if synapse[1] == "e" else "< 0 (inhibitory"
+            raise ConfigError(f"{path}.j_norm: must be {sign} presynaptic neurons, the sign of "
+                              f"weights.{synapse}), got {params['j_norm']}")
         if "eta_divisor" in params and params["eta_divisor"] == 0:
             raise ConfigError(f"{path}.eta_divisor: must be non-zero")
         if "beta0" in params and params["beta0"] < 0:
@@ -311,6 +331,9 @@ def _cross_checks(config: dict) -> None:
     if abs(steps - round(steps)) > 1e-6:
         raise ConfigError(f"duration_s: T/dt = {steps} must be a whole number of steps")
     rec = config["recording"]
+    if rec["interval_s"] > config["duration_s"]:
+        raise ConfigError(f"recording.interval_s: {rec['interval_s']} s is longer than the run "
+                          f"(duration_s = {config['duration_s']} s)")
     for key in ("interval_s", "covariance_window_s"):
         ratio = rec[key] * 1000.0 / config["dt_ms"]
         if abs(ratio - round(ratio)) > 1e-6:
@@ -476,7 +499,8 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
+            raise ConfigError(f"--set {key}: cannot parse value {raw!r}: "
+                              f"{yaml_problem(exc)}") from None
         node = config
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -497,7 +521,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             text = Path(path).read_text()
         except OSError as exc:
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-        raw = read_yaml(text, str(path)) or {}
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"cannot read config {path}: not UTF-8 text (byte "
+                              f"{exc.start})") from None
+        raw = read_yaml(text, str(path))
+        if raw is None:
+            raise ConfigError(f"{path}: empty config (no keys); write {{}} for all defaults")
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: top level must be a mapping of keys")
     return resolve_config(apply_overrides(raw, overrides or []))

@@ -102,6 +102,10 @@ def check_writable(path: str | Path) -> None:
         probe.unlink()
     except OSError as exc:
         reason = exc.strerror or str(exc)
+        blocking = next((parent for parent in path.parents
+                         if parent.exists() and not parent.is_dir()), None)
+        if blocking is not None:        # mkdir says only "File exists" or "Not a directory"
+            reason = f"{blocking} is a file, not a directory"
         raise OutputPathError(f"{path}: cannot write the output there ({reason})") from None
 
 
@@ -243,6 +247,8 @@ def open_run(path: str | Path, load: bool = True, *, kind: str | None = None,
     path = Path(path)
     if not path.exists():
         raise IncompleteRunError(f"{path}: no such file")
+    if path.is_dir():
+        raise IncompleteRunError(f"{path}: is a directory, not a netCDF file")
     if not is_complete(path):
         raise IncompleteRunError(f"{path}: incomplete or corrupt netCDF (no '{COMPLETE_ATTRIBUTE}' "
                                  "marker); delete it and rerun that simulation")

@@ -58,6 +58,9 @@ def schema_error_message(error) -> str:
         return f"unknown key '{key}'" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if "propertyNames" in error.schema_path:
         return f"{where}: invalid name {error.instance!r} ({error.message})"
+    if error.validator == "pattern" and "x-pattern-meaning" in error.schema:
+        return (f"{where}: {error.instance!r} is not allowed; it must be "
+                f"{' '.join(error.schema['x-pattern-meaning'].split())}")
     if error.validator == "minItems" and error.instance == []:
         return f"{where}: empty list; give at least one value"
     return f"{where}: {error.message}"
@@ -125,9 +128,10 @@ def expand_experiment(name: str, experiment: dict, defaults: dict) -> dict[str, 
         if key in defaults:
             raise StudyConfigError(f"defaults.{key}: every experiment sweeps it in its grid "
                                    f"({where}.grid.{key}); remove it from defaults")
-    if "sweep_dims" in run or "sweep_dims" in defaults:
-        raise StudyConfigError(
-            f"{where}.run: 'sweep_dims' is set by the workflow from the grid keys")
+    for section, given in ((f"{where}.run", run), ("defaults", defaults)):
+        if "sweep_dims" in given:
+            raise StudyConfigError(
+                f"{section}: 'sweep_dims' is set by the workflow from the grid keys")
     base = _merge(defaults, run)
     base["sweep_dims"] = [key for key in grid if key not in ALWAYS_SWEPT]
     points = {}
@@ -177,7 +181,8 @@ def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
     for figure, names in config["figures"].items():
         if isinstance(names, bool):
             continue
-        for name in names:
+        # a figure of roles maps each role to an experiment (figures.registry)
+        for name in (names.values() if isinstance(names, dict) else names):
             if name not in grids:
                 raise StudyConfigError(f"figures.{figure}: unknown experiment '{name}'; "
                                        f"defined: {', '.join(grids)}")
