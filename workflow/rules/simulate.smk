@@ -23,8 +23,8 @@ rule compile_numba:
 
 rule run_config:
     # The complete, resolved run config of one grid point (YAML); `balanced-stdp
-    # simulate` on it reproduces the run by hand. Written by Snakemake itself (no job
-    # process, nothing printed).
+    # simulate` on it reproduces the run by hand. A shell job: no interpreter start-up
+    # (a `run:` block would start a Snakemake process per grid point).
     output:
         results("runs/{experiment}/{point}/config.yaml"),
     log:
@@ -32,8 +32,8 @@ rule run_config:
     localrule: True
     params:
         text=get_run_config_yaml,
-    run:
-        Path(output[0]).write_text(params.text)
+    shell:
+        "printf '%s' {params.text:q} > {output} 2> {log}"
 
 
 rule simulate:
