@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..aggregate import seed_statistics
 from ..contract import dimension_name
@@ -124,12 +125,12 @@ def plot_covariance_vs_weight(jee, jei) -> Figure:
     for ax, title in zip(axes[1], ("D  count covariance", "E  count correlation",
                                    "F  simulation / theory")):
         ax.set_title(title, loc="left")
-    handles = [axes[0, 0].plot([], [], "o", color=PAIR_COLORS[p], label=f"$C_{{{p}}}$ sim")[0]
-               for p in PAIR_TYPES]
-    handles.append(axes[0, 0].plot([], [], color="black", label="§6.2 closed form, "
-                                   "balanced rates (dashed)", **THEORY_STYLE)[0])
-    handles.append(axes[0, 0].plot([], [], "o", mfc="none", color="black",
-                                   label="ratio to closed form at measured rates")[0])
+    handles = [Line2D([], [], marker="o", linestyle="none", color=PAIR_COLORS[p],
+                      label=f"$C_{{{p}}}$ simulation") for p in PAIR_TYPES]
+    handles.append(Line2D([], [], color="black", label="§6.2 closed form at the balanced "
+                          "rates (dashed)", **THEORY_STYLE))
+    handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
+                          color="black", label="ratio to the closed form at measured rates"))
     fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7)
     fig.suptitle("Spike-count covariances vs weight: simulation against spec §6.2 (c > 0)")
     return fig
@@ -182,11 +183,11 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
         texts.append(f"$C_{{{pair}}}$: {np.nanmean(ratio):.2f} "
                      f"(measured rates {np.nanmean(ratio_measured):.2f})")
     ax_ratio.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
-    ax_ratio.text(0.03, 0.03, "mean sim/theory\n" + "\n".join(texts), transform=ax_ratio.transAxes,
-                  ha="left", va="bottom", fontsize=6.5, gid="ratio-text",
+    ax_ratio.text(0.03, 0.97, "mean sim/theory\n" + "\n".join(texts), transform=ax_ratio.transAxes,
+                  ha="left", va="top", fontsize=6.5, gid="ratio-text",
                   bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
                         "edgecolor": "none"})
-    ax_ratio.set_ylim(bottom=0.0, top=max(1.6, ax_ratio.get_ylim()[1]))
+    ax_ratio.set_ylim(bottom=0.0, top=max(2.0, 1.4 * ax_ratio.get_ylim()[1]))
     ax_cov.set_ylabel("Count covariance (spikes²)")
     ax_corr.set_ylabel("Count correlation")
     ax_ratio.set_ylabel("Simulation / theory")

@@ -11,6 +11,7 @@ predicted with the Δ correction (spec §6.6) — the Δ-corrected fixed point o
 
 from __future__ import annotations
 
+import matplotlib.ticker as mticker
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
@@ -176,6 +177,9 @@ def _draw_row(axes, runs, theory, title) -> None:
                 delta_corrected)
     if float(runs["c"].values[0]) == 0:
         ax_cov.set_yscale("log")
+    for ax in axes:                      # label the simulated sizes themselves
+        ax.set_xticks(n, [str(size) for size in n])
+        ax.xaxis.set_minor_locator(mticker.NullLocator())
     ax_weight.set_ylabel(final_label(synapses[0]).replace(f"$j_{{{synapses[0]}}}$", "$j$")
                          if synapses else "Final weight (mV)")
     ax_rate.set_ylabel("Rate over (T/2, T] (Hz)")
@@ -190,7 +194,9 @@ def _draw_row(axes, runs, theory, title) -> None:
         for ax in axes:
             ax.text(0.02, 0.98, "excluded (diverged):\n" + "\n".join(diverged),
                     transform=ax.transAxes, ha="left", va="top", fontsize=6,
-                    color=DIVERGED_COLOR, gid="diverged-text")
+                    color=DIVERGED_COLOR, gid="diverged-text",
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                          "edgecolor": DIVERGED_COLOR, "linewidth": 0.5})
 
 
 def _series(ax, runs, theory, dense, n, run_name, theory_name, selector, color, gid, label,
