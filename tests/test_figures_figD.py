@@ -353,3 +353,14 @@ def test_figS2_simulation_leading_order_and_delta_theory(scaling_study):
     np.testing.assert_allclose(sim_cov[:2], [4.0 / 1000, 4.0 / 2000])
     assert np.isnan(sim_cov[2])                                     # diverged: left out
     assert "N = 4000, seed 1: diverged at 3" in texts(pair_cov, "diverged-text")[0]
+
+
+def test_check_figures_accepts_role_figures_of_non_plastic_experiments():
+    from balanced_stdp.study import StudyConfigError, check_figures
+    grids = {"static": {"p": resolve_config({})}}
+    config = {"figures": {"figS3_covariance_vs_weight": {"jee": "static", "jei": "static"},
+                          "weight_manifold": []}}
+    check_figures(config, grids)
+    config["figures"]["weight_dynamics"] = ["static"]      # a per-experiment figure still is
+    with pytest.raises(StudyConfigError, match="has no plastic synapses"):
+        check_figures(config, grids)
