@@ -74,6 +74,7 @@ def make_run(user: dict, sweep: dict, *, rule: str = "none", cov=None, rates=(5.
          "mean_input": (("population", "source", "time"), mean_input, {"units": "mV/ms"}),
          "spike_count_cov": (("pair_type",), cov, {"units": "spikes2"}),
          "spike_count_corr": (("pair_type",), cov / 5.0, {"units": "1"}),
+         "spike_count_var": (("population",), [2.0, 8.0], {"units": "spikes2"}),
          "diverged": ((), np.int8(diverged_at_s is not None)),
          "diverged_at_s": ((), np.nan if diverged_at_s is None else diverged_at_s)},
         coords={"time": time_s, "population": ["E", "I"], "synapse": SYNAPSES,
@@ -149,13 +150,12 @@ def test_figS3_points_theory_curve_and_ratios(covariance_sweeps):
     np.testing.assert_allclose(y, 250.0 * 0.1 * r_i ** 2 / 0.01, rtol=1e-9)
     ratio = line(axes_by_gid(fig, "jee;ratio"), "ratio|ee")
     np.testing.assert_allclose(ratio.get_ydata()[:2], 0.8, rtol=1e-6)
-    # at the measured rates (6, 16 Hz) the closed form is T c r_a r_b / r_x
-    measured = line(axes_by_gid(fig, "jee;ratio"), "ratio-measured|ei")
-    closed_measured = 250.0 * 0.1 * 0.006 * 0.016 / 0.01
-    np.testing.assert_allclose(measured.get_ydata()[:2], np.array(expected) / closed_measured,
-                               rtol=1e-9)
+    # theory covariance over the measured count variances (fabricated: Var_E 2, Var_I 8)
+    over_var = line(axes_by_gid(fig, "jee;corr"), "theory-corr-var|ei")
+    theory_ei = [_closed_form(base_jee, "weights.ee", v)[1] for v in JEE_VALUES[:2]]
+    np.testing.assert_allclose(over_var.get_ydata()[:2], np.array(theory_ei) / 4.0, rtol=1e-9)
     (text,) = texts(axes_by_gid(fig, "jee;ratio"), "ratio-text")
-    assert "$C_{ee}$: 0.80" in text
+    assert "$C_{ee}$: 0.80 (0.80–0.80)" in text
     (text,) = texts(axes_by_gid(fig, "jei;ratio"), "ratio-text")
     assert "$C_{ii}$: 1.00" in text
     (diverged,) = texts(ax, "diverged-text")
