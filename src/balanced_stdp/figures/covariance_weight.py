@@ -46,7 +46,9 @@ CAPTION = (
     "rates of each weight (dashed, drawn densely in the weight). Middle: the corresponding "
     "mean correlations, the theory ρ_ab = c √(r_a r_b)/r_x (dashed; Poisson count variance "
     "r T_win assumed) and the theory covariance divided by the measured mean count "
-    "variances, √(Var_a Var_b) (open circles), which removes the Fano-factor assumption. "
+    "variances, √(Var_a Var_b) (open circles), which removes the Fano-factor assumption; "
+    "the simulated value is the mean of per-pair correlations, which with heterogeneous "
+    "rates lies below mean covariance over mean variances. "
     "Right: simulation/theory ratio of the covariances per point; the panel text gives "
     "the mean ratio per pair type. EE dark slate grey, EI green, II purple.")
 
