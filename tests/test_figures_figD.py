@@ -214,6 +214,8 @@ def ei_ii_study():
     for eta_ei in ETAS:
         for eta_ii in ETAS:
             mean, sampled = _ei_ii_weights(eta_ei, eta_ii)
+            if (eta_ei, eta_ii) == (5e-2, 5e-3):              # II runs away, guard silent
+                mean[3, INTERVAL_S * np.arange(1, N_TIME + 1) >= 6.0] = -1e6
             slow_ei = eta_ei < eta_ii
             runs.append(make_run(EI_II_USER, {"plasticity.ei.eta": eta_ei,
                                               "plasticity.ii.eta": eta_ii},
@@ -260,6 +262,12 @@ def test_fig12_columns_weights_theory_and_targets(ei_ii_study):
         assert texts(ax, "diverged-text") == ["seed 1: diverged at 4 s"]
         assert line(ax, "diverged-at").get_xdata()[0] == pytest.approx(4.0)
     assert "Slow II" in axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;ei").get_title()
+    runaway = axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;ii")
+    assert texts(runaway, "runaway-text") == ["mean ran away at 6 s\n(|j̄| up to 1.0e+06 mV)"]
+    assert runaway.get_ylim()[0] > -2.0 * 254.3 - 60          # axis bounded, not to −1e6
+    rate_row = axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;rate")
+    assert line(rate_row, "runaway-at").get_xdata()[0] == pytest.approx(6.0)
+    assert not texts(axes_by_gid(fig, f"{slow_slow};ii"), "runaway-text")
     assert "Equal η (fast)" in axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.05;ei").get_title()
     rate = axes_by_gid(fig, f"{slow_slow};rate")
     assert line(rate, "target-E").get_ydata()[0] == 10.0

@@ -21,9 +21,9 @@ from ..contract import dimension_name
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, divergence, ensure_swept, run_configs,
                      select, theory_at)
-from .style import (FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
-                    SYNAPSE_COLORS, TIME_LABEL, figure_legend, format_value, new_figure,
-                    no_data, styled)
+from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS,
+                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, figure_legend,
+                    format_value, new_figure, no_data, styled)
 
 ETA_DIMS = {"ei": dimension_name("plasticity.ei.eta"), "ii": dimension_name("plasticity.ii.eta")}
 """Swept learning rates η₀ of the EI and II iSTDP rules."""
@@ -33,6 +33,22 @@ N_TRACES = 50
 
 ODE_STYLE = {"linestyle": "--", "linewidth": 1.5, "color": "black"}
 """The mean-field ODE: black dashed (the simulated mean is black solid)."""
+
+WEIGHT_RANGE_FACTOR = 2.0
+"""Weight panels span at most this multiple of max(|j*|, |j(0)|) (EI ±300, II ±510 mV at
+the defaults; spec Fig 12's enlarged slow-EI axes reach −500 mV); lines beyond are clipped
+and the extreme value is stated."""
+
+RUNAWAY_FACTOR = 10.0
+"""A mean weight beyond this multiple of max(|j*|, |j(0)|) has run away (the simulator's
+divergence guard watches the spike count only, and a runaway of inhibition silences the
+network instead): the time it first does so is marked like a diverged run."""
+
+INPUT_LIMIT = 10.0
+"""|Mean input| shown (mV/ms): the paper's input panels span about ±10."""
+
+RATE_LIMIT = 50.0
+"""Highest rate shown (Hz), as in the paper's enlarged slow-EI panels."""
 
 INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
 """Curves of the input row: excitation (recurrent plus external), inhibition, total."""
@@ -151,10 +167,18 @@ def plot_inhibitory_pair(variants) -> Figure:
             for ax in axes[:, j]:
                 no_data(ax)
             continue
-        for row, synapse in enumerate(("ei", "ii")):
-            _draw_weights(axes[row, j], runs, theory, key, synapse)
+        runaway = [_draw_weights(axes[row, j], runs, theory, key, synapse)
+                   for row, synapse in enumerate(("ei", "ii"))]
+        runaway = [t for t in runaway if t is not None]
+        for ax in axes[2:, j]:
+            if runaway:
+                ax.axvline(min(runaway), color=DIVERGED_COLOR, linestyle=":", linewidth=1.0,
+                           gid="runaway-at")
         _draw_inputs(axes[2, j], runs, key)
         _draw_rates(axes[3, j], runs, key, targets)
+        limit_range(axes[2, j], -INPUT_LIMIT, INPUT_LIMIT, "mV/ms")
+        limit_range(axes[3, j], 0.0, max(RATE_LIMIT, 1.5 * max(targets.values(), default=0)),
+                    "Hz")
         axes[3, j].set_xlabel(TIME_LABEL)
         for ax in axes[:, j]:
             annotate_divergence(ax, *divergence(runs, key))
@@ -167,7 +191,7 @@ def plot_inhibitory_pair(variants) -> Figure:
     return fig
 
 
-def _draw_weights(ax, runs, theory, key, synapse) -> None:
+def _draw_weights(ax, runs, theory, key, synapse) -> float | None:
     mean_weight = select(runs, "mean_weight", key, synapse=synapse)
     time_s = mean_weight["time"].values
     sampled = select(runs, "sampled_weight", key, synapse=synapse)
@@ -192,9 +216,52 @@ def _draw_weights(ax, runs, theory, key, synapse) -> None:
         ax.plot(ode["time"].values[finite], ode.values[finite], gid="theory-ode",
                 label="mean-field ODE, leading order (dashed)", **ODE_STYLE)
     fixed = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
+    scale = 0.0
     if fixed is not None:
         ax.axhline(float(fixed), gid="theory-fixed-point", label="fixed point (j_ei*, j_ii*)",
                    **FIXED_POINT_STYLE)
+        scale = abs(float(fixed))
+    initial = by_seed(mean_weight, "time")[:, 0]
+    bound = WEIGHT_RANGE_FACTOR * max(scale, float(np.nanmax(np.abs(initial))))
+    runaway = np.flatnonzero(ok & (np.abs(mean) > RUNAWAY_FACTOR / WEIGHT_RANGE_FACTOR * bound))
+    if runaway.size:                 # the mean has left the balanced regime: mark when
+        ax.axvline(time_s[runaway[0]], color=DIVERGED_COLOR, linestyle=":", linewidth=1.0,
+                   gid="runaway-at")
+        ax.text(0.98, 0.97, f"mean ran away at {time_s[runaway[0]]:.0f} s\n(|j̄| up to "
+                f"{np.nanmax(np.abs(mean)):.1e} mV)", transform=ax.transAxes, ha="right",
+                va="top", fontsize=6.5, color=DIVERGED_COLOR, gid="runaway-text",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": DIVERGED_COLOR, "linewidth": 0.5})
+    limit_range(ax, -bound, bound, "mV", report=not runaway.size)
+    lost = theory_at(theory, "balance_lost_at_s", key)
+    if lost is not None and np.isfinite(float(lost)):
+        ax.text(0.02, 0.03, f"ODE: balanced state lost at {float(lost):.2g} s",
+                transform=ax.transAxes, ha="left", va="bottom", fontsize=6.5,
+                gid="theory-balance-lost",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": "none"})
+    return time_s[runaway[0]] if runaway.size else None
+
+
+def limit_range(ax, low: float, high: float, unit: str, report: bool = True) -> None:
+    """Clip the y-range to [low, high] (tighter if the data are); if drawn lines go
+    beyond it, say how far (text gid ``clipped-text``)."""
+    values = np.concatenate([np.asarray(line.get_ydata(), float) for line in ax.lines
+                             if line.get_gid() not in (None, "diverged-at", "runaway-at")]
+                            or [np.empty(0)])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return
+    lo, hi = max(values.min(), low), min(values.max(), high)
+    pad = 0.05 * (hi - lo) if hi > lo else 1.0
+    ax.set_ylim(lo - pad, hi + pad)
+    beyond = values[(values < low) | (values > high)]
+    if beyond.size and report:
+        extreme = beyond[np.argmax(np.abs(beyond))]
+        ax.text(0.98, 0.03, f"clipped: extreme {extreme:.3g} {unit}", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=6, color="0.3", gid="clipped-text",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": "none"})
 
 
 def _draw_inputs(ax, runs, key) -> None:
