@@ -56,7 +56,7 @@ INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
 CAPTION = (
     "EI and II iSTDP together (spec §7 #13, the paper's Fig 12). Columns: learning-rate "
     "pairs (η_ei, η_ii) of the sweep — equal η (slow), slow EI (η_ei < η_ii), slow II "
-    "(η_ii < η_ei) and equal η (fast); the column title gives the theory's stability of "
+    "(η_ii < η_ei) and, as a fourth column, equal η (fast); the column title gives the theory's stability of "
     "the common fixed point (Jacobian of the two mean-field ODEs, spec §6.5). Rows 1–2: "
     "50 sampled I→E (EI, green) and I→I (II, purple) weights of one seed, their mean over "
     "all synapses (black, mean over seeds), the mean-field ODE (black dashed, leading "
@@ -65,8 +65,12 @@ CAPTION = (
     "total (black). Row 4: E (blue) and I (red) population rates with the target rates "
     "ρ_e and ρ_i (dotted). Each column has its own y-range: the slow-EI case, unstable in "
     "theory, makes large excursions. Colours: EI green / II purple as in every figure of "
-    "this study; the paper's Fig 12 material swaps them (magenta EI, green II). Runs "
-    "stopped by the divergence guard are marked (red dotted line and text).")
+    "this study; the paper's Fig 12 material swaps them (magenta EI, green II). Axes are "
+    "bounded (weights to 2 max(|j*|, |j(0)|), inputs ±10 mV/ms, rates ≤ 50 Hz) and the "
+    "extreme of any clipped line is stated. A mean weight beyond 10 max(|j*|, |j(0)|) has "
+    "run away — inhibition then silences the network, which the spike-count divergence "
+    "guard does not catch — and is marked like a diverged run (red dotted line and text), "
+    "as are runs stopped by the guard.")
 
 
 def caption(runs: xr.Dataset | None) -> str:
