@@ -186,7 +186,9 @@ def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
             if name not in grids:
                 raise StudyConfigError(f"figures.{figure}: unknown experiment '{name}'; "
                                        f"defined: {', '.join(grids)}")
-            if figure != "balance" and not plastic_synapses(grids[name]):
+            # figures of roles (mappings) say themselves what they draw, e.g. non-plastic sweeps
+            if figure != "balance" and not isinstance(config["figures"][figure], dict) \
+                    and not plastic_synapses(grids[name]):
                 raise StudyConfigError(
                     f"figures.{figure}: experiment '{name}' has no plastic synapses")
     for name in config["figures"]["weight_manifold"]:

@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import balance, learning_windows, manifold, rate_weight, weight_dynamics
+from . import (balance, covariance_weight, inhibitory_pair, inhibitory_scaling,
+               learning_windows, manifold, rate_weight, weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -261,6 +262,16 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
                stem="learning_windows"),
+    FigureSpec("figS3_covariance_vs_weight", covariance_weight.plot_covariance_vs_weight,
+               ("runs", "theory"), Expansion.ROLES, "Covariances vs weight",
+               covariance_weight.caption, stem="figS3_covariance_vs_weight",
+               roles=("jee", "jei")),
+    FigureSpec("fig12_inhibitory_pair", inhibitory_pair.plot_inhibitory_pair,
+               ("runs", "theory"), Expansion.ROLES, "EI + II iSTDP", inhibitory_pair.caption,
+               stem="fig12_inhibitory_pair", roles=("variants",)),
+    FigureSpec("figS2_inhibitory_scaling", inhibitory_scaling.plot_inhibitory_scaling,
+               ("runs", "theory"), Expansion.ROLES, "Scaling with N", inhibitory_scaling.caption,
+               stem="figS2_inhibitory_scaling", roles=("istdp", "ei_ii")),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 

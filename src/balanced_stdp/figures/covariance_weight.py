@@ -1,0 +1,215 @@
+"""Covariances vs weight (figure ``figS3_covariance_vs_weight``): mean spike-count
+covariances and correlations of non-plastic networks with correlated input
+(c > 0) against the closed forms of spec §6.2, over j_ee and over j_ei (spec §7 #18).
+
+The theory is drawn densely in the weight: for every weight the balanced rates
+r = −W⁻¹W_x r_x (spec §6.1) give C_ab = T_win c r_a r_b / r_x
+(:func:`balanced_stdp.theory.count_sweep.count_statistics_along`). The covariance is
+the linear response T_win c r_x (W⁻¹W_x)_a (W⁻¹W_x)_b and does not depend on the
+finite-size shift of the rates (spec §6.6), so simulated rates below the balanced ones
+do not enter it; the theory's correlations, however, assume Poisson count variances
+r_a T_win, so the correlation panel also shows the theory covariance divided by the
+*measured* count variances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from ..aggregate import seed_statistics
+from ..contract import dimension_name
+from ..theory.count_sweep import count_statistics_along
+from .captions import with_parameters
+from .common import (by_seed, coord_values, divergence, divergence_text, ensure_swept,
+                     run_configs, select)
+from .style import DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
+
+PAIR_TYPES = ("ee", "ei", "ii")
+PAIR_COLORS = {pair: SYNAPSE_COLORS[pair] for pair in PAIR_TYPES}
+"""EE dark slate grey, EI green, II purple (spec §8)."""
+
+SWEEPS = {"jee": "weights.ee", "jei": "weights.ei"}
+"""Role → the config key it sweeps."""
+
+DENSE_POINTS = 200
+"""Points of the dense theory curves."""
+
+CAPTION = (
+    "Spike-count covariances vs weight in non-plastic networks with correlated external "
+    "input (spec §7 #18). Top row: j_ee swept at j_ei = −100 mV; bottom row: j_ei swept at "
+    "j_ee = 25 mV. Left: mean off-diagonal count covariances C_ee, C_ei, C_ii (T_win = "
+    "250 ms, over the second half of each run; points, mean ± s.d. over seeds) and the "
+    "leading-order closed form C_ab = T_win c r_a r_b / r_x of spec §6.2 with the balanced "
+    "rates of each weight (dashed, drawn densely in the weight). Middle: the corresponding "
+    "mean correlations, the theory ρ_ab = c √(r_a r_b)/r_x (dashed; Poisson count variance "
+    "r T_win assumed) and the theory covariance divided by the measured mean count "
+    "variances, √(Var_a Var_b) (open circles), which removes the Fano-factor assumption; "
+    "the simulated value is the mean of per-pair correlations, which with heterogeneous "
+    "rates lies below mean covariance over mean variances. "
+    "Right: simulation/theory ratio of the covariances per point; the panel text gives "
+    "the mean ratio per pair type. EE dark slate grey, EI green, II purple.")
+
+
+def caption(runs: xr.Dataset | None) -> str:
+    """Caption of :func:`plot_covariance_vs_weight`, with the parameters of ``runs``."""
+    return with_parameters(CAPTION, runs)
+
+
+def dense_theory(runs: xr.Dataset, key: str) -> xr.Dataset | None:
+    """Closed-form statistics on a dense grid spanning the swept weight of ``runs``."""
+    configs = run_configs(runs)
+    dim = dimension_name(key)
+    if not configs or dim not in runs.dims:
+        return None
+    values = np.asarray(runs[dim].values, dtype=float)
+    grid = np.linspace(values.min(), values.max(), DENSE_POINTS)
+    return count_statistics_along(configs[0], key, grid)
+
+
+def theory_over_measured_variance(runs: xr.Dataset, key: dict, theory_cov) -> np.ndarray:
+    """Theory covariance / √(Var_a Var_b) with the measured count variances, per seed
+    (seed, pair_type); NaN without ``spike_count_var``."""
+    variance = select(runs, "spike_count_var", key)
+    if variance is None:
+        return np.full((runs.sizes["seed"], len(PAIR_TYPES)), np.nan)
+    var = by_seed(variance.sel(population=["E", "I"]), "population")
+    index = {"e": 0, "i": 1}
+    return np.stack([theory_cov[k] / np.sqrt(var[:, index[p[0]]] * var[:, index[p[1]]])
+                     for k, p in enumerate(PAIR_TYPES)], axis=-1)
+
+
+@styled
+def plot_covariance_vs_weight(jee, jei) -> Figure:
+    """Count covariances, correlations and sim/theory ratios vs j_ee and vs j_ei.
+
+    Parameters
+    ----------
+    jee, jei : ExperimentData
+        Runs (and theory) of the non-plastic sweeps over ``weights_ee`` and
+        ``weights_ei`` (:class:`~balanced_stdp.figures.registry.ExperimentData`); the
+        dense theory is computed from the run configs stored in the runs aggregate.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per sweep (axes gids ``jee;cov``, ``jee;corr``, ``jee;ratio``, …). Per
+        pair type: simulation points ``sim-cov|ee`` (errorbar line), dense theory
+        ``theory-cov|ee`` (dashed); the same with ``corr``; ratios ``ratio|ee``
+        and the theory covariance over measured variances ``theory-corr-var|ee``
+        (open circles, correlation panel); mean ratios in the text ``ratio-text``. Diverged runs: dotted line at
+        their weight and text ``diverged-text``.
+    """
+    fig = new_figure(10.0, 6.4)
+    axes = fig.subplots(2, 3, squeeze=False)
+    for row, (role, data) in enumerate((("jee", jee), ("jei", jei))):
+        key_name = SWEEPS[role]
+        synapse = key_name.split(".")[1]
+        for ax, kind in zip(axes[row], ("cov", "corr", "ratio")):
+            ax.set_gid(f"{role};{kind}")
+            ax.set_xlabel(f"$j_{{{synapse}}}$ (mV)")
+        if data is None or data.runs is None:
+            for ax in axes[row]:
+                no_data(ax)
+            continue
+        _draw_sweep(axes[row], ensure_swept(data.runs), data.theory, key_name)
+    for ax, title in zip(axes[0], ("A  count covariance", "B  count correlation",
+                                   "C  simulation / theory")):
+        ax.set_title(title, loc="left")
+    for ax, title in zip(axes[1], ("D  count covariance", "E  count correlation",
+                                   "F  simulation / theory")):
+        ax.set_title(title, loc="left")
+    handles = [Line2D([], [], marker="o", linestyle="none", color=PAIR_COLORS[p],
+                      label=f"$C_{{{p}}}$ simulation") for p in PAIR_TYPES]
+    handles.append(Line2D([], [], color="black", label="§6.2 closed form at the balanced "
+                          "rates (dashed)", **THEORY_STYLE))
+    handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
+                          color="black", label="theory covariance / measured √(Var_a Var_b)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7)
+    fig.suptitle("Spike-count covariances vs weight: simulation against spec §6.2 (c > 0)")
+    return fig
+
+
+def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str) -> None:
+    ax_cov, ax_corr, ax_ratio = axes
+    dim = dimension_name(key_name)
+    if dim not in runs.dims:
+        raise ValueError(f"plot_covariance_vs_weight needs runs swept over '{dim}'")
+    weights = np.asarray(coord_values(runs, dim), dtype=float)
+    dense = dense_theory(runs, key_name)
+    theory_points = np.stack([_theory_at_points(runs, theory, key_name, weights, pair)
+                              for pair in PAIR_TYPES], axis=-1)         # (weight, pair)
+    over_variance = []
+    stats = {name: {p: [] for p in PAIR_TYPES} for name in ("spike_count_cov", "spike_count_corr")}
+    diverged = []
+    for n, value in enumerate(weights):
+        key = {dim: value, **{d: runs[d].values[0] for d in ("rule", "c")}}
+        seeds, flags, times = divergence(runs, key)
+        diverged += [(value, s, t) for s, f, t in zip(seeds, flags, times) if f]
+        for name, per_pair in stats.items():
+            da = select(runs, name, key)
+            values = by_seed(da, "pair_type") if da is not None \
+                else np.full((seeds.size, len(PAIR_TYPES)), np.nan)
+            values[flags] = np.nan                      # a stopped run has no statistics
+            for k, pair in enumerate(PAIR_TYPES):
+                per_pair[pair].append(seed_statistics(values[:, k])[:2])
+        corr = theory_over_measured_variance(runs, key, theory_points[n])
+        corr[flags] = np.nan
+        over_variance.append(np.nanmean(corr, axis=0))
+    over_variance = np.array(over_variance)
+    texts = []
+    for k, pair in enumerate(PAIR_TYPES):
+        color = PAIR_COLORS[pair]
+        for ax, name, kind in ((ax_cov, "spike_count_cov", "cov"),
+                               (ax_corr, "spike_count_corr", "corr")):
+            mean, sd = np.array(stats[name][pair]).T
+            container = ax.errorbar(weights, mean, yerr=np.nan_to_num(sd), fmt="o",
+                                    color=color, markersize=3.5, capsize=2)
+            container.lines[0].set_gid(f"sim-{kind}|{pair}")
+            if dense is not None:
+                curve = dense[name].sel(pair_type=pair)
+                ax.plot(curve[dim].values, curve.values, color=color, gid=f"theory-{kind}|{pair}",
+                        **THEORY_STYLE)
+        ax_corr.plot(weights, over_variance[:, k], "o", mfc="none", color=color, markersize=5,
+                     gid=f"theory-corr-var|{pair}")
+        ratio = np.array(stats["spike_count_cov"][pair])[:, 0] / theory_points[:, k]
+        ax_ratio.plot(weights, ratio, "o", color=color, markersize=4, gid=f"ratio|{pair}")
+        texts.append(f"$C_{{{pair}}}$: {np.nanmean(ratio):.2f} "
+                     f"({np.nanmin(ratio):.2f}–{np.nanmax(ratio):.2f})")
+    ax_ratio.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
+    ax_ratio.text(0.03, 0.97, "sim/theory: mean (range)\n" + "\n".join(texts), transform=ax_ratio.transAxes,
+                  ha="left", va="top", fontsize=6.5, gid="ratio-text",
+                  bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                        "edgecolor": "none"})
+    ax_ratio.set_ylim(bottom=0.0, top=max(1.6, 1.3 * ax_ratio.get_ylim()[1]))
+    ax_cov.set_ylabel("Count covariance (spikes²)")
+    ax_corr.set_ylabel("Count correlation")
+    ax_ratio.set_ylabel("Simulation / theory")
+    if diverged:
+        for ax in axes:
+            for value, _, _ in diverged:
+                ax.axvline(value, color=DIVERGED_COLOR, linestyle=":", linewidth=0.8,
+                           gid="diverged-at")
+        ax_cov.text(0.02, 0.98, "\n".join(f"{dim} = {v:g}, {divergence_text(s, t)}"
+                                          for v, s, t in diverged),
+                    transform=ax_cov.transAxes, ha="left", va="top", fontsize=6,
+                    color=DIVERGED_COLOR, gid="diverged-text")
+
+
+def _theory_at_points(runs, theory, key_name, weights, pair) -> np.ndarray:
+    """Theory covariance at the simulated weights: the theory aggregate's value (the
+    workflow's prediction per grid point), else the closed form computed there."""
+    dim = dimension_name(key_name)
+    values = np.full(weights.size, np.nan)
+    for n, value in enumerate(weights):
+        da = select(theory, "spike_count_cov", {dim: value}, pair_type=pair)
+        if da is not None and np.isfinite(da.values).any():
+            values[n] = float(np.nanmean(da.values))
+    missing = ~np.isfinite(values)
+    configs = run_configs(runs)
+    if missing.any() and configs:
+        computed = count_statistics_along(configs[0], key_name, weights[missing])
+        values[missing] = computed["spike_count_cov"].sel(pair_type=pair).values
+    return values

@@ -1,0 +1,301 @@
+"""EI + II iSTDP (figure ``fig12_inhibitory_pair``, spec §7 #13, §8 Fig 12): the two
+inhibitory weights learn together; the ratio of their learning rates decides whether
+the common fixed point (r_e = ρ_e, r_i = ρ_i) is reached (spec §6.5).
+
+Columns are grid points of the η_ei × η_ii sweep: equal η (the slow-slow point), slow EI
+(η_ei < η_ii, unstable in theory), slow II (η_ii < η_ei) and, when present, equal η
+at the fast value. Rows: sampled EI and II weight traces with their means, the
+mean-field ODE and the fixed point; mean inputs to E neurons; E and I rates with the
+target rates. Each column has its own y-range, so the unstable column's large
+excursions are shown in full.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from ..aggregate import running_mean
+from ..contract import dimension_name
+from .captions import with_parameters
+from .common import (annotate_divergence, by_seed, divergence, ensure_swept, run_configs,
+                     select, theory_at)
+from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS,
+                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, figure_legend,
+                    format_value, new_figure, no_data, styled)
+
+ETA_DIMS = {"ei": dimension_name("plasticity.ei.eta"), "ii": dimension_name("plasticity.ii.eta")}
+"""Swept learning rates η₀ of the EI and II iSTDP rules."""
+
+N_TRACES = 50
+"""Sampled synapses drawn per weight panel (first running seed)."""
+
+ODE_STYLE = {"linestyle": "--", "linewidth": 1.5, "color": "black"}
+"""The mean-field ODE: black dashed (the simulated mean is black solid)."""
+
+WEIGHT_RANGE_FACTOR = 2.0
+"""Weight panels span at most this multiple of max(|j*|, |j(0)|) (EI ±300, II ±510 mV at
+the defaults; spec Fig 12's enlarged slow-EI axes reach −500 mV); lines beyond are clipped
+and the extreme value is stated."""
+
+RUNAWAY_FACTOR = 10.0
+"""A mean weight beyond this multiple of max(|j*|, |j(0)|) has run away (the simulator's
+divergence guard watches the spike count only, and a runaway of inhibition silences the
+network instead): the time it first does so is marked like a diverged run."""
+
+INPUT_LIMIT = 10.0
+"""|Mean input| shown (mV/ms): the paper's input panels span about ±10."""
+
+RATE_LIMIT = 50.0
+"""Highest rate shown (Hz), as in the paper's enlarged slow-EI panels."""
+
+INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
+"""Curves of the input row: excitation (recurrent plus external), inhibition, total."""
+
+CAPTION = (
+    "EI and II iSTDP together (spec §7 #13, the paper's Fig 12). Columns: learning-rate "
+    "pairs (η_ei, η_ii) of the sweep — equal η (slow), slow EI (η_ei < η_ii), slow II "
+    "(η_ii < η_ei) and, as a fourth column, equal η (fast); the column title gives the theory's stability of "
+    "the common fixed point (Jacobian of the two mean-field ODEs, spec §6.5). Rows 1–2: "
+    "50 sampled I→E (EI, green) and I→I (II, purple) weights of one seed, their mean over "
+    "all synapses (black, mean over seeds), the mean-field ODE (black dashed, leading "
+    "order; it stops where the theory loses the balanced state) and the fixed point "
+    "(j_ei*, j_ii*) (grey dotted). Row 3: mean input to E neurons, E+X (blue), I (red) and "
+    "total (black). Row 4: E (blue) and I (red) population rates with the target rates "
+    "ρ_e and ρ_i (dotted). Each column has its own y-range: the slow-EI case, unstable in "
+    "theory, makes large excursions. Colours: EI green / II purple as in every figure of "
+    "this study; the paper's Fig 12 material swaps them (magenta EI, green II). Axes are "
+    "bounded (weights to 2 max(|j*|, |j(0)|), inputs ±10 mV/ms, rates ≤ 50 Hz) and the "
+    "extreme of any clipped line is stated. A mean weight beyond 10 max(|j*|, |j(0)|) has "
+    "run away — inhibition then silences the network, which the spike-count divergence "
+    "guard does not catch — and is marked like a diverged run (red dotted line and text), "
+    "as are runs stopped by the guard.")
+
+
+def caption(runs: xr.Dataset | None) -> str:
+    """Caption of :func:`plot_inhibitory_pair`, with the parameters of ``runs``."""
+    return with_parameters(CAPTION, runs)
+
+
+def columns(runs: xr.Dataset) -> list[tuple[str, dict]]:
+    """(title, grid point) of each column: equal slow, slow EI, slow II, equal fast.
+
+    Slow and fast are the smallest and largest η of each swept rule; with a single
+    value per rule there is one column.
+    """
+    eta = {s: np.asarray(runs[d].values, dtype=float) for s, d in ETA_DIMS.items()}
+    slow = {s: float(v.min()) for s, v in eta.items()}
+    fast = {s: float(v.max()) for s, v in eta.items()}
+    candidates = [("Equal η (slow)", slow["ei"], slow["ii"]),
+                  ("Slow EI (η_ei < η_ii)", slow["ei"], fast["ii"]),
+                  ("Slow II (η_ii < η_ei)", fast["ei"], slow["ii"]),
+                  ("Equal η (fast)", fast["ei"], fast["ii"])]
+    out, seen = [], set()
+    for title, ei, ii in candidates:
+        if (ei, ii) in seen:
+            continue
+        seen.add((ei, ii))
+        out.append((title, {ETA_DIMS["ei"]: ei, ETA_DIMS["ii"]: ii}))
+    return out
+
+
+def target_rates(runs: xr.Dataset) -> dict[str, float]:
+    """ρ_e and ρ_i (Hz) of the EI and II rules, from the stored run configs."""
+    for config in run_configs(runs):
+        plasticity = config.get("plasticity", {})
+        if "ei" in plasticity and "ii" in plasticity:
+            return {"E": plasticity["ei"]["target_rate_hz"],
+                    "I": plasticity["ii"]["target_rate_hz"]}
+    return {}
+
+
+def stability_label(theory: xr.Dataset | None, key: dict) -> str | None:
+    """The theory's ``stability`` label at a grid point (None if unknown)."""
+    da = select(theory, "stability", key)
+    if da is None:
+        return None
+    values = [v.decode() if isinstance(v, bytes) else str(v)
+              for v in np.asarray(da.values, dtype=object).ravel()]
+    values = [v for v in values if v and v != "nan"]
+    return values[0] if values else None
+
+
+@styled
+def plot_inhibitory_pair(variants) -> Figure:
+    """Weights, inputs and rates of EI + II iSTDP at each learning-rate pair.
+
+    Parameters
+    ----------
+    variants : ExperimentData
+        Runs and theory of the η_ei × η_ii sweep
+        (:class:`~balanced_stdp.figures.registry.ExperimentData`); the runs have the
+        dimensions ``plasticity_ei_eta`` and ``plasticity_ii_eta``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per column (axes gids ``<column>;ei``, ``;ii``, ``;input``, ``;rate`` with
+        ``<column>`` = ``eta_ei=…;eta_ii=…``): sampled traces (``sampled-trace``), the
+        seed-mean ``mean_weight`` (``sim-mean``), the ODE (``theory-ode``), the fixed
+        point (``theory-fixed-point``); inputs ``input-E+X``, ``input-I``,
+        ``input-total``; rates ``rate-E``, ``rate-I`` and targets ``target-E``,
+        ``target-I``. The column title carries the theory's stability label.
+    """
+    runs = variants.runs if variants is not None else None
+    if runs is None:
+        fig = new_figure(4.0, 3.0)
+        no_data(fig.subplots(), "no runs")
+        return fig
+    runs = ensure_swept(runs)
+    missing = [d for d in ETA_DIMS.values() if d not in runs.dims]
+    if missing:
+        raise ValueError(f"plot_inhibitory_pair needs runs swept over {', '.join(missing)}")
+    theory = variants.theory
+    base = {d: runs[d].values[0] for d in ("rule", "c")}
+    cols = columns(runs)
+    targets = target_rates(runs)
+    fig = new_figure(2.9 * len(cols) + 0.4, 9.0)
+    axes = fig.subplots(4, len(cols), squeeze=False, sharex="col")
+    for j, (title, point) in enumerate(cols):
+        key = {**base, **point}
+        gid = f"eta_ei={format_value(point[ETA_DIMS['ei']])};" \
+              f"eta_ii={format_value(point[ETA_DIMS['ii']])}"
+        stability = stability_label(theory, key)
+        axes[0, j].set_title(f"{title}\nη_ei = {format_value(point[ETA_DIMS['ei']])}, "
+                             f"η_ii = {format_value(point[ETA_DIMS['ii']])}\n"
+                             f"theory: {stability or 'n/a'}", fontsize=8)
+        for row, name in enumerate(("ei", "ii", "input", "rate")):
+            axes[row, j].set_gid(f"{gid};{name}")
+        if select(runs, "mean_weight", key) is None:
+            for ax in axes[:, j]:
+                no_data(ax)
+            continue
+        runaway = [_draw_weights(axes[row, j], runs, theory, key, synapse)
+                   for row, synapse in enumerate(("ei", "ii"))]
+        runaway = [t for t in runaway if t is not None]
+        for ax in axes[2:, j]:
+            if runaway:
+                ax.axvline(min(runaway), color=DIVERGED_COLOR, linestyle=":", linewidth=1.0,
+                           gid="runaway-at")
+        _draw_inputs(axes[2, j], runs, key)
+        _draw_rates(axes[3, j], runs, key, targets)
+        limit_range(axes[2, j], -INPUT_LIMIT, INPUT_LIMIT, "mV/ms")
+        limit_range(axes[3, j], 0.0, max(RATE_LIMIT, 1.5 * max(targets.values(), default=0)),
+                    "Hz")
+        axes[3, j].set_xlabel(TIME_LABEL)
+        for ax in axes[:, j]:
+            annotate_divergence(ax, *divergence(runs, key))
+    axes[0, 0].set_ylabel(SYNAPSE_AXIS_LABELS["ei"])
+    axes[1, 0].set_ylabel(SYNAPSE_AXIS_LABELS["ii"])
+    axes[2, 0].set_ylabel("Input to E (mV/ms)")
+    axes[3, 0].set_ylabel("Rate (Hz)")
+    fig.suptitle("EI + II iSTDP: the learning-rate ratio decides stability")
+    figure_legend(fig, max_columns=6)
+    return fig
+
+
+def _draw_weights(ax, runs, theory, key, synapse) -> float | None:
+    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    time_s = mean_weight["time"].values
+    sampled = select(runs, "sampled_weight", key, synapse=synapse)
+    if sampled is not None:
+        traces = by_seed(sampled, "sample", "time")
+        present = np.flatnonzero(np.isfinite(traces).any(axis=(1, 2)))
+        if present.size:
+            chosen = traces[present[0]]
+            chosen = chosen[np.isfinite(chosen).any(axis=1)][:N_TRACES]
+            for k, trace in enumerate(chosen):
+                ok = np.isfinite(trace)
+                ax.plot(time_s[ok], trace[ok], color=SYNAPSE_COLORS[synapse], linewidth=0.4,
+                        alpha=0.45, gid="sampled-trace",
+                        label=f"sampled {synapse.upper()} synapses" if k == 0 else "_nolegend_")
+    mean, _, _ = running_mean(by_seed(mean_weight, "time"))
+    ok = np.isfinite(mean)
+    ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, gid="sim-mean",
+            label="simulated mean")
+    ode = theory_at(theory, "mean_weight", key, synapse=synapse)
+    if ode is not None:
+        finite = np.isfinite(ode.values)
+        ax.plot(ode["time"].values[finite], ode.values[finite], gid="theory-ode",
+                label="mean-field ODE, leading order (dashed)", **ODE_STYLE)
+    fixed = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
+    scale = 0.0
+    if fixed is not None:
+        ax.axhline(float(fixed), gid="theory-fixed-point", label="fixed point (j_ei*, j_ii*)",
+                   **FIXED_POINT_STYLE)
+        scale = abs(float(fixed))
+    initial = by_seed(mean_weight, "time")[:, 0]
+    bound = WEIGHT_RANGE_FACTOR * max(scale, float(np.nanmax(np.abs(initial))))
+    runaway = np.flatnonzero(ok & (np.abs(mean) > RUNAWAY_FACTOR / WEIGHT_RANGE_FACTOR * bound))
+    if runaway.size:                 # the mean has left the balanced regime: mark when
+        ax.axvline(time_s[runaway[0]], color=DIVERGED_COLOR, linestyle=":", linewidth=1.0,
+                   gid="runaway-at")
+        ax.text(0.98, 0.97, f"mean ran away at {time_s[runaway[0]]:.0f} s\n(|j̄| up to "
+                f"{np.nanmax(np.abs(mean)):.1e} mV)", transform=ax.transAxes, ha="right",
+                va="top", fontsize=6.5, color=DIVERGED_COLOR, gid="runaway-text",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": DIVERGED_COLOR, "linewidth": 0.5})
+    limit_range(ax, -bound, bound, "mV", report=not runaway.size)
+    lost = theory_at(theory, "balance_lost_at_s", key)
+    if lost is not None and np.isfinite(float(lost)):
+        ax.text(0.02, 0.03, f"ODE: balanced state lost at {float(lost):.2g} s",
+                transform=ax.transAxes, ha="left", va="bottom", fontsize=6.5,
+                gid="theory-balance-lost",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": "none"})
+    return time_s[runaway[0]] if runaway.size else None
+
+
+def limit_range(ax, low: float, high: float, unit: str, report: bool = True) -> None:
+    """Clip the y-range to [low, high] (tighter if the data are); if drawn lines go
+    beyond it, say how far (text gid ``clipped-text``)."""
+    values = np.concatenate([np.asarray(line.get_ydata(), float) for line in ax.lines
+                             if line.get_gid() not in (None, "diverged-at", "runaway-at")]
+                            or [np.empty(0)])
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return
+    lo, hi = max(values.min(), low), min(values.max(), high)
+    pad = 0.05 * (hi - lo) if hi > lo else 1.0
+    ax.set_ylim(lo - pad, hi + pad)
+    beyond = values[(values < low) | (values > high)]
+    if beyond.size and report:
+        extreme = beyond[np.argmax(np.abs(beyond))]
+        ax.text(0.98, 0.03, f"clipped: extreme {extreme:.3g} {unit}", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=6, color="0.3", gid="clipped-text",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
+                      "edgecolor": "none"})
+
+
+def _draw_inputs(ax, runs, key) -> None:
+    for part, sources in INPUT_PARTS.items():
+        total = None
+        for source in sources:
+            da = select(runs, "mean_input", key, population="E", source=source)
+            if da is None:
+                return
+            values = by_seed(da, "time")
+            total = values if total is None else total + values
+        mean, _, _ = running_mean(total)
+        ok = np.isfinite(mean)
+        ax.plot(da["time"].values[ok], mean[ok], color=SOURCE_COLORS[part],
+                linewidth=1.3 if part == "total" else 1.0, gid=f"input-{part}",
+                label=f"input {part}")
+    ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
+
+
+def _draw_rates(ax, runs, key, targets) -> None:
+    for population, color in POPULATION_COLORS.items():
+        da = select(runs, "population_rate", key, population=population)
+        if da is None:
+            continue
+        mean, _, _ = running_mean(by_seed(da, "time"))
+        ok = np.isfinite(mean)
+        ax.plot(da["time"].values[ok], mean[ok], color=color, linewidth=0.9,
+                gid=f"rate-{population}", label=f"{population} rate")
+        if population in targets:
+            symbol = "ρ_e" if population == "E" else "ρ_i"
+            ax.axhline(targets[population], color=color, linestyle=":", linewidth=1.2,
+                       gid=f"target-{population}",
+                       label=f"target {symbol} = {format_value(targets[population])} Hz")
