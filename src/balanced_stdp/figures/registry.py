@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import balance, learning_windows, manifold, rate_weight, weight_dynamics
+from . import (balance, istdp_manifold, learning_windows, manifold, optogenetics, rate_weight,
+               weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -261,6 +262,16 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
                stem="learning_windows"),
+    FigureSpec("fig07_istdp_manifold", istdp_manifold.plot_istdp_manifold, ("runs", "theory"),
+               Expansion.ROLES, "iSTDP manifold", istdp_manifold.caption_fig07,
+               stem="fig07_istdp_manifold", roles=("sweep",)),
+    FigureSpec("fig08a_manifold_correlated", istdp_manifold.plot_manifold_correlated,
+               ("runs", "theory"), Expansion.ROLES, "iSTDP manifold",
+               istdp_manifold.caption_fig08a, stem="fig08a_manifold_correlated",
+               roles=("sweep",)),
+    FigureSpec("fig06_optogenetics", optogenetics.plot_optogenetics, ("runs", "theory"),
+               Expansion.ROLES, "Optogenetic stimulation", optogenetics.caption,
+               stem="fig06_optogenetics", roles=("stimulation",)),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
