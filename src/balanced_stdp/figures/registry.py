@@ -23,7 +23,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from . import (balance, istdp_manifold, learning_windows, manifold, optogenetics, rate_weight,
-               weight_dynamics)
+               timescale, weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -272,6 +272,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("fig06_optogenetics", optogenetics.plot_optogenetics, ("runs", "theory"),
                Expansion.ROLES, "Optogenetic stimulation", optogenetics.caption,
                stem="fig06_optogenetics", roles=("stimulation",)),
+    FigureSpec("fig08b_timescale_separation", timescale.plot_timescale_separation,
+               ("runs", "theory"), Expansion.ROLES, "Timescale separation", timescale.caption,
+               stem="fig08b_timescale_separation", roles=timescale.ROLES),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
