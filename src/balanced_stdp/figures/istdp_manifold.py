@@ -166,11 +166,11 @@ def _draw_inputs(ax, runs, theory, row, sweep) -> None:
                 gid="input-theory", label=r"theory: $\sqrt{N} p q_i r_i^* (j^*_0 - \bar j_{ei})$",
                 **THEORY_STYLE)
     ax.axhline(0.0, color="0.6", linewidth=0.6)
-    ax.text(0.02, 0.02, "spec §6.7: Cov > 0 from strong, < 0 from weak initial inhibition",
-            transform=ax.transAxes, ha="left", va="bottom", fontsize=6)
+    ax.text(0.5, 0.99, "spec §6.7: Cov > 0 from strong, < 0 from weak initial inhibition",
+            transform=ax.transAxes, ha="center", va="top", fontsize=6.5)
     ax.set_xlabel(INITIAL_LABEL)
     ax.set_ylabel("Mean input to E, [T/2, T] (mV/ms)")
-    ax.legend(loc="upper right", fontsize=6)
+    ax.legend(loc="lower left", fontsize=6)
 
 
 
@@ -184,7 +184,8 @@ FIG07_CAPTION = (
     "10-ms record of the scaled weight at its η₀ = 2e−4, N = 15000), in units of 1/η_eff "
     "(right axis: seconds). C: phase portrait, smoothed dj_ei/dt against j_ei per "
     "trajectory; the first records are dropped as in the paper (its 5 s rescaled by the "
-    "ratio of learning rates), red dots mark where each drawn trajectory starts. "
+    "ratio of learning rates, at most a tenth of the run), red dots mark where each drawn "
+    "trajectory starts. "
     "D: final against initial j_ei (points; last record), the Δ-corrected fixed point of "
     "each run (dashed; Δ measured per initial condition, spec §6.6), the manifold relation "
     "j*_0 − Cov(j_ei, r_i)/r_i* from the measured covariance (dotted crosses) and the "
@@ -198,8 +199,9 @@ FIG08A_CAPTION = (
     "Fig 8 candidate — the iSTDP manifold with correlated input (c = 0.1) beside c = 0. "
     "A: final against initial j_ei per c (points) and the Δ-corrected fixed point of each "
     "run, which includes the correlation terms K of spec §6.8 (dashed, same colour). "
-    "B: the shift final(c = 0.1) − final(c = 0) per initial j_ei, simulated (points) and "
-    "theoretical (dashed); spec §6.8 expects a mild shift of order c/(2τ r_x). "
+    "B: the shift final(c = 0.1) − final(c = 0) per initial j_ei, simulated (points), "
+    "with the Δ-corrected theory (dashed) and the leading-order shift (dotted); spec §6.8 "
+    "expects a mild shift of order c/(2τ r_x). "
     "C: mean j_ei(t) at c = 0.1 for every initial value, with the Δ-corrected ODE (thin "
     "dashed).")
 
@@ -288,9 +290,10 @@ def plot_manifold_correlated(sweep) -> Figure:
     c_values = sorted(float(c) for c in coord_values(runs, "c"))
     fig = new_figure(11.0, 3.6)
     ax_final, ax_shift, ax_time = fig.subplots(1, 3)
+    largest_c = format_value(c_values[-1])
     for name, ax, title in (("A", ax_final, "final vs initial $j_{ei}$"),
                             ("B", ax_shift, "shift by input correlations"),
-                            ("C", ax_time, f"mean $j_{{ei}}$(t), c = {format_value(c_values[-1])}")):
+                            ("C", ax_time, f"mean $j_{{ei}}$(t), c = {largest_c}")):
         ax.set_gid(f"fig8a-{name}")
         ax.set_title(f"{name}  {title}", loc="left")
     sweeps, theories = {}, {}
@@ -314,11 +317,16 @@ def plot_manifold_correlated(sweep) -> Figure:
         ok = np.isfinite(shift_theory)
         ax_shift.plot(initial[ok], shift_theory[ok], color="black", gid="shift-theory",
                       label="Δ-corrected theory", **THEORY_STYLE)
+        leading = [scalar_theory(theory, "leading_order_fixed_point_weight", _row_at_c(runs, c),
+                                 np.nan, synapse="ei") for c in (low, high)]
+        if np.isfinite(leading).all():
+            ax_shift.axhline(leading[1] - leading[0], color="0.45", linestyle=":",
+                             gid="shift-leading-order", label="leading order (spec §6.8)")
         ax_shift.axhline(0.0, color="0.6", linewidth=0.6)
         ax_shift.set_xlabel(INITIAL_LABEL)
         ax_shift.set_ylabel(f"final $j_{{ei}}$(c = {format_value(high)}) − "
                             f"final $j_{{ei}}$(c = {format_value(low)}) (mV)")
-        ax_shift.legend(loc="best", fontsize=6)
+        ax_shift.legend(loc="lower left", bbox_to_anchor=(0.0, 0.56), fontsize=6)
     else:
         no_data(ax_shift, "one c only")
     color_of, mappable = initial_colors(sweeps[c_values[-1]]["initial"])

@@ -57,7 +57,8 @@ def sweep_trajectories(runs: xr.Dataset, row: dict) -> dict:
     initial = np.asarray(coord_values(runs, INITIAL_WEIGHT), dtype=float)
     time_s = runs["time"].values.astype(float)
     mean = np.full((initial.size, time_s.size), np.nan)
-    final_mean, final_sd, diverged = np.full(initial.size, np.nan), np.full(initial.size, np.nan), []
+    final_mean, final_sd = np.full(initial.size, np.nan), np.full(initial.size, np.nan)
+    diverged = []
     for k, value in enumerate(initial):
         key = {**row, INITIAL_WEIGHT: value}
         seeds, flags, times = divergence(runs, key)

@@ -136,7 +136,7 @@ def _draw_weights(ax, runs, theory, key, onset) -> None:
                     label=f"{label} Δ-corrected theory", gid=f"theory|{synapse}",
                     **THEORY_STYLE)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS["ei"])
-    ax.legend(loc="lower left", fontsize=6)
+    ax.legend(loc="lower right", fontsize=6, ncol=2)
 
 
 def _epoch_values(runs, name, key) -> xr.DataArray | None:
@@ -146,10 +146,16 @@ def _epoch_values(runs, name, key) -> xr.DataArray | None:
     return da.mean("seed", skipna=True) if "seed" in da.dims else da
 
 
+def _no_epochs(ax) -> None:
+    no_data(ax, NO_EPOCHS)
+    ax.texts[-1].set_fontsize(6.5)      # the sentence must fit a third of the width
+    ax.texts[-1].set_gid("no-epochs")
+
+
 def _draw_epoch_means(ax, runs, theory, key) -> None:
     corr = _epoch_values(runs, "epoch_spike_count_corr", key)
     if corr is None:
-        no_data(ax, NO_EPOCHS)
+        _no_epochs(ax)
         return
     pairs = [p for p in PAIR_TYPES if p in corr["pair_type"].values]
     x = np.arange(len(pairs))
@@ -172,7 +178,7 @@ def _draw_epoch_means(ax, runs, theory, key) -> None:
 def _draw_epoch_histograms(ax, runs, key) -> None:
     sampled = _epoch_values(runs, "epoch_sampled_spike_count_corr", key)
     if sampled is None:
-        no_data(ax, NO_EPOCHS)
+        _no_epochs(ax)
         return
     for epoch in EPOCHS:
         values = sampled.sel(epoch=epoch).values.ravel()
@@ -199,7 +205,7 @@ def _draw_rates(ax, runs, theory, key, onset) -> None:
         predicted = theory_at(theory, "population_rate", key, population=population)
         if predicted is not None and "time" in predicted.dims:
             ax.plot(predicted["time"].values - onset, predicted.values,
-                    color=RATE_COLORS[population], linewidth=0.9, gid=f"rate-theory|{population}",
+                    color=RATE_COLORS[population], gid=f"rate-theory|{population}",
                     label=f"{population} theory" if population == "E1" else "_nolegend_",
                     **{**THEORY_STYLE, "linewidth": 0.9})
     target = [cfg["plasticity"]["ei"].get("target_rate_hz") for cfg in run_configs(runs)
