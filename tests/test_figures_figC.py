@@ -243,13 +243,13 @@ def test_fig06_weights_theory_epochs_and_missing_epoch_note(with_epochs):
 ETAS = (1e-3, 1e-2, 1e-1, 1.0)
 
 
-def timescale_data(rule: str) -> ExperimentData:
+def timescale_data(rule: str, diverged_eta: float | None = None) -> ExperimentData:
     """A rule's η sweep: the simulated mean drifts away from the ODE as η grows."""
     synapse = {"kohonen": "ee", "soft_hebbian": "ee", "istdp": "ei"}[rule]
     dim = f"plasticity_{synapse}_eta"
     runs, theories = [], []
     for eta in ETAS:
-        run = make_run(rule, 0.0, 1)
+        run = make_run(rule, 0.0, 1, diverged_at_s=4.2 if eta == diverged_eta else None)
         run["mean_weight"] = run["mean_weight"] * (1.0 + eta)
         config = json.loads(run.attrs["config"])
         config["plasticity"][synapse]["eta"] = eta
@@ -262,7 +262,7 @@ def timescale_data(rule: str) -> ExperimentData:
 
 def test_fig08b_draws_each_eta_against_its_ode_and_the_late_deviation():
     from balanced_stdp.figures import timescale
-    data = {role: timescale_data(rule) for role, rule in
+    data = {role: timescale_data(rule, 1.0 if role == "soft" else None) for role, rule in
             (("kohonen", "kohonen"), ("soft", "soft_hebbian"), ("istdp", "istdp"))}
     fig = timescale.plot_timescale_separation(**data)
     ax_all, ax_largest = axes_by_gid(fig, "istdp-all"), axes_by_gid(fig, "istdp-largest")
@@ -283,3 +283,8 @@ def test_fig08b_draws_each_eta_against_its_ode_and_the_late_deviation():
     np.testing.assert_allclose(deviation.get_xdata(), ETAS)
     assert deviation.get_ydata()[1] == pytest.approx(expected)
     assert "exactly-zero weight" in timescale.CAPTION
+    soft = axes_by_gid(fig, "soft-deviation")
+    np.testing.assert_allclose(line(soft, "diverged-eta").get_xdata(), [1.0])
+    assert np.isnan(line(soft, "late-deviation").get_ydata()[-1])      # no late mean
+    assert any("seed 1: diverged at 4.2 s" in t.get_text()
+               for t in axes_by_gid(fig, "soft-largest").texts)

@@ -21,8 +21,8 @@ from ..contract import SYNAPSE_TYPES, dimension_name
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
                      plastic_synapses, select, theory_at)
-from .style import (SYNAPSE_AXIS_LABELS, THEORY_STYLE, TIME_LABEL, format_value, new_figure,
-                    no_data, rule_name, styled)
+from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, THEORY_STYLE, TIME_LABEL,
+                    format_value, new_figure, no_data, rule_name, styled)
 
 LATE_FRACTION = 0.25
 """The late window: the last quarter of the run, over which sim and theory are compared."""
@@ -36,7 +36,8 @@ CAPTION = (
     "the mean-field ODE at the same η (dashed, leading order). Middle: the largest η on "
     "its own axis. Bottom: relative deviation (sim − theory)/|theory| of the mean over "
     "the last quarter of the run, per η, printed; the grey band marks ±5 %, beyond "
-    "which the theory is said to stop holding. The ODE is the leading-order theory, so "
+    "which the theory is said to stop holding; a run stopped by the divergence guard is "
+    "marked there (red cross, no late mean) and on its time axis. The ODE is the leading-order theory, so "
     "finite-size rate offsets (spec §6.6) bias every η alike; a breakdown of timescale "
     "separation shows as a deviation that changes with η. The authors' Kohonen mean weight at η = 1 "
     "falls to 0 within seconds because their code treats an exactly-zero weight as no "
@@ -93,7 +94,7 @@ def _draw_rule(axes, role, data, color_of) -> None:
     if synapse not in plastic_synapses(runs, rule):
         raise ValueError(f"role {role}: {synapse} is not plastic under {rule}")
     etas = sorted(float(e) for e in coord_values(runs, dim))
-    deviations = []
+    deviations, diverged = [], []
     for eta in etas:
         key = {"rule": rule, "c": coord_values(runs, "c")[0], dim: eta}
         targets = [ax_all] if eta != etas[-1] else [ax_largest]
@@ -108,8 +109,11 @@ def _draw_rule(axes, role, data, color_of) -> None:
                 ax.plot(ode["time"].values, ode.values, color=color_of(eta),
                         gid=f"theory|eta={eta:g}", **THEORY_STYLE)
             annotate_divergence(ax, *divergence(runs, key))
+        if divergence(runs, key)[1].any():
+            diverged.append(eta)
+        usable = mean is not None and ode is not None and eta not in diverged
         deviations.append(late_deviation(da["time"].values, mean, ode["time"].values, ode.values)
-                          if mean is not None and ode is not None else np.nan)
+                          if usable else np.nan)
     deviations = np.asarray(deviations)
     ax_dev.axhspan(-HOLDS_BELOW, HOLDS_BELOW, color="0.9", zorder=0)
     ax_dev.axhline(0.0, color="0.6", linewidth=0.6)
@@ -118,6 +122,10 @@ def _draw_rule(axes, role, data, color_of) -> None:
         if np.isfinite(deviation):
             ax_dev.annotate(f"{100 * deviation:+.1f} %", (eta, deviation), fontsize=6,
                             textcoords="offset points", xytext=(0, 6), ha="center")
+    for eta in diverged:      # a diverged run has no late mean: mark it, never drop it
+        ax_dev.plot(eta, 0.0, "x", color=DIVERGED_COLOR, markersize=7, gid="diverged-eta")
+        ax_dev.annotate("diverged", (eta, 0.0), fontsize=6, color=DIVERGED_COLOR,
+                        textcoords="offset points", xytext=(0, -10), ha="center")
     holding = [format_value(eta) for eta, d in zip(etas, deviations)
                if np.isfinite(d) and abs(d) < HOLDS_BELOW]
     verdict = (f"|dev| < {100 * HOLDS_BELOW:g} % at η = {', '.join(holding)}"
