@@ -101,6 +101,8 @@ def _draw_convergence(ax, sweep, eta_eff: float) -> np.ndarray:
     for value in sweep["initial"][~ok]:
         ax.annotate("not\nconverged", (value, 0), xycoords=("data", "axes fraction"),
                     ha="center", va="bottom", fontsize=5.5, color="0.4", gid="not-converged")
+    margin = 0.05 * max(np.ptp(sweep["initial"]), 10.0)   # keep unconverged labels in view
+    ax.set_xlim(sweep["initial"].min() - margin, sweep["initial"].max() + margin)
     ax.set_xlabel(INITIAL_LABEL)
     ax.set_ylabel(r"$t_\mathrm{conv}\cdot\eta_\mathrm{eff}$ (s)")
     ax.set_ylim(bottom=0)
