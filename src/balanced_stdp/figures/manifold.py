@@ -1,5 +1,10 @@
 """Weight manifold: the EI iSTDP initial-condition sweep, final against initial j_ei
-with the Δ-corrected theory (spec Fig 7 A, D)."""
+with the Δ-corrected theory (spec Fig 7 A, D, §6.6–6.7).
+
+:func:`plot_weight_manifold` draws it per rule and c; the helpers here (trajectories
+and final weights along the sweep, their panels) are shared with the paper's Fig 7 and
+the Fig 8 candidate in :mod:`.istdp_manifold`.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_
 INITIAL_WEIGHT = dimension_name("weights.ei")
 """The swept dimension of the sweep: the initial j_ei (mV)."""
 
+INITIAL_LABEL = "Initial inh weight $j_{ei}(0)$ (mV)"
+LEADING_ORDER_J_EI = -119.658
+"""Leading-order iSTDP fixed point j*_0 (spec §9), used when the theory lacks it."""
+
 CAPTION = (
     "EI iSTDP initial-condition sweep (spec Fig 7 A, D). A: mean I→E weight j_ei over time "
     "for every initial value (colour). D: final against initial j_ei, mean ± s.d. over "
@@ -33,9 +42,127 @@ def caption(runs: xr.Dataset | None) -> str:
     return with_parameters(CAPTION, runs)
 
 
+
+# ----------------------------------------------------------------------------- analysis
+def sweep_trajectories(runs: xr.Dataset, row: dict) -> dict:
+    """Per initial j_ei at facet ``row``: seed-mean trajectory and final statistics.
+
+    Returns
+    -------
+    dict
+        ``initial`` (array), ``time`` (array), ``mean`` (initial × time seed means),
+        ``final_mean``, ``final_sd`` (per initial; diverged runs left out) and
+        ``diverged`` (list of (initial, seed, stop time)).
+    """
+    initial = np.asarray(coord_values(runs, INITIAL_WEIGHT), dtype=float)
+    time_s = runs["time"].values.astype(float)
+    mean = np.full((initial.size, time_s.size), np.nan)
+    final_mean, final_sd = np.full(initial.size, np.nan), np.full(initial.size, np.nan)
+    diverged = []
+    for k, value in enumerate(initial):
+        key = {**row, INITIAL_WEIGHT: value}
+        seeds, flags, times = divergence(runs, key)
+        diverged += [(value, s, t) for s, f, t in zip(seeds, flags, times) if f]
+        da = select(runs, "mean_weight", key, synapse="ei")
+        if da is None or not np.isfinite(da.values).any():
+            continue
+        values = by_seed(da, "time")
+        mean[k] = running_mean(values)[0]
+        final_mean[k], final_sd[k], _ = seed_statistics(final_values(values, flags))
+    return {"initial": initial, "time": time_s, "mean": mean, "final_mean": final_mean,
+            "final_sd": final_sd, "diverged": diverged}
+
+
+def theory_along_sweep(theory, name: str, row: dict, **extra) -> tuple[np.ndarray, np.ndarray]:
+    """(initial j_ei, value) of a theory variable along the sweep (finite values only)."""
+    da = theory_at(theory, name, row, keep=(INITIAL_WEIGHT,), **extra)
+    if da is None or INITIAL_WEIGHT not in da.dims:
+        return np.array([]), np.array([])
+    x, y = da[INITIAL_WEIGHT].values.astype(float), da.values.astype(float)
+    return x[np.isfinite(y)], y[np.isfinite(y)]
+
+
+def scalar_theory(theory, name: str, row: dict, default: float, **extra) -> float:
+    da = theory_at(theory, name, row, **extra)
+    return float(da) if da is not None and np.isfinite(float(da)) else default
+
+
+# ----------------------------------------------------------------------------- panels
+def initial_colors(initial: np.ndarray):
+    """Colour of each initial j_ei (crest palette) and its mappable for a colour bar."""
+    palette = sns.color_palette("crest", as_cmap=True)
+    norm = mpl.colors.Normalize(vmin=initial.min(), vmax=initial.max() + (np.ptp(initial) == 0))
+    return (lambda value: palette(norm(value))), mpl.cm.ScalarMappable(norm=norm, cmap=palette)
+
+
+def draw_trajectories(ax, sweep, theory, row, color_of, ode: bool = False) -> None:
+    for value, trace in zip(sweep["initial"], sweep["mean"]):
+        ok = np.isfinite(trace)
+        if not ok.any():
+            continue
+        ax.plot(sweep["time"][ok], trace[ok], color=color_of(value), linewidth=0.9,
+                gid=f"manifold-trace|{INITIAL_WEIGHT}={value:g}")
+        if ode:
+            trajectory = theory_at(theory, "mean_weight", {**row, INITIAL_WEIGHT: value},
+                                   synapse="ei")
+            if trajectory is not None:
+                ax.plot(trajectory["time"].values, trajectory.values, color=color_of(value),
+                        alpha=0.8, gid=f"manifold-ode|{INITIAL_WEIGHT}={value:g}",
+                        **{**THEORY_STYLE, "linewidth": 0.7})
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(SYNAPSE_AXIS_LABELS["ei"])
+
+
+def draw_final_vs_initial(ax, theory, row, sweep, color=SYNAPSE_COLORS["ei"], label="",
+                           manifold: bool = False, reference: bool = True) -> None:
+    """Final vs initial j_ei (markers), Δ-corrected theory (dashed) and, with
+    ``manifold``, the manifold relation and the leading-order j*_0."""
+    initial, finals_mean, finals_sd = sweep["initial"], sweep["final_mean"], sweep["final_sd"]
+    suffix = f" {label}" if label else ""
+    if reference:
+        ax.plot(initial, initial, color="0.8", linewidth=0.8, label="final = initial", zorder=0)
+    if np.isfinite(finals_mean).any():
+        container = ax.errorbar(initial, finals_mean,
+                                yerr=np.where(np.isfinite(finals_sd), finals_sd, 0.0),
+                                fmt="o", color=color, markersize=3.5, capsize=2,
+                                label=f"simulation{suffix}")
+        container.lines[0].set_gid(f"manifold-final{suffix.replace(' ', '|')}")
+    x, y = theory_along_sweep(theory, "fixed_point_weight", row, synapse="ei")
+    if x.size:
+        ax.plot(x, y, color=color if label else "black", label=f"Δ-corrected theory{suffix}",
+                gid=f"manifold-theory{suffix.replace(' ', '|')}", **THEORY_STYLE)
+    if manifold:
+        x, y = theory_along_sweep(theory, "manifold_weight", row, synapse="ei")
+        if x.size:
+            ax.plot(x, y, color="#7f3b08", marker="x", markersize=4, linestyle=":",
+                    linewidth=1.0, gid="manifold-relation",
+                    label=r"manifold relation $j^*_0 - \mathrm{Cov}(j_{ei}, r_i)/r_i^*$")
+        j0 = scalar_theory(theory, "leading_order_fixed_point_weight", row, LEADING_ORDER_J_EI,
+                            synapse="ei")
+        ax.axhline(j0, color="0.45", linewidth=0.7, gid="leading-order",
+                   label=f"leading order $j^*_0$ = {j0:.2f} mV")
+    for value, _, _ in sweep["diverged"]:
+        ax.axvline(value, color=DIVERGED_COLOR, linestyle=":", linewidth=0.8)
+    if sweep["diverged"]:
+        ax.text(0.02, 0.98, "\n".join(f"initial {v:g} mV, {divergence_text(s, t)}"
+                                      for v, s, t in sweep["diverged"]),
+                transform=ax.transAxes, ha="left", va="top", fontsize=6,
+                color=DIVERGED_COLOR, gid="diverged-text")
+    ax.set_xlabel(INITIAL_LABEL)
+    ax.set_ylabel("Final inh weight $j_{ei}$ (mV)")
+
+
+def checked_sweep(runs: xr.Dataset, function: str) -> xr.Dataset:
+    runs = ensure_swept(runs)
+    if INITIAL_WEIGHT not in runs.dims:
+        raise ValueError(f"{function} needs runs with a '{INITIAL_WEIGHT}' dimension "
+                         "(sweep_dims: ['weights.ei'])")
+    return runs
+
+
 @styled
 def plot_weight_manifold(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
-    """EI iSTDP initial-condition sweep (spec Fig 7 A, D).
+    """EI iSTDP initial-condition sweep per rule and c (spec Fig 7 A, D).
 
     Parameters
     ----------
@@ -53,76 +180,24 @@ def plot_weight_manifold(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
         Δ-corrected fixed point (dashed, ``manifold-theory``), with final = initial
         (thin grey) for reference.
     """
-    runs = ensure_swept(runs)
-    if INITIAL_WEIGHT not in runs.dims:
-        raise ValueError(f"plot_weight_manifold needs runs with a '{INITIAL_WEIGHT}' dimension "
-                         "(sweep_dims: ['weights.ei'])")
+    runs = checked_sweep(runs, "plot_weight_manifold")
     rows = facets(runs, skip=("seed", INITIAL_WEIGHT))
-    initial = np.asarray(coord_values(runs, INITIAL_WEIGHT), dtype=float)
-    palette = sns.color_palette("crest", as_cmap=True)
-    norm = mpl.colors.Normalize(vmin=initial.min(), vmax=initial.max() + (np.ptp(initial) == 0))
+    color_of, mappable = initial_colors(np.asarray(coord_values(runs, INITIAL_WEIGHT), float))
     fig = new_figure(8.0, 3.0 * len(rows) + 0.4)
     axes = fig.subplots(len(rows), 2, squeeze=False, width_ratios=[1.3, 1.0])
-    for r, row in enumerate(rows):
-        ax_time, ax_final = axes[r]
+    for (ax_time, ax_final), row in zip(axes, rows):
         ax_time.set_gid(facet_gid(row) + ";trajectories")
         ax_final.set_gid(facet_gid(row) + ";final-vs-initial")
         ax_time.set_title(f"A  {facet_label(row)}: mean $j_{{ei}}$(t)", loc="left")
         ax_final.set_title("D  final vs initial $j_{ei}$", loc="left")
-        finals_mean, finals_sd, diverged = [], [], []
-        for value in initial:
-            key = {**row, INITIAL_WEIGHT: value}
-            da = select(runs, "mean_weight", key, synapse="ei")
-            seeds, flags, times = divergence(runs, key)
-            diverged += [(value, s, t) for s, f, t in zip(seeds, flags, times) if f]
-            if da is None or not np.isfinite(da.values).any():
-                finals_mean.append(np.nan)
-                finals_sd.append(np.nan)
-                continue
-            values = by_seed(da, "time")
-            mean, _, _ = running_mean(values)
-            ok = np.isfinite(mean)
-            ax_time.plot(da["time"].values[ok], mean[ok], color=palette(norm(value)),
-                         linewidth=0.9, gid=f"manifold-trace|{INITIAL_WEIGHT}={value:g}")
-            m, s, _ = seed_statistics(final_values(values, flags))
-            finals_mean.append(m)
-            finals_sd.append(s)
-        finals_mean, finals_sd = np.asarray(finals_mean), np.asarray(finals_sd)
-        if not np.isfinite(finals_mean).any() and not diverged:
+        sweep = sweep_trajectories(runs, row)
+        if not np.isfinite(sweep["final_mean"]).any() and not sweep["diverged"]:
             no_data(ax_time)
             no_data(ax_final)
             continue
-        mappable = mpl.cm.ScalarMappable(norm=norm, cmap=palette)
+        draw_trajectories(ax_time, sweep, theory, row, color_of)
         fig.colorbar(mappable, ax=ax_time, label="initial $j_{ei}$ (mV)", aspect=30, pad=0.02)
-        ax_time.set_xlabel(TIME_LABEL)
-        ax_time.set_ylabel(SYNAPSE_AXIS_LABELS["ei"])
-        _draw_final_vs_initial(ax_final, theory, row, initial, finals_mean, finals_sd, diverged)
+        draw_final_vs_initial(ax_final, theory, row, sweep)
+        ax_final.legend(loc="best", fontsize=6)
     fig.suptitle("EI iSTDP: weights converge to an initial-condition-dependent manifold")
     return fig
-
-
-def _draw_final_vs_initial(ax, theory, row, initial, finals_mean, finals_sd, diverged):
-    ax.plot(initial, initial, color="0.8", linewidth=0.8, label="final = initial", zorder=0)
-    if np.isfinite(finals_mean).any():
-        container = ax.errorbar(initial, finals_mean,
-                                yerr=np.where(np.isfinite(finals_sd), finals_sd, 0.0),
-                                fmt="o", color=SYNAPSE_COLORS["ei"], markersize=3.5,
-                                capsize=2, label="simulation (mean ± s.d.)")
-        container.lines[0].set_gid("manifold-final")
-    fixed = theory_at(theory, "fixed_point_weight", row, keep=(INITIAL_WEIGHT,), synapse="ei")
-    if fixed is not None and INITIAL_WEIGHT in fixed.dims:
-        x = fixed[INITIAL_WEIGHT].values.astype(float)
-        y = fixed.values
-        ok = np.isfinite(y)
-        ax.plot(x[ok], y[ok], color="black", label="Δ-corrected theory",
-                gid="manifold-theory", **THEORY_STYLE)
-    if diverged:
-        for value, _, _ in diverged:
-            ax.axvline(value, color=DIVERGED_COLOR, linestyle=":", linewidth=0.8)
-        ax.text(0.02, 0.98, "\n".join(f"initial {v:g} mV, {divergence_text(s, t)}"
-                                      for v, s, t in diverged),
-                transform=ax.transAxes, ha="left", va="top", fontsize=6,
-                color=DIVERGED_COLOR, gid="diverged-text")
-    ax.set_xlabel("Initial inh weight $j_{ei}(0)$ (mV)")
-    ax.set_ylabel("Final inh weight $j_{ei}$ (mV)")
-    ax.legend(loc="best", fontsize=6)

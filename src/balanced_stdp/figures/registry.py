@@ -22,8 +22,9 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import (balance, covariance_weight, inhibitory_pair, inhibitory_scaling,
-               learning_windows, manifold, rate_weight, weight_dynamics)
+from . import (balance, covariance_weight, inhibitory_pair, inhibitory_scaling, istdp_manifold,
+               learning_windows, manifold, optogenetics, rate_weight, timescale,
+               weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -272,6 +273,19 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("figS2_inhibitory_scaling", inhibitory_scaling.plot_inhibitory_scaling,
                ("runs", "theory"), Expansion.ROLES, "Scaling with N", inhibitory_scaling.caption,
                stem="figS2_inhibitory_scaling", roles=("istdp", "ei_ii")),
+    FigureSpec("fig07_istdp_manifold", istdp_manifold.plot_istdp_manifold, ("runs", "theory"),
+               Expansion.ROLES, "iSTDP manifold", istdp_manifold.caption_fig07,
+               stem="fig07_istdp_manifold", roles=("sweep",)),
+    FigureSpec("fig08a_manifold_correlated", istdp_manifold.plot_manifold_correlated,
+               ("runs", "theory"), Expansion.ROLES, "iSTDP manifold",
+               istdp_manifold.caption_fig08a, stem="fig08a_manifold_correlated",
+               roles=("sweep",)),
+    FigureSpec("fig06_optogenetics", optogenetics.plot_optogenetics, ("runs", "theory"),
+               Expansion.ROLES, "Optogenetic stimulation", optogenetics.caption,
+               stem="fig06_optogenetics", roles=("stimulation",)),
+    FigureSpec("fig08b_timescale_separation", timescale.plot_timescale_separation,
+               ("runs", "theory"), Expansion.ROLES, "Timescale separation", timescale.caption,
+               stem="fig08b_timescale_separation", roles=timescale.ROLES),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
