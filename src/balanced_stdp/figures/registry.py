@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import balance, learning_windows, manifold, rate_weight, weight_dynamics
+from . import (balance, kohonen_stability, learning_windows, manifold, rate_weight,
+               weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -261,6 +262,10 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
                stem="learning_windows"),
+    FigureSpec("fig02_kohonen_stability", kohonen_stability.plot_kohonen_stability,
+               ("runs", "theory"), Expansion.ROLES, "Kohonen stability",
+               kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
+               optional_roles=("replicates", "initial_conditions")),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
