@@ -213,3 +213,102 @@ def test_fig02_is_registered_as_a_figure_of_roles():
     spec = registry.figure_spec("fig02_kohonen_stability")
     assert spec.roles == ("sweep",)
     assert set(spec.optional_roles) == {"replicates", "initial_conditions"}
+
+
+# ----------------------------------------------------------------------------- Fig 1
+N_VALUES = (100, 200, 400)
+COV_AT_100 = {"ee": 4e-3, "ei": 1e-2, "ii": 3e-2}
+RATES = {"E": 5.0, "I": 12.0}
+
+
+def scaling_run(n: int, seed: int) -> xr.Dataset:
+    """A run of the size sweep: covariances ∝ 1/N (and one negative II mean at N = 400)."""
+    cfg = kohonen_config(seed=seed, n=n, sweep=["N"])
+    ds = make_run(cfg, 2.5, {"N": n})
+    rates = np.stack([np.full(N_TIME, RATES["E"] + 0.1 * seed),
+                      np.full(N_TIME, RATES["I"] + 0.1 * seed)])
+    cov = np.array([COV_AT_100[p] * 100 / n * (1 + 0.1 * seed) for p in ("ee", "ei", "ii")])
+    if n == 400:
+        cov[2] = -1e-4
+    spikes = np.arange(2 * n)
+    inputs = np.stack([np.full(N_TIME, v) for v in (2.0, -3.0, 1.5, 0.5)])
+    extra = xr.Dataset(
+        {"population_rate": (("population", "time"), rates),
+         "spike_count_cov": (("pair_type",), cov),
+         "spike_count_corr": (("pair_type",), cov * 10),
+         "spike_count_var": (("population",), np.array([1.2, 3.0]) * seed),
+         "raster_time": (("raster_spike",), 0.5 * spikes / spikes.size + 9.5),
+         "raster_neuron": (("raster_spike",), spikes // 2),
+         "mean_input": (("population", "source", "time"), np.stack([inputs, 2 * inputs]))},
+        coords={"population": ["E", "I"], "pair_type": ["ee", "ei", "ii"], "time": TIME_S,
+                "source": ["E", "I", "X", "total"]})
+    extra = extra.expand_dims({"rule": ["kohonen"], "c": [0.0], "seed": [seed], "N": [n]})
+    return xr.merge([ds, extra], combine_attrs="override")
+
+
+def scaling_theory(n: int) -> xr.Dataset:
+    cfg = kohonen_config(n=n, sweep=["N"])
+    ds = make_theory(cfg, {"N": n}, {"fixed_point_weight": 3.0})
+    extra = xr.Dataset(
+        {"fixed_point_rate": (("population",), np.array([7.5, 18.9])),
+         "spike_count_cov": (("pair_type",), np.array([COV_AT_100[p] * 100 / n
+                                                       for p in ("ee", "ei", "ii")])),
+         "spike_count_corr": (("pair_type",), np.array([0.1, 0.2, 0.3]) * 100 / n)},
+        coords={"population": ["E", "I"], "pair_type": ["ee", "ei", "ii"]})
+    extra = extra.expand_dims({"rule": ["kohonen"], "c": [0.0], "seed": [1], "N": [n]})
+    return xr.merge([ds, extra])
+
+
+@pytest.fixture(scope="module")
+def scaling_figure():
+    from balanced_stdp.figures import network_scaling
+    runs = aggregate.combine([scaling_run(n, s) for n in N_VALUES for s in (1, 2)])
+    theories = aggregate.combine([scaling_theory(n) for n in N_VALUES])
+    return network_scaling.plot_network_scaling(ExperimentData(runs, theories))
+
+
+def test_fig01_has_a_drawn_schematic(scaling_figure):
+    ax = axes_by_gid(scaling_figure, "schematic")
+    assert {p.get_gid() for p in ax.patches} >= {"population-E", "population-I", "population-X"}
+    assert {"E", "I"} <= {t.get_text() for t in ax.texts}
+
+
+def test_fig01_rates_and_weights_against_theory(scaling_figure):
+    ax = axes_by_gid(scaling_figure, "rates-vs-N")
+    for population, theory_rate in (("E", 7.5), ("I", 18.9)):
+        sim = line(ax, f"sim-rate-{population}")
+        assert list(sim.get_xdata()) == list(N_VALUES)
+        assert np.allclose(sim.get_ydata(), RATES[population] + 0.15)      # mean of seeds 1, 2
+        assert np.allclose(line(ax, f"theory-rate-{population}").get_ydata(), theory_rate)
+    weights = axes_by_gid(scaling_figure, "weight-vs-time")
+    assert np.allclose(line(weights, "sim-mean-N=200").get_ydata(), course(1.0, 2.5))
+    assert line(weights, "theory-fixed-point").get_ydata()[0] == 3.0
+
+
+def test_fig01_covariances_follow_the_one_over_n_theory_on_log_axes(scaling_figure):
+    ax = axes_by_gid(scaling_figure, "cov-vs-N")
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    for pair in ("ee", "ei"):
+        theory_line = line(ax, f"theory-{pair}")
+        assert np.allclose(np.asarray(theory_line.get_ydata()) * np.asarray(N_VALUES),
+                           COV_AT_100[pair] * 100)
+        assert np.allclose(line(ax, f"sim-{pair}").get_ydata(),
+                           [COV_AT_100[pair] * 100 / n * 1.15 for n in N_VALUES])
+    assert list(line(ax, "sim-ii").get_xdata()) == [100, 200]   # negative mean at 400 hidden
+    assert "1 mean(s) ≤ 0 not shown" in [t.get_text() for t in ax.texts]
+    corr = axes_by_gid(scaling_figure, "corr-vs-N")
+    assert np.allclose(line(corr, "theory-ii").get_ydata(), [0.3, 0.15, 0.075])
+    var = axes_by_gid(scaling_figure, "var-vs-N")
+    assert np.allclose(line(var, "sim-var-I").get_ydata(), 4.5)
+    assert np.allclose(line(var, "theory-var-E").get_ydata(), 7.5 * 0.25)   # r T_win
+
+
+def test_fig01_raster_colours_and_currents(scaling_figure):
+    ax = axes_by_gid(scaling_figure, "raster")
+    assert "N = 400" in ax.get_title(loc="left")            # nearest to RASTER_N
+    e_points, = artists(ax, "raster-E")
+    i_points, = artists(ax, "raster-I")
+    assert e_points.get_offsets()[:, 1].max() < 320 <= i_points.get_offsets()[:, 1].min()
+    currents = axes_by_gid(scaling_figure, "currents")
+    for source, value in zip(("E", "I", "X", "total"), (2.0, -3.0, 1.5, 0.5)):
+        assert np.allclose(line(currents, f"current-{source}").get_ydata(), value)

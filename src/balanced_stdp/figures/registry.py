@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import (balance, kohonen_stability, learning_windows, manifold, rate_weight,
-               weight_dynamics)
+from . import (balance, kohonen_stability, learning_windows, manifold, network_scaling,
+               rate_weight, weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -262,6 +262,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
                stem="learning_windows"),
+    FigureSpec("fig01_network_scaling", network_scaling.plot_network_scaling,
+               ("runs", "theory"), Expansion.ROLES, "Network scaling", network_scaling.caption,
+               stem="fig01_network_scaling", roles=("scaling",)),
     FigureSpec("fig02_kohonen_stability", kohonen_stability.plot_kohonen_stability,
                ("runs", "theory"), Expansion.ROLES, "Kohonen stability",
                kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
