@@ -312,3 +312,49 @@ def test_fig01_raster_colours_and_currents(scaling_figure):
     currents = axes_by_gid(scaling_figure, "currents")
     for source, value in zip(("E", "I", "X", "total"), (2.0, -3.0, 1.5, 0.5)):
         assert np.allclose(line(currents, f"current-{source}").get_ydata(), value)
+
+
+# ----------------------------------------------------------------------------- Fig S1
+S1_C = (0.0, 0.5, 1.0)
+
+
+def correlation_runs(rule_settings: dict, initial: float, finals, diverged=()) -> ExperimentData:
+    runs = []
+    for n in (100, 200):
+        for c, final in zip(S1_C, finals):
+            cfg = resolve_config({"N": n, "duration_s": N_TIME * INTERVAL_S, "c": c, "seed": 1,
+                                  "weights": {"ee": initial, "ei": -100.0}, "sweep_dims": ["N"],
+                                  "plasticity": {"ee": rule_settings}})
+            runs.append(make_run(cfg, final + 0.01 * n, {"N": n},
+                                 4.0 if (n, c) in diverged else None,
+                                 rule=rule_settings["rule"]))
+    return ExperimentData(aggregate.combine(runs), None)
+
+
+@pytest.fixture(scope="module")
+def correlation_figure():
+    from balanced_stdp.figures import correlation_dependence
+    kohonen = correlation_runs({"rule": "kohonen", "eta": 0.05, "beta0": 2.0}, 5.0,
+                               (3.0, 3.4, 3.8), diverged={(200, 1.0)})
+    soft = correlation_runs({"rule": "soft_hebbian", "eta": 5e-3, "j_max": 25.0}, 20.0,
+                            (25.0, 25.0, 25.0))
+    return correlation_dependence.plot_correlation_dependence(kohonen, soft)
+
+
+def test_figS1_final_weights_per_n_and_theory_dense_in_c(correlation_figure):
+    ax = axes_by_gid(correlation_figure, "final-vs-c-kohonen")
+    for n in (100, 200):
+        sim = line(ax, f"sim-N={n}")
+        expected = [course(5.0, f + 0.01 * n)[-1] for f in (3.0, 3.4, 3.8)]
+        if n == 200:
+            expected[-1] = np.nan                              # ran away: no final value
+        assert np.allclose(sim.get_ydata(), expected, equal_nan=True)
+    ran_away, = [a for a in ax.lines if a.get_gid() == "ran-away"]
+    assert list(ran_away.get_xdata()) == [1.0]
+    theory_line = line(ax, "theory-N=100")                     # same for both N: drawn once
+    assert not [a for a in ax.lines if a.get_gid() == "theory-N=200"]
+    c_dense = np.asarray(theory_line.get_xdata())
+    assert c_dense.size > 20 and theory_line.get_ydata()[0] == pytest.approx(3.0, abs=1e-6)
+    assert np.all(np.diff(theory_line.get_ydata()) > 0)       # rises with c (K⁻ term)
+    soft = axes_by_gid(correlation_figure, "final-vs-c-soft")
+    assert np.allclose(line(soft, "theory-N=100").get_ydata(), 25.0)

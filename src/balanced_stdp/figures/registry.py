@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import (balance, kohonen_stability, learning_windows, manifold, network_scaling,
-               rate_weight, weight_dynamics)
+from . import (balance, correlation_dependence, kohonen_stability, learning_windows, manifold,
+               network_scaling, rate_weight, weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -269,6 +269,10 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                ("runs", "theory"), Expansion.ROLES, "Kohonen stability",
                kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
                optional_roles=("replicates", "initial_conditions")),
+    FigureSpec("figS1_correlation_dependence", correlation_dependence.plot_correlation_dependence,
+               ("runs",), Expansion.ROLES, "Correlation dependence",
+               correlation_dependence.caption, stem="figS1_correlation_dependence",
+               roles=correlation_dependence.ROLES),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
