@@ -358,3 +358,23 @@ def test_figS1_final_weights_per_n_and_theory_dense_in_c(correlation_figure):
     assert np.all(np.diff(theory_line.get_ydata()) > 0)       # rises with c (K⁻ term)
     soft = axes_by_gid(correlation_figure, "final-vs-c-soft")
     assert np.allclose(line(soft, "theory-N=100").get_ydata(), 25.0)
+
+
+# ----------------------------------------------------------------------------- rate–weight
+def test_rate_weight_kohonen_panel_has_the_presynaptic_rate_theory_line():
+    from balanced_stdp.figures import rate_weight
+    runs = []
+    for seed in (1, 2):
+        cfg = kohonen_config(seed=seed, beta0=2.5)
+        ds = make_run(cfg, 3.0, {})
+        rates = np.linspace(2.0, 20.0, N_SAMPLE)
+        ds["sampled_pre_rate"] = xr.DataArray(np.tile(rates, (1, 1, 1, 4, 1)),
+                                              dims=("rule", "c", "seed", "synapse", "sample"))
+        runs.append(ds)
+    fig = rate_weight.plot_rate_weight_correlation(aggregate.combine(runs))
+    ax = axes_by_gid(fig, "rule=kohonen;c=0;ee")
+    theory_line = line(ax, "kohonen-theory")
+    x, y = np.asarray(theory_line.get_xdata()), np.asarray(theory_line.get_ydata())
+    slope = 2.5 * 200.0 * 1e-3                                  # β₀ τ in mV/Hz
+    assert np.allclose(np.diff(y) / np.diff(x), slope) and y[0] == pytest.approx(slope * x[0])
+    assert "β₀τ r_pre" in theory_line.get_label()
