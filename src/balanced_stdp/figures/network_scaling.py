@@ -144,8 +144,8 @@ def _draw_schematic(ax) -> None:
     ax.add_patch(FancyBboxPatch((1.5, 8.0), 7.0, 1.3, boxstyle="round,pad=0.15",
                                 facecolor=SOURCE_COLORS["X"], edgecolor="black", linewidth=0.8,
                                 gid="population-X"))
-    ax.text(5.0, 8.65, "X: external Poisson layer (correlation c)", ha="center", va="center",
-            fontsize=7)
+    ax.text(5.0, 8.65, "X: external Poisson\nlayer, correlation c", ha="center", va="center",
+            fontsize=6.5)
 
     def arrow(start, end, color, inhibitory=False, bend=0.0):
         ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={bend}",
@@ -184,7 +184,7 @@ def _draw_weights(ax, runs, theory, n_values, diverged) -> None:
                    label=f"j* = {float(fixed):.2f} mV (leading order)", **THEORY_STYLE)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS["ee"])
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="lower right")
 
 
 def _n_colors(n_values) -> dict:
@@ -325,6 +325,8 @@ def _draw_currents(ax, runs, n) -> None:
         no_data(ax)
         return
     ax.axhline(0.0, color="0.6", linewidth=0.5)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.3 * (high - low))            # room for the legend
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("Mean input current (mV/ms)")
-    ax.legend(fontsize=6, ncol=4)
+    ax.legend(fontsize=6, ncol=4, loc="upper center")
