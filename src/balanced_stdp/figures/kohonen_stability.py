@@ -17,6 +17,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .. import theory as mean_field
+from ..config import with_dotted
 from ..theory import bifurcation
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, divergence, ensure_swept, facets,
@@ -58,10 +59,11 @@ CAPTION = (
     "up to their stop, marked × at the stopping time and as 'ran away' (never dropped).")
 
 
-class BetaRun(NamedTuple):
-    """One simulated run of the sweep: its β₀, seed and mean-weight course."""
+class SweepRun(NamedTuple):
+    """One simulated run of a sweep: its swept value (β₀ or initial weight), seed and
+    mean-weight course."""
 
-    beta0: float
+    value: float
     seed: int
     time_s: np.ndarray
     mean_weight: np.ndarray
@@ -82,7 +84,7 @@ def caption(runs: xr.Dataset | None) -> str:
     return with_parameters(CAPTION, runs)
 
 
-def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[BetaRun]:
+def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun]:
     """Every run of an experiment swept over ``dim`` (β₀ or the initial weight)."""
     if data is None or data.runs is None:
         return []
@@ -102,7 +104,7 @@ def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[BetaRun]
         for k, seed in enumerate(seeds):
             if not np.isfinite(courses[k]).any():
                 continue                         # grid point not run for this seed
-            out.append(BetaRun(float(key[dim]), int(seed), mean_weight["time"].values,
+            out.append(SweepRun(float(key[dim]), int(seed), mean_weight["time"].values,
                                courses[k], None if sampled is None else sampled[k],
                                bool(flags[k]), float(times[k]),
                                np.nan if fixed is None else float(fixed)))
@@ -119,7 +121,7 @@ def base_config(data: ExperimentData) -> dict:
 
 def drift_per_eta(config: dict, beta0: float, weights_mv: np.ndarray) -> np.ndarray:
     """Leading-order dj̄_ee/dt / η_eff (mV/ms) at β₀ on a weight grid (NaN: unbalanced)."""
-    cfg = bifurcation._with_value(config, BETA_KEY, beta0)
+    cfg = with_dotted(config, BETA_KEY, beta0)
     model = mean_field.MeanFieldModel(cfg)
     eta = model.blocks[0].rule.eta_effective(model.n_neurons)
     return bifurcation.drift_on_grid(cfg, weights_mv) / eta
@@ -154,7 +156,7 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     sweep_runs = beta_runs(sweep)
     all_runs = sweep_runs + beta_runs(replicates)
     config = base_config(sweep)
-    betas = sorted({run.beta0 for run in sweep_runs})
+    betas = sorted({run.value for run in sweep_runs})
     chosen = [min(betas, key=lambda b: abs(b - target)) for target in PAPER_BETAS]
     chosen = list(dict.fromkeys(chosen))                      # distinct, in order
     dense = mean_field.fixed_point_branches(config, BETA_KEY, DENSE_BETAS, WEIGHT_RANGE_MV,
@@ -169,7 +171,7 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     axes = fig.subplot_mosaic(mosaic)
     colors = _beta_colors(chosen)
     for k, beta0 in enumerate(chosen):
-        _draw_weights(axes[f"w{k}"], [r for r in sweep_runs if r.beta0 == beta0], beta0,
+        _draw_weights(axes[f"w{k}"], [r for r in sweep_runs if r.value == beta0], beta0,
                       PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None)
     _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
     _draw_final_vs_beta(axes["final"], all_runs, dense)
@@ -194,7 +196,7 @@ def _beta_colors(betas) -> dict:
     return {b: cmap(0.85 * k / max(len(betas) - 1, 1)) for k, b in enumerate(betas)}
 
 
-def _draw_weights(ax, runs: list[BetaRun], beta0: float, paper_beta: float | None) -> None:
+def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | None) -> None:
     ax.set_gid(f"weights-beta={format_value(beta0)}")
     note = "" if paper_beta is None or np.isclose(paper_beta, beta0) \
         else f" (paper: {format_value(paper_beta)}; nearest in grid)"
@@ -220,7 +222,7 @@ def _draw_weights(ax, runs: list[BetaRun], beta0: float, paper_beta: float | Non
     ax.legend(loc="lower right", fontsize=6)
 
 
-def _mark_divergence(ax, run: BetaRun, color, label: str) -> None:
+def _mark_divergence(ax, run: SweepRun, color, label: str) -> None:
     finite = np.flatnonzero(np.isfinite(run.mean_weight))
     y = run.mean_weight[finite[-1]] if finite.size else np.nan
     x = run.diverged_at_s if np.isfinite(run.diverged_at_s) else run.time_s[finite[-1]]
@@ -234,7 +236,7 @@ def _draw_mean_vs_time(ax, runs, chosen, colors) -> None:
     labelled = False
     for beta0 in chosen:
         color = colors[beta0]
-        selected = [r for r in runs if r.beta0 == beta0]
+        selected = [r for r in runs if r.value == beta0]
         for k, run in enumerate(selected):
             ax.plot(run.time_s, run.mean_weight, color=color, linewidth=1.2,
                     gid=f"sim-mean-beta={format_value(beta0)}",
@@ -243,8 +245,8 @@ def _draw_mean_vs_time(ax, runs, chosen, colors) -> None:
                 _mark_divergence(ax, run, color, "_nolegend_" if labelled else RAN_AWAY)
                 labelled = True
         if selected and np.isfinite(selected[0].fixed_point):
-            ax.axhline(selected[0].fixed_point, color=color, gid=f"theory-beta={format_value(beta0)}",
-                       **THEORY_STYLE)
+            ax.axhline(selected[0].fixed_point, color=color,
+                       gid=f"theory-beta={format_value(beta0)}", **THEORY_STYLE)
     ax.plot([], [], color="0.3", label="j* (dashed)", **THEORY_STYLE)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(TIME_LABEL)
@@ -252,16 +254,16 @@ def _draw_mean_vs_time(ax, runs, chosen, colors) -> None:
     ax.legend(fontsize=6, loc="upper left")
 
 
-def _final_points(ax, runs: list[BetaRun], top: float) -> None:
+def _final_points(ax, runs: list[SweepRun], top: float) -> None:
     """Simulated final weights (black dots) and ran-away runs (× at the top)."""
     done = [r for r in runs if not r.diverged and np.isfinite(r.final)]
     away = [r for r in runs if r.diverged]
     if done:
-        ax.plot([r.beta0 for r in done], [r.final for r in done], "o", color="black",
+        ax.plot([r.value for r in done], [r.final for r in done], "o", color="black",
                 markersize=3.5, linestyle="none", gid="sim-final",
                 label="simulation: final mean weight")
     if away:
-        ax.plot([r.beta0 for r in away], np.full(len(away), top), "x", color=DIVERGED_COLOR,
+        ax.plot([r.value for r in away], np.full(len(away), top), "x", color=DIVERGED_COLOR,
                 markersize=7, markeredgewidth=1.5, linestyle="none", gid="ran-away",
                 label=RAN_AWAY)
 
@@ -280,7 +282,7 @@ def _draw_final_vs_beta(ax, runs, dense) -> None:
     if not runs:
         no_data(ax)
         return
-    betas = np.array(sorted({r.beta0 for r in runs}))
+    betas = np.array(sorted({r.value for r in runs}))
     span = (betas.min() - 0.2, betas.max() + 0.2)
     beta_dense = dense[BETA_DIM].values
     inside = (beta_dense >= span[0]) & (beta_dense <= span[1])
@@ -302,9 +304,9 @@ def _draw_ran_away_fraction(ax, runs) -> None:
     if not runs:
         no_data(ax)
         return
-    betas = np.array(sorted({r.beta0 for r in runs}))
-    totals = np.array([sum(r.beta0 == b for r in runs) for b in betas])
-    away = np.array([sum(r.beta0 == b and r.diverged for r in runs) for b in betas])
+    betas = np.array(sorted({r.value for r in runs}))
+    totals = np.array([sum(r.value == b for r in runs) for b in betas])
+    away = np.array([sum(r.value == b and r.diverged for r in runs) for b in betas])
     width = 0.8 * np.min(np.diff(betas)) if betas.size > 1 else 0.2
     bars = ax.bar(betas, away / totals, width=width, color=DIVERGED_COLOR, alpha=0.8,
                   gid="ran-away-fraction")
@@ -348,7 +350,8 @@ def _draw_bifurcation(ax, runs, dense, fold) -> None:
     for flag, gid, style, label in ((True, "stable-branch", "-", "stable fixed point (theory)"),
                                     (False, "unstable-branch", "--",
                                      "unstable fixed point (theory)")):
-        ax.plot(beta, branch(dense, flag), color=SYNAPSE_COLORS["ee"], linestyle=style, linewidth=1.5,
+        ax.plot(beta, branch(dense, flag), color=SYNAPSE_COLORS["ee"], linestyle=style,
+                linewidth=1.5,
                 gid=gid, label=label)
     ax.plot([fold["parameter"]], [fold["weight"]], "*", color="black", markersize=10,
             gid="saddle-node", label=f"saddle-node β₀ = {fold['parameter']:.2f}")
@@ -394,12 +397,12 @@ def _draw_uniqueness(ax, data: ExperimentData | None) -> None:
         return
     from matplotlib import colormaps
     cmap = colormaps["cividis"]
-    starts = sorted({r.beta0 for r in runs})
+    starts = sorted({r.value for r in runs})
     for run in runs:
-        color = cmap(starts.index(run.beta0) / max(len(starts) - 1, 1))
+        color = cmap(starts.index(run.value) / max(len(starts) - 1, 1))
         ax.plot(run.time_s, run.mean_weight, color=color, linewidth=1.0,
-                gid=f"sim-mean-initial={format_value(run.beta0)}",
-                label=f"j(0) = {format_value(run.beta0)} mV")
+                gid=f"sim-mean-initial={format_value(run.value)}",
+                label=f"j(0) = {format_value(run.value)} mV")
         if run.diverged:
             _mark_divergence(ax, run, color, RAN_AWAY)
     fixed = [r.fixed_point for r in runs if np.isfinite(r.fixed_point)]
