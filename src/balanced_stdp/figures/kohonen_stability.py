@@ -351,8 +351,7 @@ def _draw_bifurcation(ax, runs, dense, fold) -> None:
                                     (False, "unstable-branch", "--",
                                      "unstable fixed point (theory)")):
         ax.plot(beta, branch(dense, flag), color=SYNAPSE_COLORS["ee"], linestyle=style,
-                linewidth=1.5,
-                gid=gid, label=label)
+                linewidth=1.5, gid=gid, label=label)
     ax.plot([fold["parameter"]], [fold["weight"]], "*", color="black", markersize=10,
             gid="saddle-node", label=f"saddle-node β₀ = {fold['parameter']:.2f}")
     _final_points(ax, runs, 46.0)
