@@ -335,7 +335,7 @@ def _draw_phase_plot(ax, config) -> None:
                     color=colors[beta0], markerfacecolor=colors[beta0] if stable else "white",
                     gid="stable-root" if stable else "unstable-root")
     ax.axhline(0.0, color="0.5", linewidth=0.6)
-    ax.set_ylim(-0.06, 0.06)
+    ax.set_ylim(-0.06, 0.12)              # β₀ = 10: drift > 0 everywhere, minimum ≈ 0.08
     ax.set_xlabel(J_LABEL)
     ax.set_ylabel("dj/dt / η = β₀τr_e² − j r_e (mV/ms)")
     ax.plot([], [], "o", color="0.3", label="stable root")
