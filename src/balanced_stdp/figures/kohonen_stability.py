@@ -71,6 +71,7 @@ class SweepRun(NamedTuple):
     diverged: bool
     diverged_at_s: float
     fixed_point: float          # leading-order j* of the theory aggregate (NaN: none)
+    rate_e: float               # E rate over the last half of the run (Hz; NaN: none)
 
     @property
     def final(self) -> float:
@@ -100,6 +101,9 @@ def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun
         sampled = select(runs, "sampled_weight", key, synapse="ee")
         sampled = by_seed(sampled, "sample", "time") if sampled is not None else None
         fixed = theory_at(data.theory, "fixed_point_weight", key, synapse="ee")
+        rates = select(runs, "population_rate", key, population="E")
+        rates = by_seed(rates, "time") if rates is not None else np.full_like(courses, np.nan)
+        late = mean_weight["time"].values > mean_weight["time"].values[-1] / 2
         seeds, flags, times = divergence(runs, key)
         for k, seed in enumerate(seeds):
             if not np.isfinite(courses[k]).any():
@@ -107,7 +111,8 @@ def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun
             out.append(SweepRun(float(key[dim]), int(seed), mean_weight["time"].values,
                                courses[k], None if sampled is None else sampled[k],
                                bool(flags[k]), float(times[k]),
-                               np.nan if fixed is None else float(fixed)))
+                               np.nan if fixed is None else float(fixed),
+                               float(np.nanmean(rates[k][late])) if not flags[k] else np.nan))
     return out
 
 
@@ -173,8 +178,9 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     for k, beta0 in enumerate(chosen):
         _draw_weights(axes[f"w{k}"], [r for r in sweep_runs if r.value == beta0], beta0,
                       PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None)
+    axes["w0"].legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.85)
     _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
-    _draw_final_vs_beta(axes["final"], all_runs, dense)
+    _draw_final_vs_beta(axes["final"], all_runs, dense, config)
     _draw_ran_away_fraction(axes["fraction"], all_runs)
     _draw_phase_plot(axes["phase"], config)
     _draw_bifurcation(axes["bif"], all_runs, dense, fold)
@@ -219,7 +225,6 @@ def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | No
     annotate_divergence(ax, [run.seed], [run.diverged], [run.diverged_at_s])
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(J_LABEL)
-    ax.legend(loc="lower right", fontsize=6)
 
 
 def _mark_divergence(ax, run: SweepRun, color, label: str) -> None:
@@ -248,10 +253,10 @@ def _draw_mean_vs_time(ax, runs, chosen, colors) -> None:
             ax.axhline(selected[0].fixed_point, color=color,
                        gid=f"theory-beta={format_value(beta0)}", **THEORY_STYLE)
     ax.plot([], [], color="0.3", label="j* (dashed)", **THEORY_STYLE)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.5 * ax.get_ylim()[1])               # room for the legend above
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(J_LABEL)
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=6, loc="upper left", ncol=2)
 
 
 def _final_points(ax, runs: list[SweepRun], top: float) -> None:
@@ -276,7 +281,7 @@ def branch(dense: xr.Dataset, stable: bool) -> np.ndarray:
     return np.array([row[m][0] if m.any() else np.nan for row, m in zip(weights, match)])
 
 
-def _draw_final_vs_beta(ax, runs, dense) -> None:
+def _draw_final_vs_beta(ax, runs, dense, config) -> None:
     ax.set_gid("final-vs-beta")
     ax.set_title("Final weight vs β₀")
     if not runs:
@@ -292,6 +297,12 @@ def _draw_final_vs_beta(ax, runs, dense) -> None:
     finals = [r.final for r in runs if np.isfinite(r.final)]
     top = 1.15 * max(finals + [float(np.nanmax(stable[inside]))])
     _final_points(ax, runs, top)
+    tau_s = config["tau_stdp_ms"] * 1e-3
+    measured = [(r.value, r.value * tau_s * r.rate_e) for r in runs if np.isfinite(r.rate_e)]
+    if measured:
+        ax.plot(*zip(*measured), "s", markersize=4, markerfacecolor="none", color="0.35",
+                linestyle="none", gid="beta-tau-rate",
+                label="β₀ τ r_e at the simulated E rate")
     ax.set_ylim(0, 1.08 * top)
     ax.set_xlabel(BETA_LABEL)
     ax.set_ylabel("Final " + J_LABEL[0].lower() + J_LABEL[1:])
