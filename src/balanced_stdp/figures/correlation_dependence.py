@@ -16,10 +16,10 @@ from matplotlib.figure import Figure
 
 from .. import theory as mean_field
 from ..aggregate import final_values, seed_statistics
-from .captions import with_parameters
+from .captions import rule_parameters, with_parameters
 from .common import by_seed, divergence, ensure_swept, run_configs, select
-from .style import (DIVERGED_COLOR, THEORY_STYLE, final_label, format_value, new_figure,
-                    no_data, rule_name, styled)
+from .style import (DIVERGED_COLOR, THEORY_STYLE, final_label, new_figure, no_data, rule_name,
+                    styled)
 
 if TYPE_CHECKING:                     # the registry imports this module
     from .registry import ExperimentData
@@ -131,9 +131,7 @@ def _draw_role(ax, runs: xr.Dataset) -> None:
         if artist.get_gid() == "ran-away":
             artist.set_ydata(np.full(len(artist.get_xdata()), ceiling))
     ax.set_ylim(0, 1.1 * ceiling)
-    parameters = configs[0]["plasticity"]["ee"] if configs else {}
-    detail = ", ".join(f"{name} = {format_value(parameters[name])}"
-                       for name in ("beta0", "j_max") if name in parameters)
+    detail = ", ".join(rule_parameters(configs[0]["plasticity"]["ee"])) if configs else ""
     ax.set_title(f"{rule_name(rule)}" + (f" ({detail})" if detail else ""))
     ax.set_xlabel("Input correlation c (1)")
     ax.set_ylabel(final_label("ee"))
