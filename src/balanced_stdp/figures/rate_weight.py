@@ -11,16 +11,19 @@ from matplotlib.figure import Figure
 
 from ..aggregate import final_values
 from .captions import with_parameters
+from ..config import rule_label
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     facet_gid, facet_label, facets, plastic_synapses, select)
-from .style import SYNAPSE_COLORS, final_label, format_value, new_figure, no_data, styled
+                     facet_gid, facet_label, facets, plastic_synapses, run_configs, select)
+from .style import (SYNAPSE_COLORS, THEORY_STYLE, final_label, format_value, new_figure,
+                    no_data, styled)
 
 CAPTION = (
     "Rate–weight correlations: final weight (last snapshot) of sampled plastic synapses "
     "against the firing rate of their presynaptic neuron (over the second half of the "
     "run), pooled over seeds, with a least-squares line and the Pearson correlation "
     "coefficient r of the plotted points. Kohonen's rule makes EE weights grow with the "
-    "presynaptic rate (j ≈ β₀ τ r); iSTDP's per-synapse drift also depends on it (spec §6.7).")
+    "presynaptic rate: dashed, the Kohonen theory j = β₀ τ r_pre (spec §6.4, each weight "
+    "tracks its presynaptic rate); iSTDP's per-synapse drift also depends on it (spec §6.7).")
 
 
 def caption(runs: xr.Dataset | None) -> str:
@@ -46,6 +49,16 @@ def rate_weight_points(runs: xr.Dataset, key: dict, synapse: str) -> tuple[np.nd
     return rate[finite], final[finite]
 
 
+def kohonen_slope(runs: xr.Dataset, rule: str, synapse: str) -> float | None:
+    """β₀ τ (mV/Hz) of the Kohonen rule on ``synapse`` under the runs labelled ``rule``
+    (spec §6.4: j*_jk ≈ β₀ τ r_k), from the stored run configs; None if not Kohonen."""
+    for config in run_configs(runs):
+        settings = config.get("plasticity", {}).get(synapse)
+        if rule_label(config) == rule and settings and settings["rule"] == "kohonen":
+            return settings["beta0"] * config["tau_stdp_ms"] * 1e-3
+    return None
+
+
 @styled
 def plot_rate_weight_correlation(runs: xr.Dataset) -> Figure:
     """Final weight vs presynaptic rate of sampled plastic synapses, with Pearson r.
@@ -62,7 +75,8 @@ def plot_rate_weight_correlation(runs: xr.Dataset) -> Figure:
         Scatter of ``sampled_weight`` at the last snapshot against ``sampled_pre_rate``,
         pooled over seeds (gid ``rate-weight-points``), a least-squares line
         (``rate-weight-fit``) and the Pearson correlation coefficient of the pooled
-        points (text gid ``pearson-r``, "r = 0.83").
+        points (text gid ``pearson-r``, "r = 0.83"); for Kohonen synapses the theory line
+        j = β₀ τ r_pre (dashed, ``kohonen-theory``).
     """
     runs = ensure_swept(runs)
     rows = [(row, synapse) for row in facets(runs, skip=("c", "seed"))
@@ -86,6 +100,12 @@ def plot_rate_weight_correlation(runs: xr.Dataset) -> Figure:
                 annotate_divergence(ax, seeds, flags, times, vlines=False)
                 continue
             _draw_points(ax, rate, weight, synapse)
+            slope = kohonen_slope(runs, row["rule"], synapse)
+            if slope is not None:
+                grid = np.array([0.0, rate.max()])
+                ax.plot(grid, slope * grid, color="0.25", gid="kohonen-theory",
+                        label=f"theory j = β₀τ r_pre (slope {slope:.2g} mV/Hz)", **THEORY_STYLE)
+                ax.legend(loc="upper left", fontsize=6)
             annotate_divergence(ax, seeds, flags, times, vlines=False)
             ax.set_xlabel(f"Presynaptic rate $r_{synapse[1]}$ (Hz)")
             ax.set_ylabel(final_label(synapse))

@@ -22,8 +22,9 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import (balance, covariance_weight, inhibitory_pair, inhibitory_scaling, istdp_manifold,
-               learning_windows, manifold, optogenetics, rate_weight, timescale,
+from . import (balance, correlation_dependence, covariance_weight, inhibitory_pair,
+               inhibitory_scaling, istdp_manifold, kohonen_stability, learning_windows,
+               manifold, network_scaling, optogenetics, rate_weight, timescale,
                weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
@@ -286,6 +287,17 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("fig08b_timescale_separation", timescale.plot_timescale_separation,
                ("runs", "theory"), Expansion.ROLES, "Timescale separation", timescale.caption,
                stem="fig08b_timescale_separation", roles=timescale.ROLES),
+    FigureSpec("fig01_network_scaling", network_scaling.plot_network_scaling,
+               ("runs", "theory"), Expansion.ROLES, "Network scaling", network_scaling.caption,
+               stem="fig01_network_scaling", roles=("scaling",)),
+    FigureSpec("fig02_kohonen_stability", kohonen_stability.plot_kohonen_stability,
+               ("runs", "theory"), Expansion.ROLES, "Kohonen stability",
+               kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
+               optional_roles=("replicates", "initial_conditions")),
+    FigureSpec("figS1_correlation_dependence", correlation_dependence.plot_correlation_dependence,
+               ("runs",), Expansion.ROLES, "Correlation dependence",
+               correlation_dependence.caption, stem="figS1_correlation_dependence",
+               roles=correlation_dependence.ROLES),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 

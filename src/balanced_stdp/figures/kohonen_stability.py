@@ -1,0 +1,425 @@
+"""Fig 2 — Kohonen stability: the EE fixed point j*(β₀) and its loss (spec §6.5, §8 Fig 2).
+
+Drawn from the β₀ sweep (role ``sweep``), optionally its replicate seeds near the runaway
+(``replicates``) and an initial-weight sweep (``initial_conditions``). Theory is the
+leading-order mean field of spec §6.4–6.5, computed from the stored run configs: the
+fixed point j* = β₀ τ r_e(j*) (stable root of j² − 45 j + 63 β₀ = 0 at j_ei = −100), the
+drift per learning rate, and the stable and unstable branches meeting at the saddle-node.
+A run stopped by the divergence guard ("ran away") keeps its marker on every panel.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from .. import theory as mean_field
+from ..config import with_dotted
+from ..theory import bifurcation
+from .captions import with_parameters
+from .common import (annotate_divergence, by_seed, divergence, ensure_swept, facets,
+                     run_configs, select, theory_at)
+from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE,
+                    TIME_LABEL, format_value, new_figure, no_data, styled)
+
+if TYPE_CHECKING:                     # the registry imports this module
+    from .registry import ExperimentData
+
+BETA_KEY = "plasticity.ee.beta0"
+BETA_DIM = "plasticity_ee_beta0"
+INITIAL_DIM = "weights_ee"
+PAPER_BETAS = (1.2, 2.4, 3.4, 3.6)
+"""β₀ of the paper's weight panels (A–D); the nearest value of the sweep is drawn."""
+PHASE_BETAS = (3.0, 5.0, 8.0, 10.0)
+"""β₀ of the phase plot (spec §8 Fig 2), below and above the saddle-node."""
+WEIGHT_RANGE_MV = (0.0, 44.9)
+"""Weights searched for fixed points: balance needs j_ee < 45 mV at j_ei = −100."""
+DENSE_BETAS = np.linspace(0.25, 10.0, 79)
+N_SAMPLED_TRACES = 100
+RAN_AWAY = "ran away (stopped by the divergence guard)"
+J_LABEL = SYNAPSE_AXIS_LABELS["ee"]
+BETA_LABEL = "β₀ (1)"
+
+CAPTION = (
+    "Kohonen EE plasticity loses its stable fixed point as β₀ grows. (A–D) Up to 100 "
+    "sampled EE weights (thin) and the mean weight (black) over time for the β₀ of the "
+    "sweep nearest to the paper's 1.2, 2.4, 3.4 and 3.6 (first seed). (E) Mean j_ee(t) for "
+    "the same β₀ with the leading-order fixed point j* dashed. (F) Simulated final mean "
+    "weight of every run (all seeds, replicates included) against β₀ with the "
+    "leading-order j*(β₀) (dashed), and β₀ τ r_e at each run's simulated E rate over the "
+    "second half (open squares: the Kohonen fixed point at the finite-size rate). (G) Fraction of runs per β₀ that ran away. (H) Drift "
+    "per learning rate dj/dt / η = β₀ τ r_e² − j r_e, r_e = r_e(j) balanced (spec §6.1), for "
+    "β₀ = 3, 5, 8, 10: two roots (stable filled, unstable open) merge at the saddle-node. "
+    "(I) Leading-order bifurcation diagram: stable branch solid, unstable dashed, meeting at "
+    "the saddle-node; simulated final weights as points. (J) Theoretical j* against the "
+    "simulated final weight (identity dotted). (K) Mean j_ee(t) from every initial weight "
+    "(one network) converging to one value. Runs stopped by the divergence guard are drawn "
+    "up to their stop, marked × at the stopping time and as 'ran away' (never dropped).")
+
+
+class SweepRun(NamedTuple):
+    """One simulated run of a sweep: its swept value (β₀ or initial weight), seed and
+    mean-weight course."""
+
+    value: float
+    seed: int
+    time_s: np.ndarray
+    mean_weight: np.ndarray
+    sampled_weight: np.ndarray | None
+    diverged: bool
+    diverged_at_s: float
+    fixed_point: float          # leading-order j* of the theory aggregate (NaN: none)
+    rate_e: float               # E rate over the last half of the run (Hz; NaN: none)
+
+    @property
+    def final(self) -> float:
+        """Last recorded mean weight (NaN for a run that ran away)."""
+        finite = np.flatnonzero(np.isfinite(self.mean_weight))
+        return np.nan if self.diverged or not finite.size else float(self.mean_weight[finite[-1]])
+
+
+def caption(runs: xr.Dataset | None) -> str:
+    """Caption of :func:`plot_kohonen_stability`, with the parameters of ``runs``."""
+    return with_parameters(CAPTION, runs)
+
+
+def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun]:
+    """Every run of an experiment swept over ``dim`` (β₀ or the initial weight)."""
+    if data is None or data.runs is None:
+        return []
+    runs = ensure_swept(data.runs)
+    if dim not in runs.dims:
+        raise ValueError(f"the aggregate has no '{dim}' dimension (dims: {dict(runs.sizes)})")
+    out = []
+    for key in facets(runs, skip=("seed",)):
+        mean_weight = select(runs, "mean_weight", key, synapse="ee")
+        if mean_weight is None:
+            continue
+        courses = by_seed(mean_weight, "time")
+        sampled = select(runs, "sampled_weight", key, synapse="ee")
+        sampled = by_seed(sampled, "sample", "time") if sampled is not None else None
+        fixed = theory_at(data.theory, "fixed_point_weight", key, synapse="ee")
+        rates = select(runs, "population_rate", key, population="E")
+        rates = by_seed(rates, "time") if rates is not None else np.full_like(courses, np.nan)
+        late = mean_weight["time"].values > mean_weight["time"].values[-1] / 2
+        seeds, flags, times = divergence(runs, key)
+        for k, seed in enumerate(seeds):
+            if not np.isfinite(courses[k]).any():
+                continue                         # grid point not run for this seed
+            out.append(SweepRun(float(key[dim]), int(seed), mean_weight["time"].values,
+                               courses[k], None if sampled is None else sampled[k],
+                               bool(flags[k]), float(times[k]),
+                               np.nan if fixed is None else float(fixed),
+                               float(np.nanmean(rates[k][late])) if not flags[k] else np.nan))
+    return out
+
+
+def base_config(data: ExperimentData) -> dict:
+    """One stored run config of a role (the theory curves are computed from it)."""
+    configs = run_configs(data.runs)
+    if not configs:
+        raise ValueError("the aggregate stores no run config; the theory curves need one")
+    return configs[0]
+
+
+def drift_per_eta(config: dict, beta0: float, weights_mv: np.ndarray) -> np.ndarray:
+    """Leading-order dj̄_ee/dt / η_eff (mV/ms) at β₀ on a weight grid (NaN: unbalanced)."""
+    cfg = with_dotted(config, BETA_KEY, beta0)
+    model = mean_field.MeanFieldModel(cfg)
+    eta = model.blocks[0].rule.eta_effective(model.n_neurons)
+    return bifurcation.drift_on_grid(cfg, weights_mv) / eta
+
+
+@styled
+def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | None = None,
+                           initial_conditions: ExperimentData | None = None) -> Figure:
+    """Kohonen stability over β₀: weights, fixed points, drift and bifurcation (Fig 2).
+
+    Parameters
+    ----------
+    sweep : ExperimentData
+        Runs and leading-order theory of the β₀ sweep (dimension ``plasticity_ee_beta0``).
+    replicates : ExperimentData, optional
+        More seeds of the same sweep; pooled with ``sweep`` in panels F, G, I and J.
+    initial_conditions : ExperimentData, optional
+        Runs over the initial weight (dimension ``weights_ee``) for the uniqueness panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes gids: ``weights-beta=<β₀>`` (sampled traces ``sampled-trace``, mean
+        ``sim-mean``, j* ``theory-fixed-point``), ``mean-vs-time`` (``sim-mean-beta=<β₀>``,
+        ``theory-beta=<β₀>``, ``diverged-marker``), ``final-vs-beta`` (``sim-final``,
+        ``theory-fixed-point``, ``ran-away``), ``ran-away-fraction`` (bars
+        ``ran-away-fraction``), ``phase-plot`` (``drift-beta=<β₀>``, ``stable-root``,
+        ``unstable-root``), ``bifurcation`` (``stable-branch``, ``unstable-branch``,
+        ``saddle-node``, ``sim-final``, ``ran-away``), ``theory-vs-sim``
+        (``theory-vs-sim``), ``uniqueness`` (``sim-mean-initial=<j₀>``, ``theory-fixed-point``).
+    """
+    sweep_runs = beta_runs(sweep)
+    all_runs = sweep_runs + beta_runs(replicates)
+    config = base_config(sweep)
+    betas = sorted({run.value for run in sweep_runs})
+    chosen = [min(betas, key=lambda b: abs(b - target)) for target in PAPER_BETAS]
+    chosen = list(dict.fromkeys(chosen))                      # distinct, in order
+    dense = mean_field.fixed_point_branches(config, BETA_KEY, DENSE_BETAS, WEIGHT_RANGE_MV,
+                                            grid_points=241)
+    fold = mean_field.saddle_node(config, BETA_KEY, 2.0, 10.0, WEIGHT_RANGE_MV)
+
+    fig = new_figure(13.0, 9.6)
+    mosaic = [[f"w{k}" for k in range(4)],
+              ["mean", "final", "fraction", "phase"],
+              ["bif", "bif", "scatter", "unique"]]
+    mosaic[0] = [mosaic[0][min(k, len(chosen) - 1)] for k in range(4)]
+    axes = fig.subplot_mosaic(mosaic)
+    colors = _beta_colors(chosen)
+    for k, beta0 in enumerate(chosen):
+        _draw_weights(axes[f"w{k}"], [r for r in sweep_runs if r.value == beta0], beta0,
+                      PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None)
+    axes["w0"].legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.85)
+    _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
+    _draw_final_vs_beta(axes["final"], all_runs, dense, config)
+    _draw_ran_away_fraction(axes["fraction"], all_runs)
+    _draw_phase_plot(axes["phase"], config)
+    _draw_bifurcation(axes["bif"], all_runs, dense, fold)
+    _draw_theory_vs_sim(axes["scatter"], all_runs)
+    _draw_uniqueness(axes["unique"], initial_conditions)
+    for letter, name in zip("ABCDEFGHIJK", [f"w{k}" for k in range(len(chosen))]
+                            + ["mean", "final", "fraction", "phase", "bif", "scatter", "unique"]):
+        title = axes[name].get_title()
+        axes[name].set_title("")
+        axes[name].set_title(f"{letter}  {title}", loc="left")
+    fig.suptitle("Kohonen EE plasticity: stable fixed point j*(β₀) and its loss "
+                 "(theory: leading order, spec §6.5)")
+    return fig
+
+
+def _beta_colors(betas) -> dict:
+    from matplotlib import colormaps
+    cmap = colormaps["viridis"]
+    return {b: cmap(0.85 * k / max(len(betas) - 1, 1)) for k, b in enumerate(betas)}
+
+
+def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | None) -> None:
+    ax.set_gid(f"weights-beta={format_value(beta0)}")
+    note = "" if paper_beta is None or np.isclose(paper_beta, beta0) \
+        else f" (paper: {format_value(paper_beta)}; nearest in grid)"
+    ax.set_title(f"β₀ = {format_value(beta0)}{note}")
+    if not runs:
+        no_data(ax)
+        return
+    run = runs[0]
+    if run.sampled_weight is not None:
+        traces = run.sampled_weight[np.isfinite(run.sampled_weight).any(axis=1)]
+        for k, trace in enumerate(traces[:N_SAMPLED_TRACES]):
+            ax.plot(run.time_s, trace, color=SYNAPSE_COLORS["ee"], linewidth=0.3, alpha=0.35,
+                    gid="sampled-trace", label="sampled EE weights" if k == 0 else "_nolegend_")
+    ax.plot(run.time_s, run.mean_weight, color="black", linewidth=1.4, gid="sim-mean",
+            label="mean weight")
+    if np.isfinite(run.fixed_point):
+        ax.axhline(run.fixed_point, color="0.3", gid="theory-fixed-point",
+                   label="j* (leading order)", **THEORY_STYLE)
+    ax.set_ylim(bottom=0)
+    annotate_divergence(ax, [run.seed], [run.diverged], [run.diverged_at_s])
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(J_LABEL)
+
+
+def _mark_divergence(ax, run: SweepRun, color, label: str) -> None:
+    finite = np.flatnonzero(np.isfinite(run.mean_weight))
+    y = run.mean_weight[finite[-1]] if finite.size else np.nan
+    x = run.diverged_at_s if np.isfinite(run.diverged_at_s) else run.time_s[finite[-1]]
+    ax.plot([x], [y], marker="X", markersize=8, color=color, markeredgecolor=DIVERGED_COLOR,
+            linestyle="none", gid="diverged-marker", label=label)
+
+
+def _draw_mean_vs_time(ax, runs, chosen, colors) -> None:
+    ax.set_gid("mean-vs-time")
+    ax.set_title("Mean weight vs theory")
+    labelled = False
+    for beta0 in chosen:
+        color = colors[beta0]
+        selected = [r for r in runs if r.value == beta0]
+        for k, run in enumerate(selected):
+            ax.plot(run.time_s, run.mean_weight, color=color, linewidth=1.2,
+                    gid=f"sim-mean-beta={format_value(beta0)}",
+                    label=f"β₀ = {format_value(beta0)}" if k == 0 else "_nolegend_")
+            if run.diverged:
+                _mark_divergence(ax, run, color, "_nolegend_" if labelled else RAN_AWAY)
+                labelled = True
+        if selected and np.isfinite(selected[0].fixed_point):
+            ax.axhline(selected[0].fixed_point, color=color,
+                       gid=f"theory-beta={format_value(beta0)}", **THEORY_STYLE)
+    ax.plot([], [], color="0.3", label="j* (dashed)", **THEORY_STYLE)
+    ax.set_ylim(0, 1.5 * ax.get_ylim()[1])               # room for the legend above
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(J_LABEL)
+    ax.legend(fontsize=6, loc="upper left", ncol=2)
+
+
+def _final_points(ax, runs: list[SweepRun], top: float) -> None:
+    """Simulated final weights (black dots) and ran-away runs (× at the top)."""
+    done = [r for r in runs if not r.diverged and np.isfinite(r.final)]
+    away = [r for r in runs if r.diverged]
+    if done:
+        ax.plot([r.value for r in done], [r.final for r in done], "o", color="black",
+                markersize=3.5, linestyle="none", gid="sim-final",
+                label="simulation: final mean weight")
+    if away:
+        ax.plot([r.value for r in away], np.full(len(away), top), "x", color=DIVERGED_COLOR,
+                markersize=7, markeredgewidth=1.5, linestyle="none", gid="ran-away",
+                label=RAN_AWAY)
+
+
+def branch(dense: xr.Dataset, stable: bool) -> np.ndarray:
+    """Lowest stable (or unstable) root per parameter value of
+    :func:`~balanced_stdp.theory.fixed_point_branches` (NaN where there is none)."""
+    weights = dense["fixed_point_weight"].values
+    match = dense["stable"].values == int(stable)
+    return np.array([row[m][0] if m.any() else np.nan for row, m in zip(weights, match)])
+
+
+def _draw_final_vs_beta(ax, runs, dense, config) -> None:
+    ax.set_gid("final-vs-beta")
+    ax.set_title("Final weight vs β₀")
+    if not runs:
+        no_data(ax)
+        return
+    betas = np.array(sorted({r.value for r in runs}))
+    span = (betas.min() - 0.2, betas.max() + 0.2)
+    beta_dense = dense[BETA_DIM].values
+    inside = (beta_dense >= span[0]) & (beta_dense <= span[1])
+    stable = branch(dense, stable=True)
+    ax.plot(beta_dense[inside], stable[inside], color="0.3", gid="theory-fixed-point",
+            label="j*(β₀), leading order (dashed)", **THEORY_STYLE)
+    finals = [r.final for r in runs if np.isfinite(r.final)]
+    top = 1.15 * max(finals + [float(np.nanmax(stable[inside]))])
+    _final_points(ax, runs, top)
+    tau_s = config["tau_stdp_ms"] * 1e-3
+    measured = [(r.value, r.value * tau_s * r.rate_e) for r in runs if np.isfinite(r.rate_e)]
+    if measured:
+        ax.plot(*zip(*measured), "s", markersize=4, markerfacecolor="none", color="0.35",
+                linestyle="none", gid="beta-tau-rate",
+                label="β₀ τ r_e at the simulated E rate")
+    ax.set_ylim(0, 1.08 * top)
+    ax.set_xlabel(BETA_LABEL)
+    ax.set_ylabel("Final " + J_LABEL[0].lower() + J_LABEL[1:])
+    ax.legend(fontsize=6, loc="upper left")
+
+
+def _draw_ran_away_fraction(ax, runs) -> None:
+    ax.set_gid("ran-away-fraction")
+    ax.set_title("Runs that ran away")
+    if not runs:
+        no_data(ax)
+        return
+    betas = np.array(sorted({r.value for r in runs}))
+    totals = np.array([sum(r.value == b for r in runs) for b in betas])
+    away = np.array([sum(r.value == b and r.diverged for r in runs) for b in betas])
+    width = 0.8 * np.min(np.diff(betas)) if betas.size > 1 else 0.2
+    bars = ax.bar(betas, away / totals, width=width, color=DIVERGED_COLOR, alpha=0.8,
+                  gid="ran-away-fraction")
+    for bar in bars:
+        bar.set_gid("ran-away-fraction")
+    for b, k, n in zip(betas, away, totals):
+        ax.text(b, k / n + 0.02, f"{k}/{n}", ha="center", va="bottom", fontsize=6)
+    ax.set_ylim(0, 1.15)
+    ax.set_xlabel(BETA_LABEL)
+    ax.set_ylabel("Fraction ran away (1)")
+
+
+def _draw_phase_plot(ax, config) -> None:
+    ax.set_gid("phase-plot")
+    ax.set_title("Drift per η (leading order)")
+    grid = np.linspace(0.0, 44.0, 441)
+    colors = _beta_colors(PHASE_BETAS)
+    for beta0 in PHASE_BETAS:
+        drift = drift_per_eta(config, beta0, grid)
+        ax.plot(grid, drift, color=colors[beta0], gid=f"drift-beta={format_value(beta0)}",
+                label=f"β₀ = {format_value(beta0)}")
+        sign = np.sign(drift)
+        for i in np.flatnonzero((sign[:-1] != sign[1:]) & np.isfinite(drift[1:])):
+            stable = drift[i] > 0
+            ax.plot([0.5 * (grid[i] + grid[i + 1])], [0.0], "o", markersize=4.5,
+                    color=colors[beta0], markerfacecolor=colors[beta0] if stable else "white",
+                    gid="stable-root" if stable else "unstable-root")
+    ax.axhline(0.0, color="0.5", linewidth=0.6)
+    ax.set_ylim(-0.06, 0.12)              # β₀ = 10: drift > 0 everywhere, minimum ≈ 0.08
+    ax.set_xlabel(J_LABEL)
+    ax.set_ylabel("dj/dt / η = β₀τr_e² − j r_e (mV/ms)")
+    ax.plot([], [], "o", color="0.3", label="stable root")
+    ax.plot([], [], "o", color="0.3", markerfacecolor="white", label="unstable root")
+    ax.legend(fontsize=6, loc="lower left", ncol=2)
+
+
+def _draw_bifurcation(ax, runs, dense, fold) -> None:
+    ax.set_gid("bifurcation")
+    ax.set_title("Bifurcation diagram")
+    beta = dense[BETA_DIM].values
+    for flag, gid, style, label in ((True, "stable-branch", "-", "stable fixed point (theory)"),
+                                    (False, "unstable-branch", "--",
+                                     "unstable fixed point (theory)")):
+        ax.plot(beta, branch(dense, flag), color=SYNAPSE_COLORS["ee"], linestyle=style,
+                linewidth=1.5, gid=gid, label=label)
+    ax.plot([fold["parameter"]], [fold["weight"]], "*", color="black", markersize=10,
+            gid="saddle-node", label=f"saddle-node β₀ = {fold['parameter']:.2f}")
+    _final_points(ax, runs, 46.0)
+    ax.set_ylim(0, 48)
+    ax.set_xlim(0, beta.max())
+    ax.set_xlabel(BETA_LABEL)
+    ax.set_ylabel(J_LABEL)
+    ax.legend(fontsize=6, loc="upper left")
+
+
+def _draw_theory_vs_sim(ax, runs) -> None:
+    ax.set_gid("theory-vs-sim")
+    ax.set_title("Theory j* vs simulation")
+    done = [r for r in runs if np.isfinite(r.final) and np.isfinite(r.fixed_point)]
+    if not done:
+        no_data(ax, "no completed run")
+        return
+    theory_values = np.array([r.fixed_point for r in done])
+    sim_values = np.array([r.final for r in done])
+    ax.plot(theory_values, sim_values, "o", color="black", markersize=3.5, linestyle="none",
+            gid="theory-vs-sim", label="completed runs")
+    limit = 1.1 * max(theory_values.max(), sim_values.max())
+    ax.plot([0, limit], [0, limit], color="0.5", linestyle=":", linewidth=1.0, label="identity")
+    n_away = sum(r.diverged for r in runs)
+    if n_away:
+        ax.text(0.98, 0.02, f"{n_away} run{'s' if n_away > 1 else ''} ran away (not shown; "
+                "see F, G)", transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
+                color=DIVERGED_COLOR, gid="diverged-text")
+    ax.set_xlim(0, limit)
+    ax.set_ylim(0, limit)
+    ax.set_xlabel("Leading-order j* (mV)")
+    ax.set_ylabel("Simulated final mean j_ee (mV)")
+    ax.legend(fontsize=6, loc="upper left")
+
+
+def _draw_uniqueness(ax, data: ExperimentData | None) -> None:
+    ax.set_gid("uniqueness")
+    ax.set_title("Uniqueness: initial weights")
+    runs = beta_runs(data, INITIAL_DIM) if data is not None else []
+    if not runs:
+        no_data(ax, "initial_conditions not configured")
+        return
+    from matplotlib import colormaps
+    cmap = colormaps["cividis"]
+    starts = sorted({r.value for r in runs})
+    for run in runs:
+        color = cmap(starts.index(run.value) / max(len(starts) - 1, 1))
+        ax.plot(run.time_s, run.mean_weight, color=color, linewidth=1.0,
+                gid=f"sim-mean-initial={format_value(run.value)}",
+                label=f"j(0) = {format_value(run.value)} mV")
+        if run.diverged:
+            _mark_divergence(ax, run, color, RAN_AWAY)
+    fixed = [r.fixed_point for r in runs if np.isfinite(r.fixed_point)]
+    if fixed:
+        ax.axhline(fixed[0], color="0.3", gid="theory-fixed-point",
+                   label="j* (leading order)", **THEORY_STYLE)
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(J_LABEL)
+    ax.legend(fontsize=5.5, ncol=2, loc="upper right")
