@@ -177,6 +177,8 @@ def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
     for figure, names in config["figures"].items():
         if isinstance(names, bool):
             continue
+        if isinstance(names, dict):               # a figure of roles: role → experiment
+            names = list(names.values())
         for name in names:
             if name not in grids:
                 raise StudyConfigError(f"figures.{figure}: unknown experiment '{name}'; "

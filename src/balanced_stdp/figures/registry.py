@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import balance, learning_windows, manifold, rate_weight, weight_dynamics
+from . import balance, learning_windows, manifold, rate_weight, statistics, weight_dynamics
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -261,6 +261,10 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
                stem="learning_windows"),
+    *(FigureSpec(stem, statistics.plot_statistics, ("runs", "theory"), Expansion.ROLES,
+                 "Network statistics", statistics.caption, stem=stem, roles=("main",))
+      for stem in ("fig03_kohonen_statistics", "fig04_istdp_statistics",
+                   "fig05_soft_hebbian_statistics")),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
