@@ -182,3 +182,26 @@ def test_statistics_figure_names_the_delta_corrected_theory_and_skips_missing_c(
     (ode,) = artists(axes["traces"], "theory-ode")
     assert "Δ-corrected" in ode.get_label()
     assert len(artists(axes["traces"], "sampled-trace")) == N_SAMPLE
+
+
+# ----------------------------------------------------------------------------- transients
+def test_transients_draw_simulation_ode_and_both_fixed_points():
+    data = {"soft": experiment("soft_hebbian"), "kohonen": experiment("kohonen"),
+            "istdp": experiment("istdp", delta_corrected=True)}
+    fig = registry.FIGURES["fig11_mean_field_transients"].draw(**data)
+    axes = axes_by_gid(fig)
+    for role, synapse in (("soft", "ee"), ("kohonen", "ee"), ("istdp", "ei")):
+        ax = axes[f"transient|{role}"]
+        runs = data[role].runs
+        (mean,) = artists(ax, "sim-mean")
+        expected = runs["mean_weight"].sel(c=0.0, synapse=synapse).isel(rule=0).mean("seed")
+        np.testing.assert_allclose(mean.get_ydata(), expected.values)
+        fixed = 7.0 + 10.0 * SYNAPSES.index(synapse)
+        assert hline_y(ax, "theory-fixed-point") == pytest.approx(fixed)
+        (text,) = artists(ax, "final-vs-theory")
+        assert f"theory j*: {fixed:.3g}" in text.get_text()
+        assert f"final sim.: {float(expected.values[-1]):.3g}" in text.get_text()
+    istdp_ax = axes["transient|istdp"]
+    assert hline_y(istdp_ax, "leading-order-fixed-point") == pytest.approx(17.0 - 4.0)
+    assert "Δ-corrected" in artists(istdp_ax, "theory-ode")[0].get_label()
+    assert not artists(axes["transient|kohonen"], "leading-order-fixed-point")

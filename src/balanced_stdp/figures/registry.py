@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import balance, learning_windows, manifold, rate_weight, statistics, weight_dynamics
+from . import (balance, learning_windows, manifold, rate_weight, statistics, transients,
+               weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -265,6 +266,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                  "Network statistics", statistics.caption, stem=stem, roles=("main",))
       for stem in ("fig03_kohonen_statistics", "fig04_istdp_statistics",
                    "fig05_soft_hebbian_statistics")),
+    FigureSpec("fig11_mean_field_transients", transients.plot_transients, ("runs", "theory"),
+               Expansion.ROLES, "Mean-field transients", transients.caption,
+               stem="fig11_mean_field_transients", roles=transients.ROLES),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
