@@ -205,3 +205,36 @@ def test_transients_draw_simulation_ode_and_both_fixed_points():
     assert hline_y(istdp_ax, "leading-order-fixed-point") == pytest.approx(17.0 - 4.0)
     assert "Δ-corrected" in artists(istdp_ax, "theory-ode")[0].get_label()
     assert not artists(axes["transient|kohonen"], "leading-order-fixed-point")
+
+
+# ----------------------------------------------------------------------------- Hebbian variants
+def test_hebbian_variants_mark_divergence_and_draw_no_fixed_point_without_one():
+    data = {"classical": experiment("classical_hebbian", diverged={1: 4.0}, stability="neutral"),
+            "bounded": experiment("bounded_hebbian"), "soft": experiment("soft_hebbian")}
+    fig = registry.FIGURES["fig10_hebbian_variants"].draw(**data)
+    axes = axes_by_gid(fig)
+    # classical: no fixed point anywhere, divergence marked, snapshot before the stop
+    for row in ("weights-final", "traces", "rates"):
+        ax = axes[f"{row}|classical"]
+        assert not artists(ax, "theory-fixed-point") and not artists(ax, "theory-rate-E")
+    (stop,) = artists(axes["traces|classical"], "diverged-at")
+    assert stop.get_xdata()[0] == pytest.approx(4.0)
+    runs = data["classical"].runs
+    weights = runs["sampled_weight"].sel(synapse="ee", c=0.0).isel(rule=0)
+    half = int(np.argmin(np.abs(weights["time"].values - weights["time"].values[-1] / 2)))
+    expected = np.concatenate([weights.sel(seed=1).sel(time=4.0).values,
+                               weights.sel(seed=2).isel(time=half).values])
+    assert vline_x(axes["weights-final|classical"], "sim-mean-line") == pytest.approx(
+        expected.mean())
+    insets = {a.get_gid(): a for a in axes["currents|classical"].child_axes}
+    assert insets["currents-inset|classical"].get_xlim()[1] == pytest.approx(0.95 * 4.0)
+    assert "rates-inset|classical" in {a.get_gid() for a in axes["rates|classical"].child_axes}
+    # bounded/soft: second-half time average, fixed point and fixed-point rates drawn
+    for role in ("bounded", "soft"):
+        weights = data[role].runs["sampled_weight"].sel(synapse="ee", c=0.0).isel(rule=0)
+        second_half = weights.sel(time=weights["time"] > weights["time"].values[-1] / 2)
+        assert vline_x(axes[f"weights-final|{role}"], "sim-mean-line") == pytest.approx(
+            float(second_half.mean()))
+        assert vline_x(axes[f"weights-final|{role}"], "theory-fixed-point") == 7.0
+        assert hline_y(axes[f"rates|{role}"], "theory-rate-I") == pytest.approx(23.4)
+        assert not axes[f"currents|{role}"].child_axes

@@ -151,7 +151,8 @@ def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int 
     return True
 
 
-def draw_currents(ax, runs, key: dict, population: str = "E") -> bool:
+def draw_currents(ax, runs, key: dict, population: str = "E",
+                  divergence_marks: bool = True) -> bool:
     """Mean input to ``population`` over time (seed mean): E+X, I and total.
 
     Artists ``input-E+X``, ``input-I``, ``input-total``.
@@ -176,11 +177,12 @@ def draw_currents(ax, runs, key: dict, population: str = "E") -> bool:
     ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(f"Mean input to {population} (mV/ms)")
-    annotate_divergence(ax, *divergence(runs, key))
+    if divergence_marks:
+        annotate_divergence(ax, *divergence(runs, key))
     return True
 
 
-def draw_population_rates(ax, runs, theory, key: dict) -> bool:
+def draw_population_rates(ax, runs, theory, key: dict, divergence_marks: bool = True) -> bool:
     """Population rates over time (seed mean, E blue / I red) and the fixed-point rates
     (dashed, only where the theory has a stable fixed point). Artists ``rate-E``,
     ``rate-I``, ``theory-rate-E``, ``theory-rate-I``."""
@@ -206,7 +208,8 @@ def draw_population_rates(ax, runs, theory, key: dict) -> bool:
         return False
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("Rate (Hz)")
-    annotate_divergence(ax, *divergence(runs, key))
+    if divergence_marks:
+        annotate_divergence(ax, *divergence(runs, key))
     return True
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import (balance, learning_windows, manifold, rate_weight, statistics, transients,
+from . import (balance, hebbian_variants, learning_windows, manifold, rate_weight, statistics, transients,
                weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
@@ -269,6 +269,10 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("fig11_mean_field_transients", transients.plot_transients, ("runs", "theory"),
                Expansion.ROLES, "Mean-field transients", transients.caption,
                stem="fig11_mean_field_transients", roles=transients.ROLES),
+    FigureSpec("fig10_hebbian_variants", hebbian_variants.plot_hebbian_variants,
+               ("runs", "theory"), Expansion.ROLES, "Hebbian variants",
+               hebbian_variants.caption, stem="fig10_hebbian_variants",
+               roles=hebbian_variants.ROLES),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
 
