@@ -186,7 +186,7 @@ def _symlog_if_runaway(ax, runs, key, synapse) -> None:
 
 def _inset_before(ax, stop_s: float, gid: str, draw) -> None:
     """Inset of the time before the earliest stop, its y range from the data there."""
-    inset = ax.inset_axes([0.08, 0.45, 0.45, 0.5])
+    inset = ax.inset_axes([0.14, 0.22, 0.42, 0.45])   # below the divergence text
     inset.set_gid(gid)
     draw(inset)
     end = INSET_FRACTION * stop_s

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import xarray as xr
 from matplotlib.figure import Figure
 
-from . import (balance, hebbian_variants, learning_windows, manifold, rate_weight, statistics, transients,
-               weight_dynamics)
+from . import (balance, hebbian_variants, learning_windows, manifold, rate_weight,
+               statistics, transients, weight_dynamics)
 
 DATASET_INPUTS = ("runs", "theory")
 """Aggregates a figure can need: the experiment's runs and its theory."""
@@ -259,9 +259,9 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("weight_manifold", manifold.plot_weight_manifold, ("runs", "theory"),
                Expansion.PER_EXPERIMENT, "Weight manifold", manifold.caption,
                stem="weight_manifold_{experiment}"),
-    FigureSpec("learning_windows", learning_windows.plot_learning_windows, (),
+    FigureSpec("fig09_learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
-               stem="learning_windows"),
+               stem="fig09_learning_windows"),
     *(FigureSpec(stem, statistics.plot_statistics, ("runs", "theory"), Expansion.ROLES,
                  "Network statistics", statistics.caption, stem=stem, roles=("main",))
       for stem in ("fig03_kohonen_statistics", "fig04_istdp_statistics",
