@@ -156,7 +156,7 @@ def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s) -> None:
     mark_value(ax, float(np.mean(weights)), "black", "sim-mean-line", "simulated mean")
     if fixed is not None:
         mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
-                   f"fixed point j*, {theory_name(theory)}", linestyle="--")
+                   f"j* (orange dashed), {theory_name(theory)}", linestyle="--")
         ax.set_xlabel(final_label(synapse) + ", mean over (T/2, T]")
     else:
         ax.set_xlabel(final_label(synapse).replace("Final", "Snapshot") + f" at {when:g} s")

@@ -143,7 +143,8 @@ def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int 
                 linewidth=1.4, gid="theory-ode", label=f"mean-field ODE, {theory_name(theory)}")
     fixed = fixed_point(theory, key, synapse) if show_fixed_point else None
     if fixed is not None:
-        ax.axhline(fixed, gid="theory-fixed-point", label="fixed point j*", **FIXED_POINT_STYLE)
+        ax.axhline(fixed, gid="theory-fixed-point", label=f"fixed point j* (dotted), "
+                   f"{theory_name(theory)}", **FIXED_POINT_STYLE)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
     if divergence_marks:

@@ -163,7 +163,8 @@ def _draw_final_weights(ax, runs, theory, key, synapse) -> None:
     mark_value(ax, float(np.mean(final)), "black", "sim-mean-line", "simulated mean")
     fixed = fixed_point(theory, key, synapse)
     if fixed is not None:
-        mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point", f"j*, {theory_name(theory)}",
+        mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
+                   f"j* (orange dashed), {theory_name(theory)}",
                    linestyle="--")
     ax.set_xlabel(final_label(synapse))
     ax.set_ylabel("Count")
@@ -204,15 +205,17 @@ def _draw_pair_histogram(ax, runs, theory, key, kind: str) -> None:
     ax.set_title(f"Spike-count {what}s (sampled pairs)")
     span = 1.0 if kind == "cov" else 0.5                # spec §8 Fig 3 axes
     bins = 100 if kind == "cov" else 40
-    drawn = False
+    drawn, outside, total = False, 0, 0
     for pair in PAIR_TYPES:
         values = pooled(runs, f"sampled_spike_count_{kind}", key, pair_type=pair)
         if values.size == 0:
             continue
         drawn = True
         color = SYNAPSE_COLORS[pair]
-        ax.hist(np.clip(values, -span, span), bins=bins, range=(-span, span), color=color,
-                histtype="step", linewidth=1.0, gid=f"hist-{pair}", label=pair.upper())
+        outside += int(np.sum(np.abs(values) > span))
+        total += values.size
+        ax.hist(values, bins=bins, range=(-span, span), color=color, histtype="step",
+                linewidth=1.0, gid=f"hist-{pair}", label=pair.upper())
         ax.axvline(float(np.mean(values)), color=color, linewidth=1.0, gid=f"sim-mean-{pair}")
         theory_value = _theory_mean(theory, f"spike_count_{kind}", key, pair)
         if theory_value is not None:
@@ -222,6 +225,9 @@ def _draw_pair_histogram(ax, runs, theory, key, kind: str) -> None:
         no_data(ax)
         return
     ax.set_xlim(-span, span)
+    if outside:
+        ax.text(0.02, 0.97, f"{outside} of {total} pairs\noutside ±{span:g}",
+                transform=ax.transAxes, ha="left", va="top", fontsize=6, gid="outside-range")
     ax.set_xlabel(f"Count {what} ({'spikes²' if kind == 'cov' else '1'})")
     ax.set_ylabel("Pairs")
     ax.legend(loc="upper right", fontsize=6, title="solid: sim. mean\ndashed: theory",
