@@ -238,3 +238,19 @@ def test_hebbian_variants_mark_divergence_and_draw_no_fixed_point_without_one():
         assert vline_x(axes[f"weights-final|{role}"], "theory-fixed-point") == 7.0
         assert hline_y(axes[f"rates|{role}"], "theory-rate-I") == pytest.approx(23.4)
         assert not axes[f"currents|{role}"].child_axes
+
+
+def test_hebbian_variants_put_runaway_weights_on_symmetric_log_axes():
+    classical = experiment("classical_hebbian", diverged={1: 4.0}, stability="neutral")
+    runs = classical.runs.copy(deep=True)
+    runaway = runs["sampled_weight"].sel(seed=1, time=4.0) * 1e4     # the blow-up record
+    runs["sampled_weight"].loc[{"seed": 1, "time": 4.0}] = runaway
+    runs["mean_weight"].loc[{"seed": 1, "time": 4.0}] = 1e5
+    fig = registry.FIGURES["fig10_hebbian_variants"].draw(
+        classical=ExperimentData(runs, classical.theory), bounded=experiment("bounded_hebbian"),
+        soft=experiment("soft_hebbian"))
+    axes = axes_by_gid(fig)
+    assert axes["traces|classical"].get_yscale() == "symlog"
+    assert axes["weights-final|classical"].get_xscale() == "symlog"
+    assert axes["traces|soft"].get_yscale() == "linear"
+    assert artists(axes["traces|classical"], "diverged-at")

@@ -152,7 +152,12 @@ def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s) -> None:
     if weights.size == 0:
         no_data(ax)
         return
-    ax.hist(weights, bins=40, color=SYNAPSE_COLORS[synapse], alpha=0.8, gid="hist-weights")
+    linthresh = _symlog_threshold(runs, key, synapse)
+    runaway = np.max(np.abs(weights)) > SYMLOG_FACTOR * linthresh / 2.0
+    bins = _symlog_bins(np.max(np.abs(weights)), linthresh) if runaway else 40
+    ax.hist(weights, bins=bins, color=SYNAPSE_COLORS[synapse], alpha=0.8, gid="hist-weights")
+    if runaway:
+        ax.set_xscale("symlog", linthresh=linthresh)
     mark_value(ax, float(np.mean(weights)), "black", "sim-mean-line", "simulated mean")
     if fixed is not None:
         mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
@@ -172,15 +177,26 @@ def _stabilities(theory, key) -> list[str]:
     return sorted(set(stability_labels(theory, key))) or ["unknown"]
 
 
+def _symlog_threshold(runs, key, synapse) -> float:
+    """Linear range of a symmetric-log weight axis: twice the largest initial |mean|."""
+    values = select(runs, "mean_weight", key, synapse=synapse).values.astype(float)
+    start = np.nanmax(np.abs(values[..., 0])) if values.size else 0.0
+    return 2.0 * max(float(start), 1.0)
+
+
+def _symlog_bins(largest: float, linthresh: float, n_log: int = 15) -> np.ndarray:
+    """Histogram edges even on a symmetric-log axis: linear inside ±linthresh,
+    logarithmic outside, up to ±largest."""
+    outer = np.geomspace(linthresh, max(largest, linthresh) * 1.01, n_log + 1)[1:]
+    return np.concatenate([-outer[::-1], np.linspace(-linthresh, linthresh, 11), outer])
+
+
 def _symlog_if_runaway(ax, runs, key, synapse) -> None:
     """Symmetric-log weight axis when the weights run far from their start."""
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
-    values = mean_weight.values.astype(float)
-    start = np.nanmax(np.abs(values[..., 0])) if values.size else 0.0
-    reference = max(float(start), 1.0)
+    linthresh = _symlog_threshold(runs, key, synapse)
     low, high = ax.get_ylim()
-    if max(abs(low), abs(high)) > SYMLOG_FACTOR * reference:
-        ax.set_yscale("symlog", linthresh=2.0 * reference)
+    if max(abs(low), abs(high)) > SYMLOG_FACTOR * linthresh / 2.0:
+        ax.set_yscale("symlog", linthresh=linthresh)
         ax.set_ylabel(ax.get_ylabel() + ", symlog")
 
 
