@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import matplotlib.ticker as mticker
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
 from .captions import with_parameters
-from .common import coord_values, divergence, ensure_swept, select
+from .common import coord_values, divergence, ensure_swept, run_configs, select
 from .panels import (THEORY_COLOR, draw_currents, draw_population_rates, draw_weight_traces,
                      fixed_point, main_synapse, mark_value, stability_labels,
                      theory_name)
@@ -37,6 +38,10 @@ COLUMN_TITLES = {"classical": "Classical Hebbian", "bounded": "Hard-bound Hebbia
 SYMLOG_FACTOR = 4.0
 """A column's weights go on a symmetric-log axis when they leave ± this many times the
 largest initial |mean weight| (the classical rule's runaway)."""
+
+SYMLOG_LINSCALE = 2.0
+"""Room (in decades) of the linear part of a symmetric-log axis: the weights before the
+runaway live there."""
 
 INSET_FRACTION = 0.95
 """Insets show the time up to this fraction of the earliest stop of a diverged run."""
@@ -100,6 +105,9 @@ def plot_hebbian_variants(classical: "ExperimentData", bounded: "ExperimentData"
         traces_ax = axes[1, column]
         if draw_weight_traces(traces_ax, runs, theory, key, synapse):
             _symlog_if_runaway(traces_ax, runs, key, synapse)
+            last_stop = _latest_stop_if_all_stopped(runs, key)
+            if last_stop is not None:      # the ODE beyond the last stop shows nothing new
+                traces_ax.set_xlim(0.0, 1.05 * last_stop)
         if draw_currents(axes[2, column], runs, key) and stop_s is not None:
             _inset_before(axes[2, column], stop_s, f"currents-inset|{role}",
                           lambda ax: draw_currents(ax, runs, key, divergence_marks=False))
@@ -120,33 +128,47 @@ def _earliest_stop(runs, key) -> float | None:
     return float(stops.min()) if stops.size else None
 
 
-def _final_weights(runs, key, synapse, snapshot: bool) -> tuple[np.ndarray, float | None]:
-    """Per sampled synapse (seeds pooled): the mean over the second half of the run, or,
-    for ``snapshot``, the value at T/2 or the last record before a stop if earlier;
-    with the snapshot time (s) of the first seed."""
+def _latest_stop_if_all_stopped(runs, key) -> float | None:
+    """Latest stopping time if every run at the facet was stopped, else None."""
+    _, flags, times = divergence(runs, key)
+    if flags.size == 0 or not flags.all() or not np.isfinite(times).all():
+        return None
+    return float(times.max())
+
+
+def _duration_s(runs, time_s: np.ndarray) -> float:
+    """Planned run length T (from the stored run config; the time grid of an aggregate
+    whose runs all stopped early ends at the last stop)."""
+    configs = run_configs(runs)
+    return float(configs[0]["duration_s"]) if configs else float(time_s[-1])
+
+
+def _final_weights(runs, key, synapse, snapshot: bool) -> tuple[np.ndarray, list[float]]:
+    """Per sampled synapse (seeds pooled): the mean over the second half (T/2, T], or,
+    for ``snapshot``, the value at T/2 or at the last record before a stop if earlier;
+    with the snapshot time (s) of each seed."""
     sampled = select(runs, "sampled_weight", key, synapse=synapse)
     values = sampled.transpose("seed", "sample", "time").values.astype(float)
     time_s = sampled["time"].values
-    half = time_s[-1] / 2.0
+    half = _duration_s(runs, time_s) / 2.0
     if not snapshot:
-        return np.nanmean(values[..., time_s > half], axis=-1).reshape(-1), None
+        return np.nanmean(values[..., time_s > half], axis=-1).reshape(-1), []
     at_half = int(np.argmin(np.abs(time_s - half)))
-    picked, when = [], None
+    picked, when = [], []
     for seed_values in values:                      # (sample, time)
         finite = np.flatnonzero(np.isfinite(seed_values).any(axis=0))
         if finite.size == 0:
             continue
         index = min(at_half, finite[-1])
         picked.append(seed_values[:, index])
-        when = time_s[index] if when is None else when
+        when.append(float(time_s[index]))
     return (np.concatenate(picked) if picked else np.array([])), when
 
 
 def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s) -> None:
-    fixed = fixed_point(theory, key, synapse)
-    # A rule without a stable fixed point (classical Hebbian) has no stationary state to
-    # average over: spec §10 draws its snapshot at T/2 instead.
-    snapshot = fixed is None
+    # A run stopped by the divergence guard has no stationary second half to average
+    # over: spec §10 draws the classical rule's weights as one snapshot at T/2 instead.
+    snapshot = stop_s is not None
     weights, when = _final_weights(runs, key, synapse, snapshot)
     weights = weights[np.isfinite(weights)]
     if weights.size == 0:
@@ -157,19 +179,25 @@ def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s) -> None:
     bins = _symlog_bins(np.max(np.abs(weights)), linthresh) if runaway else 40
     ax.hist(weights, bins=bins, color=SYNAPSE_COLORS[synapse], alpha=0.8, gid="hist-weights")
     if runaway:
-        ax.set_xscale("symlog", linthresh=linthresh)
+        _symlog_axis(ax, "x", linthresh, float(np.max(np.abs(weights))))
     mark_value(ax, float(np.mean(weights)), "black", "sim-mean-line", "simulated mean")
+    notes = []
+    fixed = fixed_point(theory, key, synapse)
     if fixed is not None:
         mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
                    f"j* (orange dashed), {theory_name(theory)}", linestyle="--")
-        ax.set_xlabel(final_label(synapse) + ", mean over (T/2, T]")
     else:
-        ax.set_xlabel(final_label(synapse).replace("Final", "Snapshot") + f" at {when:g} s")
-        note = "no stable fixed point (theory: " + ", ".join(_stabilities(theory, key)) + ")"
-        if stop_s is not None:
-            note += f"\nsnapshot before the stop at {stop_s:.3g} s"
-        ax.text(0.02, 0.98, note, transform=ax.transAxes, ha="left", va="top", fontsize=6.5,
-                gid="snapshot-time")
+        notes.append("no stable fixed point (theory: "
+                     + ", ".join(_stabilities(theory, key)) + ")")
+    if snapshot:
+        times = ", ".join(f"{t:.3g}" for t in when)
+        ax.set_xlabel(final_label(synapse).replace("Final", "Snapshot") + f" at {times} s")
+        notes.append("snapshot at T/2, or the last record\nbefore a divergence stop")
+    else:
+        ax.set_xlabel(final_label(synapse) + ", mean over (T/2, T]")
+    if notes:
+        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, ha="left", va="top",
+                fontsize=6.5, gid="snapshot-time")
     ax.set_ylabel("Synapses")
 
 
@@ -181,7 +209,13 @@ def _symlog_threshold(runs, key, synapse) -> float:
     """Linear range of a symmetric-log weight axis: twice the largest initial |mean|."""
     values = select(runs, "mean_weight", key, synapse=synapse).values.astype(float)
     start = np.nanmax(np.abs(values[..., 0])) if values.size else 0.0
-    return 2.0 * max(float(start), 1.0)
+    return _nice_ceiling(2.0 * max(float(start), 1.0))
+
+
+def _nice_ceiling(value: float) -> float:
+    """Smallest 1, 2 or 5 × 10^k not below ``value`` (readable tick values)."""
+    decade = 10.0 ** np.floor(np.log10(value))
+    return float(next(m * decade for m in (1, 2, 5, 10) if m * decade >= value * (1 - 1e-9)))
 
 
 def _symlog_bins(largest: float, linthresh: float, n_log: int = 15) -> np.ndarray:
@@ -196,8 +230,23 @@ def _symlog_if_runaway(ax, runs, key, synapse) -> None:
     linthresh = _symlog_threshold(runs, key, synapse)
     low, high = ax.get_ylim()
     if max(abs(low), abs(high)) > SYMLOG_FACTOR * linthresh / 2.0:
-        ax.set_yscale("symlog", linthresh=linthresh)
+        _symlog_axis(ax, "y", linthresh, max(abs(low), abs(high)))
         ax.set_ylabel(ax.get_ylabel() + ", symlog")
+
+
+def _symlog_axis(ax, which: str, linthresh: float, largest: float) -> None:
+    """Symmetric-log ``which`` ("x"/"y") axis with uncluttered ticks: 0, ±linthresh and
+    every other decade beyond it."""
+    getattr(ax, f"set_{which}scale")("symlog", linthresh=linthresh, linscale=SYMLOG_LINSCALE)
+    first = int(np.ceil(np.log10(linthresh))) + 1
+    decades = range(first, int(np.ceil(np.log10(max(largest, 10 * linthresh)))) + 1, 2)
+    positive = [linthresh] + [10.0 ** d for d in decades]
+    axis = getattr(ax, f"{which}axis")
+    axis.set_ticks(sorted([-v for v in positive] + [0.0] + positive))
+    axis.set_major_formatter(mticker.FuncFormatter(
+        lambda value, _: f"{value:g}" if abs(value) < 1e3 else
+        ("−" if value < 0 else "") + f"$10^{{{np.log10(abs(value)):.0f}}}$"))
+    axis.set_minor_locator(mticker.NullLocator())
 
 
 def _inset_before(ax, stop_s: float, gid: str, draw) -> None:
