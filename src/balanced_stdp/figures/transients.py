@@ -69,7 +69,7 @@ def plot_transients(soft: "ExperimentData", kohonen: "ExperimentData",
             continue
         _draw_transient(ax, ensure_swept(data.runs), data.theory)
     fig.suptitle("Mean plastic weight: simulation (c = 0) vs mean-field ODE")
-    figure_legend(fig, max_columns=6)
+    figure_legend(fig, max_columns=4)
     return fig
 
 
