@@ -374,11 +374,12 @@ def test_weight_manifold_requires_the_initial_weight_dimension(study):
 
 
 # ----------------------------------------------------------------------------- windows
-def test_learning_windows_are_pair_updates_and_match_spec_fig9():
-    tau = 20.0
-    fig = figures.plot_learning_windows(tau)
+@pytest.mark.parametrize("tau", [20.0, 200.0])
+def test_learning_windows_are_pair_updates_and_match_spec_fig9(tau):
+    fig = figures.plot_learning_windows()            # rows τ = 200 ms and 20 ms
     for window in SPEC_LEARNING_WINDOWS:
-        ax = axes_by_gid(fig, f"window|{window.rule}")
+        ax = axes_by_gid(fig, f"window|{window.rule}|tau={tau:g}")
+        assert f"τ = {tau:g} ms" in ax.get_title()
         description = window.description(tau)
         assert description.parameters == {
             **rule_parameter_defaults(window.rule, window.synapse, tau), **window.overrides,
@@ -391,9 +392,10 @@ def test_learning_windows_are_pair_updates_and_match_spec_fig9():
             expected = [description.pair_update(window.weight_mv, lag, tau, 1) / scale
                         for lag in lags]
             np.testing.assert_allclose(drawn.get_ydata()[::37], expected, rtol=1e-9)
-    # Spec Fig 9 shapes (τ = 20 ms), including the single-spike terms on both sides.
-    decay = {gid: np.exp(-np.abs(line(axes_by_gid(fig, "window|kohonen"), gid).get_xdata())
-                         / tau) for gid in ("window-causal", "window-acausal")}
+    # Spec Fig 9 shapes, including the single-spike terms on both sides.
+    kohonen = axes_by_gid(fig, f"window|kohonen|tau={tau:g}")
+    decay = {gid: np.exp(-np.abs(line(kohonen, gid).get_xdata()) / tau)
+             for gid in ("window-causal", "window-acausal")}
     alpha = 2 * 0.010 * tau
     shapes = {"classical_hebbian": (lambda e: e, lambda e: -e),
               "soft_hebbian": (lambda e: 30 * e, lambda e: -25 * e),
@@ -401,11 +403,12 @@ def test_learning_windows_are_pair_updates_and_match_spec_fig9():
               "oja": (lambda e: -29 * e, lambda e: 30 * e),
               "istdp": (lambda e: e - alpha, lambda e: e - alpha)}
     for rule, (causal, acausal) in shapes.items():
-        ax = axes_by_gid(fig, f"window|{rule}")
+        ax = axes_by_gid(fig, f"window|{rule}|tau={tau:g}")
         np.testing.assert_allclose(line(ax, "window-causal").get_ydata(),
                                    causal(decay["window-causal"]), rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(line(ax, "window-acausal").get_ydata(),
                                    acausal(decay["window-acausal"]), rtol=1e-6, atol=1e-6)
+    assert line(kohonen, "window-causal").get_xdata()[0] == pytest.approx(-5 * tau)
 
 
 # ----------------------------------------------------------------------------- output
@@ -479,20 +482,20 @@ PLASTIC = {"kohonen": ["ee"], "istdp": ["ei"], "two_rules": ["ee", "ei"], "stati
 
 def test_figure_targets_expand_per_experiment_synapse_and_study():
     config = {"weight_dynamics": ["kohonen", "two_rules"], "balance": ["static", "istdp"],
-              "weight_manifold": [], "learning_windows": True}
+              "weight_manifold": [], "fig09_learning_windows": True}
     targets = registry.figure_targets(config, PLASTIC)
     assert list(targets) == ["weight_dynamics_kohonen_ee", "weight_dynamics_two_rules_ee",
                              "weight_dynamics_two_rules_ei", "balance_static",
-                             "balance_istdp", "learning_windows"]
+                             "balance_istdp", "fig09_learning_windows"]
     assert targets["weight_dynamics_two_rules_ei"] == registry.FigureTarget(
         "weight_dynamics_two_rules_ei", "weight_dynamics", "two_rules", "ei")
     assert targets["balance_istdp"].labels == {"experiment": "istdp"}
     assert targets["weight_dynamics_kohonen_ee"].labels == {"experiment": "kohonen",
                                                             "synapse": "ee"}
-    assert targets["learning_windows"] == registry.FigureTarget("learning_windows",
-                                                                "learning_windows")
-    assert targets["learning_windows"].labels == {"figure": "Learning windows"}
-    assert registry.figure_targets({"learning_windows": False}, PLASTIC) == {}
+    assert targets["fig09_learning_windows"] == registry.FigureTarget(
+        "fig09_learning_windows", "fig09_learning_windows")
+    assert targets["fig09_learning_windows"].labels == {"figure": "Learning windows"}
+    assert registry.figure_targets({"fig09_learning_windows": False}, PLASTIC) == {}
 
 
 @pytest.mark.parametrize("config, message", [
@@ -500,7 +503,8 @@ def test_figure_targets_expand_per_experiment_synapse_and_study():
      "figures.weights: unknown figure 'weights'; known: weight_dynamics, balance"),
     ({"balance": ["kohonnen"]}, "figures.balance: unknown experiment 'kohonnen'"),
     ({"weight_dynamics": ["static"]}, "experiment 'static' has no plastic synapses"),
-    ({"learning_windows": ["kohonen"]}, "figures.learning_windows: expected true or false"),
+    ({"fig09_learning_windows": ["kohonen"]},
+     "figures.fig09_learning_windows: expected true or false"),
     ({"balance": True}, "figures.balance: expected a list of experiments"),
     ({"balance": "kohonen"}, "figures.balance: expected a list of experiments"),
 ])
@@ -529,14 +533,14 @@ def test_target_draws_its_figure_from_the_inputs_it_needs(study):
     datasets = {"runs": aggregate_ds, "theory": theory}
     targets = registry.figure_targets({"weight_dynamics": ["kohonen"],
                                        "rate_weight_correlation": ["kohonen"],
-                                       "learning_windows": True}, PLASTIC)
+                                       "fig09_learning_windows": True}, PLASTIC)
     fig = targets["weight_dynamics_kohonen_ee"].draw(datasets)
     assert line(axes_by_gid(fig, "rule=kohonen;c=0.5"), "theory-ode").get_linestyle() == "--"
     assert fig.get_suptitle().startswith("Mean EE weight")
     fig = targets["rate_weight_correlation_kohonen"].draw(datasets)
     assert artists(axes_by_gid(fig, "rule=kohonen;c=0.5;ee"), "pearson-r")
-    fig = targets["learning_windows"].draw({})
-    assert axes_by_gid(fig, "window|kohonen")
+    fig = targets["fig09_learning_windows"].draw({})
+    assert axes_by_gid(fig, "window|kohonen|tau=200")
 
 
 

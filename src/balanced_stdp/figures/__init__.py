@@ -5,7 +5,9 @@ One module per figure family, each with its figure function and caption:
 :mod:`.learning_windows`. Shared by all of them: :mod:`.style` (spec §8 colours,
 labels, style context, legend), :mod:`.common` (facets of the swept dimensions,
 selection, divergence annotation, :func:`save_figure`) and :mod:`.captions` (the
-parameter sentence). :mod:`.registry` lists every figure and expands the workflow
+parameter sentence). The per-rule paper figures :mod:`.statistics` (Figs 3–5),
+:mod:`.hebbian_variants` (Fig 10) and :mod:`.transients` (Fig 11) share the panels of
+:mod:`.panels`. :mod:`.registry` lists every figure and expands the workflow
 config's ``figures:`` section into figure targets.
 
 Statistics over seeds (:mod:`balanced_stdp.aggregate`): a time course is averaged

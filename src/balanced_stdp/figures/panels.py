@@ -1,0 +1,219 @@
+"""Panels shared by the paper's per-rule figures (statistics Figs 3–5, Hebbian variants
+Fig 10, mean-field transients Fig 11): weight traces with their mean and theory, mean
+input currents, population rates, and the theory marks they carry.
+
+Every panel reads one facet (``{"rule": …, "c": …}``) of an aggregate and names the theory
+it draws: the Δ-corrected theory (spec §6.6) when the theory aggregate carries
+``leading_order_fixed_point_weight``, the leading-order theory otherwise. A fixed point is
+drawn only where the theory says it is stable (``stability`` "stable node"/"stable
+focus"); a rule without a restoring force (classical Hebbian: "neutral") gets none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..aggregate import running_mean
+from .common import annotate_divergence, by_seed, divergence, plastic_synapses, select, theory_at
+from .style import (FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
+                    SYNAPSE_COLORS, TIME_LABEL, no_data)
+
+THEORY_COLOR = "#e66100"
+"""Colour of theory lines drawn over coloured traces (dashed; orange stays visible over
+slate-grey, green and purple weight traces)."""
+
+CURRENT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
+"""The mean-input curves of spec §8 (E neurons): E+X, I and the total."""
+
+
+# ----------------------------------------------------------------------------- theory marks
+def is_delta_corrected(theory: xr.Dataset | None) -> bool:
+    """True for a Δ-corrected theory aggregate (spec §6.6)."""
+    return theory is not None and "leading_order_fixed_point_weight" in theory.variables
+
+
+def theory_name(theory: xr.Dataset | None) -> str:
+    """"Δ-corrected theory" or "leading-order theory" (legend text)."""
+    return "Δ-corrected theory" if is_delta_corrected(theory) else "leading-order theory"
+
+
+def stability_labels(theory: xr.Dataset | None, key: dict) -> list[str]:
+    """The theory's ``stability`` labels at a facet (one per remaining grid point)."""
+    da = select(theory, "stability", key)
+    if da is None:
+        return []
+    return [str(v.decode() if isinstance(v, bytes) else v)
+            for v in np.asarray(da.values, dtype=object).reshape(-1)]
+
+
+def has_stable_fixed_point(theory: xr.Dataset | None, key: dict) -> bool:
+    """Whether the theory has a stable fixed point at the facet ``key``.
+
+    Read from ``stability`` (any grid point labelled stable); without that variable, a
+    finite ``fixed_point_weight`` counts.
+    """
+    labels = stability_labels(theory, key)
+    if labels:
+        return any(label.startswith("stable") for label in labels)
+    fixed = theory_at(theory, "fixed_point_weight", key)
+    return fixed is not None
+
+
+def fixed_point(theory: xr.Dataset | None, key: dict, synapse: str,
+                name: str = "fixed_point_weight") -> float | None:
+    """The (stable) theory fixed point of ``synapse`` at a facet, or None."""
+    if not has_stable_fixed_point(theory, key):
+        return None
+    value = theory_at(theory, name, key, synapse=synapse)
+    return None if value is None else float(value)
+
+
+def fixed_point_rates(theory: xr.Dataset | None, key: dict) -> dict[str, float]:
+    """Population → theory rate at the stable fixed point ({} without one)."""
+    if not has_stable_fixed_point(theory, key):
+        return {}
+    rates = {}
+    for population in POPULATION_COLORS:
+        value = theory_at(theory, "fixed_point_rate", key, population=population)
+        if value is not None:
+            rates[population] = float(value)
+    return rates
+
+
+def main_synapse(runs: xr.Dataset, rule: str) -> str:
+    """The first plastic synapse type of ``rule`` (ee if none)."""
+    synapses = plastic_synapses(runs, rule)
+    return synapses[0] if synapses else "ee"
+
+
+def first_seed(runs: xr.Dataset, name: str, key: dict, **extra) -> xr.DataArray | None:
+    """``runs[name]`` at the facet for the first seed with finite values (or None)."""
+    da = select(runs, name, key, **extra)
+    if da is None:
+        return None
+    if "seed" not in da.dims:
+        return da
+    for seed in da["seed"].values:
+        one = da.sel(seed=seed)
+        if np.isfinite(one.values.astype(float)).any():
+            return one
+    return None
+
+
+def pooled(runs: xr.Dataset, name: str, key: dict, **extra) -> np.ndarray:
+    """Finite values of ``runs[name]`` at a facet, pooled over seeds and samples."""
+    da = select(runs, name, key, **extra)
+    if da is None:
+        return np.array([])
+    values = np.asarray(da.values, dtype=float).reshape(-1)
+    return values[np.isfinite(values)]
+
+
+# ----------------------------------------------------------------------------- panels
+def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int = 100,
+                       show_fixed_point: bool = True, divergence_marks: bool = True) -> bool:
+    """Sampled weights of one seed, the seed mean of the mean weight, the ODE and j*.
+
+    Artists: ``sampled-trace`` (thin, synapse colour), ``sim-mean`` (black),
+    ``theory-ode`` (dashed), ``theory-fixed-point`` (dotted grey, only where stable).
+    Returns False (panel marked "no run") without data.
+    """
+    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    if mean_weight is None or not np.isfinite(mean_weight.values.astype(float)).any():
+        no_data(ax)
+        return False
+    time_s = mean_weight["time"].values
+    sampled = first_seed(runs, "sampled_weight", key, synapse=synapse)
+    if sampled is not None:
+        traces = sampled.transpose("sample", "time").values.astype(float)
+        traces = traces[np.isfinite(traces).any(axis=1)][:n_traces]
+        for k, trace in enumerate(traces):
+            finite = np.isfinite(trace)
+            ax.plot(time_s[finite], trace[finite], color=SYNAPSE_COLORS[synapse],
+                    linewidth=0.4, alpha=0.35, gid="sampled-trace",
+                    label=f"sampled synapses ({len(traces)})" if k == 0 else "_nolegend_")
+    mean, _, _ = running_mean(by_seed(mean_weight, "time"))
+    ok = np.isfinite(mean)
+    ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, gid="sim-mean",
+            label="simulated mean")
+    ode = theory_at(theory, "mean_weight", key, synapse=synapse)
+    if ode is not None:
+        ax.plot(ode["time"].values, ode.values, color=THEORY_COLOR, linestyle="--",
+                linewidth=1.4, gid="theory-ode", label=f"mean-field ODE, {theory_name(theory)}")
+    fixed = fixed_point(theory, key, synapse) if show_fixed_point else None
+    if fixed is not None:
+        ax.axhline(fixed, gid="theory-fixed-point", label=f"fixed point j* (dotted), "
+                   f"{theory_name(theory)}", **FIXED_POINT_STYLE)
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
+    if divergence_marks:
+        annotate_divergence(ax, *divergence(runs, key))
+    return True
+
+
+def draw_currents(ax, runs, key: dict, population: str = "E",
+                  divergence_marks: bool = True) -> bool:
+    """Mean input to ``population`` over time (seed mean): E+X, I and total.
+
+    Artists ``input-E+X``, ``input-I``, ``input-total``.
+    """
+    any_data = False
+    for part, sources in CURRENT_PARTS.items():
+        arrays = [select(runs, "mean_input", key, population=population, source=s)
+                  for s in sources]
+        if any(a is None for a in arrays):
+            continue
+        values = sum(by_seed(a, "time") for a in arrays)
+        mean, _, _ = running_mean(values)
+        ok = np.isfinite(mean)
+        if not ok.any():
+            continue
+        any_data = True
+        ax.plot(arrays[0]["time"].values[ok], mean[ok], color=SOURCE_COLORS[part],
+                linewidth=1.3 if part == "total" else 1.0, label=part, gid=f"input-{part}")
+    if not any_data:
+        no_data(ax)
+        return False
+    ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(f"Mean input to {population} (mV/ms)")
+    if divergence_marks:
+        annotate_divergence(ax, *divergence(runs, key))
+    return True
+
+
+def draw_population_rates(ax, runs, theory, key: dict, divergence_marks: bool = True) -> bool:
+    """Population rates over time (seed mean, E blue / I red) and the fixed-point rates
+    (dashed, only where the theory has a stable fixed point). Artists ``rate-E``,
+    ``rate-I``, ``theory-rate-E``, ``theory-rate-I``."""
+    any_data = False
+    theory_rates = fixed_point_rates(theory, key)
+    for population, color in POPULATION_COLORS.items():
+        da = select(runs, "population_rate", key, population=population)
+        if da is None:
+            continue
+        mean, _, _ = running_mean(by_seed(da, "time"))
+        ok = np.isfinite(mean)
+        if not ok.any():
+            continue
+        any_data = True
+        ax.plot(da["time"].values[ok], mean[ok], color=color, linewidth=1.0,
+                label=f"{population} rate", gid=f"rate-{population}")
+        if population in theory_rates:
+            ax.axhline(theory_rates[population], color=color, linestyle="--", linewidth=1.0,
+                       gid=f"theory-rate-{population}",
+                       label=f"{population} rate at j*, {theory_name(theory)}")
+    if not any_data:
+        no_data(ax)
+        return False
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel("Rate (Hz)")
+    if divergence_marks:
+        annotate_divergence(ax, *divergence(runs, key))
+    return True
+
+
+def mark_value(ax, value: float, color, gid: str, label: str, linestyle="-") -> None:
+    """A vertical line marking a value on a histogram."""
+    ax.axvline(value, color=color, linestyle=linestyle, linewidth=1.2, gid=gid, label=label)

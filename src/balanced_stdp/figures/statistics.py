@@ -1,0 +1,271 @@
+"""Statistics of one plastic network in its converged state (spec §8 Figs 3, 4, 5):
+raster, weight traces against the mean-field theory, final weight, rate, count
+covariance and correlation histograms, mean currents and the Kolmogorov–Smirnov
+stationarity check of spec §5.5.
+
+One draw function serves Fig 3 (Kohonen), Fig 4 (EI iSTDP, τ_STDP = 50 ms, Δ-corrected
+theory) and Fig 5 (soft Hebbian): it reads the c = 0 runs of the experiment of its
+``main`` role and, when the experiment also has c = 0.1, adds that raster (Fig 3 A′).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from scipy import stats
+
+from ..aggregate import final_values
+from .captions import with_parameters
+from .common import coord_values, divergence, ensure_swept, run_configs, theory_at
+from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed,
+                     fixed_point, fixed_point_rates, main_synapse, mark_value, pooled,
+                     theory_name)
+from .style import (POPULATION_COLORS, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, figure_legend,
+                    final_label, new_figure, no_data, rule_name, styled)
+
+if TYPE_CHECKING:                     # the registry imports this module
+    from .registry import ExperimentData
+
+KS_FRACTION = 0.4
+"""The KS test compares the sampled weights at this fraction of the run (the paper's
+record 40000 of 10^5, i.e. 40 % of T) with the final record (spec §5.5)."""
+
+RASTER_C_EXTRA = 0.1
+"""Input correlation of the second raster (Fig 3 A′), drawn when the experiment has it."""
+
+PAIR_TYPES = ("ee", "ei", "ii")
+"""Pooled count-covariance pair types (coloured like the synapse types)."""
+
+CAPTION = (
+    "Statistics of the plastic network at c = 0 (spec §8 Figs 3–5). Raster: the last 1 s "
+    "of one run, all neurons (E blue, I red); when the experiment has c = 0.1, its raster "
+    "beside it. Weights: up to 100 sampled synapses of one seed (thin), the simulated mean "
+    "over seeds (black) and the mean-field ODE (orange dashed; Δ-corrected theory, spec "
+    "§6.6, where the legend says so), with the stable fixed point j* dotted grey. Final "
+    "weight histogram of the sampled synapses (seeds pooled) with its mean (black) and j* "
+    "(dashed). Rate histograms of all neurons over (T/2, T] with their means (black) and "
+    "the theory rates at j* (dashed). Sampled off-diagonal spike-count covariances and "
+    "correlations (T_win = 250 ms) per pair type with the leading-order theory means of "
+    "spec §6.2 (dashed) and the simulated means (solid). Mean input to E neurons: E+X "
+    "(blue), I (red), total (black). KS: empirical CDFs of the sampled weights at 40 % of "
+    "T (the reduced-scale stand-in for the paper's record 40000) and at the end, with the "
+    "two-sample KS statistic and p-value (scipy.stats.ks_2samp).")
+
+
+def caption(runs: xr.Dataset | None) -> str:
+    """Caption of :func:`plot_statistics`, with the parameters of ``runs``."""
+    return with_parameters(CAPTION, runs)
+
+
+@styled
+def plot_statistics(main: "ExperimentData") -> Figure:
+    """Raster, weights, rates, covariances, currents and KS check of one experiment.
+
+    Parameters
+    ----------
+    main : ExperimentData
+        Runs and theory aggregates of the experiment (one rule; its c = 0 runs are
+        shown, plus the c = 0.1 raster when present).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axes gids: ``raster|c=0`` (and ``raster|c=0.1``; spike dots ``raster-E``,
+        ``raster-I``), ``traces`` (see :func:`panels.draw_weight_traces`),
+        ``final-weights`` (``hist-weights``, ``sim-mean-line``, ``theory-fixed-point``),
+        ``rates|E`` / ``rates|I`` (``hist-rate``, ``sim-mean-line``, ``theory-rate``),
+        ``covariance`` / ``correlation`` (``hist-<pair>``, ``sim-mean-<pair>``,
+        ``theory-<pair>``), ``currents`` and ``ks`` (``ecdf-intermediate``,
+        ``ecdf-final``, text ``ks-result``).
+    """
+    runs, theory = ensure_swept(main.runs), main.theory
+    rule = coord_values(runs, "rule")[0]
+    c_values = coord_values(runs, "c")
+    c_main = min(c_values, key=abs)
+    key = {"rule": rule, "c": c_main}
+    synapse = main_synapse(runs, rule)
+    extra_c = next((c for c in c_values if np.isclose(c, RASTER_C_EXTRA)), None)
+
+    fig = new_figure(13.0, 8.6)
+    grid = fig.add_gridspec(3, 4)
+    rasters = [c_main] + ([extra_c] if extra_c is not None else [])
+    for column, c in enumerate(rasters):
+        _draw_raster(fig.add_subplot(grid[0, column]), runs, {"rule": rule, "c": c})
+    traces_ax = fig.add_subplot(grid[0, len(rasters):])
+    traces_ax.set_gid("traces")
+    if draw_weight_traces(traces_ax, runs, theory, key, synapse):
+        traces_ax.set_title(f"{synapse.upper()} weights, c = {c_main:g}")
+    _draw_final_weights(fig.add_subplot(grid[1, 0]), runs, theory, key, synapse)
+    for column, population in enumerate(POPULATION_COLORS, start=1):
+        _draw_rate_histogram(fig.add_subplot(grid[1, column]), runs, theory, key, population)
+    _draw_ks(fig.add_subplot(grid[1, 3]), runs, key, synapse)
+    _draw_pair_histogram(fig.add_subplot(grid[2, 0]), runs, theory, key, "cov")
+    _draw_pair_histogram(fig.add_subplot(grid[2, 1]), runs, theory, key, "corr")
+    currents_ax = fig.add_subplot(grid[2, 2:])
+    currents_ax.set_gid("currents")
+    if draw_currents(currents_ax, runs, key):
+        currents_ax.set_title("Mean input to E neurons (seed mean)")
+    fig.suptitle(f"{rule_name(rule)}: network statistics at c = {c_main:g} "
+                 f"({theory_name(theory)})")
+    figure_legend(fig, max_columns=5)
+    return fig
+
+
+def _draw_raster(ax, runs, key) -> None:
+    ax.set_gid(f"raster|c={key['c']:g}")
+    ax.set_title(f"Raster, last 1 s, c = {key['c']:g}")
+    times = first_seed(runs, "raster_time", key)
+    neurons = first_seed(runs, "raster_neuron", key)
+    if times is None or neurons is None:
+        no_data(ax)
+        return
+    times, neurons = times.values.astype(float), neurons.values.astype(float)
+    ok = np.isfinite(times) & np.isfinite(neurons)
+    times, neurons = times[ok], neurons[ok]
+    n_excitatory = _excitatory_count(runs)
+    for population, is_population in (("E", neurons < n_excitatory),
+                                      ("I", neurons >= n_excitatory)):
+        ax.scatter(times[is_population], neurons[is_population], s=0.3, linewidths=0,
+                   color=POPULATION_COLORS[population], gid=f"raster-{population}",
+                   rasterized=True)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Neuron")
+    if times.size:
+        ax.set_xlim(times.min(), times.min() + 1.0 if times.max() - times.min() <= 1.0
+                    else times.max())
+
+
+def _excitatory_count(runs) -> int:
+    """Number of E neurons (from ``neuron_population``, else from the run config)."""
+    if "neuron_population" in runs.coords:
+        labels = np.asarray(runs["neuron_population"].values).astype(str).reshape(-1)
+        return int(np.sum(np.char.startswith(labels, "E")))
+    config = run_configs(runs)[0]
+    return int(round(config["N"] * config["network"]["q_e"]))
+
+
+def _draw_final_weights(ax, runs, theory, key, synapse) -> None:
+    ax.set_gid("final-weights")
+    ax.set_title("Final weights (sampled)")
+    sampled = runs["sampled_weight"].sel(synapse=synapse, **{d: v for d, v in key.items()
+                                                              if d in runs.dims})
+    flags = divergence(runs, key)[1]
+    values = sampled.transpose("seed", "sample", "time").values.astype(float)
+    final = final_values(values, flags[:, None])
+    final = final[np.isfinite(final)]
+    if final.size == 0:
+        no_data(ax)
+        return
+    ax.hist(final, bins=40, color=SYNAPSE_COLORS[synapse], alpha=0.8, gid="hist-weights")
+    mark_value(ax, float(np.mean(final)), "black", "sim-mean-line", "simulated mean")
+    fixed = fixed_point(theory, key, synapse)
+    if fixed is not None:
+        mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
+                   f"j* (orange dashed), {theory_name(theory)}",
+                   linestyle="--")
+    ax.set_xlabel(final_label(synapse))
+    ax.set_ylabel("Count")
+
+
+def _draw_rate_histogram(ax, runs, theory, key, population) -> None:
+    ax.set_gid(f"rates|{population}")
+    ax.set_title(f"{population} rates, (T/2, T]")
+    rates = runs["neuron_rate"].sel({d: v for d, v in key.items() if d in runs.dims})
+    if "neuron_population" in rates.coords:
+        labels = np.asarray(rates["neuron_population"].values).astype(str)
+        rates = rates.isel(neuron=np.flatnonzero(np.char.startswith(labels, population)))
+    else:
+        n_excitatory = _excitatory_count(runs)
+        rates = rates.isel(neuron=slice(0, n_excitatory) if population == "E"
+                           else slice(n_excitatory, None))
+    values = rates.values.astype(float).reshape(-1)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        no_data(ax)
+        return
+    upper = 50.0 if population == "E" else 150.0       # spec §8 Fig 3 axes
+    upper = max(upper, float(np.percentile(values, 99.5)))
+    ax.hist(values, bins=50, range=(0.0, upper), color=POPULATION_COLORS[population], alpha=0.8,
+            gid="hist-rate")
+    mark_value(ax, float(np.mean(values)), "black", "sim-mean-line", "simulated mean")
+    theory_rate = fixed_point_rates(theory, key).get(population)
+    if theory_rate is not None:
+        mark_value(ax, theory_rate, THEORY_COLOR, "theory-rate", "theory rate at j*",
+                   linestyle="--")
+    ax.set_xlabel(f"{population} rate (Hz)")
+    ax.set_ylabel("Neurons")
+
+
+def _draw_pair_histogram(ax, runs, theory, key, kind: str) -> None:
+    ax.set_gid("covariance" if kind == "cov" else "correlation")
+    what = "covariance" if kind == "cov" else "correlation"
+    ax.set_title(f"Spike-count {what}s (sampled pairs)")
+    span = 1.0 if kind == "cov" else 0.5                # spec §8 Fig 3 axes
+    bins = 100 if kind == "cov" else 40
+    drawn, outside, total = False, 0, 0
+    for pair in PAIR_TYPES:
+        values = pooled(runs, f"sampled_spike_count_{kind}", key, pair_type=pair)
+        if values.size == 0:
+            continue
+        drawn = True
+        color = SYNAPSE_COLORS[pair]
+        outside += int(np.sum(np.abs(values) > span))
+        total += values.size
+        ax.hist(values, bins=bins, range=(-span, span), color=color, histtype="step",
+                linewidth=1.0, gid=f"hist-{pair}", label=pair.upper())
+        ax.axvline(float(np.mean(values)), color=color, linewidth=1.0, gid=f"sim-mean-{pair}")
+        theory_value = _theory_mean(theory, f"spike_count_{kind}", key, pair)
+        if theory_value is not None:
+            ax.axvline(theory_value, color=color, linestyle="--", linewidth=1.0,
+                       gid=f"theory-{pair}")
+    if not drawn:
+        no_data(ax)
+        return
+    ax.set_xlim(-span, span)
+    if outside:
+        ax.text(0.02, 0.97, f"{outside} of {total} pairs\noutside ±{span:g}",
+                transform=ax.transAxes, ha="left", va="top", fontsize=6, gid="outside-range")
+    ax.set_xlabel(f"Count {what} ({'spikes²' if kind == 'cov' else '1'})")
+    ax.set_ylabel("Pairs")
+    ax.legend(loc="upper right", fontsize=6, title="solid: sim. mean\ndashed: theory",
+              title_fontsize=5.5)
+
+
+def _theory_mean(theory, name, key, pair) -> float | None:
+    value = theory_at(theory, name, key, pair_type=pair)
+    return None if value is None else float(value)
+
+
+def _draw_ks(ax, runs, key, synapse) -> None:
+    ax.set_gid("ks")
+    sampled = runs["sampled_weight"].sel(synapse=synapse, **{d: v for d, v in key.items()
+                                                              if d in runs.dims})
+    time_s = sampled["time"].values
+    values = sampled.transpose(..., "sample", "time").values.astype(float)
+    values = values.reshape(-1, values.shape[-2], values.shape[-1])   # (seed, sample, time)
+    finite_times = np.flatnonzero(np.isfinite(values).any(axis=(0, 1)))
+    if finite_times.size < 2:
+        no_data(ax)
+        return
+    last = finite_times[-1]
+    middle = int(np.argmin(np.abs(time_s - KS_FRACTION * time_s[last])))
+    early, late = values[..., middle].reshape(-1), values[..., last].reshape(-1)
+    both = np.isfinite(early) & np.isfinite(late)
+    early, late = early[both], late[both]
+    result = stats.ks_2samp(early, late)
+    for sample, gid, label, style in ((early, "ecdf-intermediate",
+                                       f"t = {time_s[middle]:g} s", "--"),
+                                      (late, "ecdf-final", f"t = {time_s[last]:g} s (end)", "-")):
+        ordered = np.sort(sample)
+        ax.step(ordered, np.arange(1, ordered.size + 1) / ordered.size, where="post",
+                color=SYNAPSE_COLORS[synapse], linestyle=style, gid=gid, label=label)
+    ax.text(0.03, 0.97, f"KS D = {result.statistic:.3f}\np = {result.pvalue:.3g}\n"
+            f"n = {early.size} synapses", transform=ax.transAxes, ha="left", va="top",
+            fontsize=7, gid="ks-result")
+    ax.set_title(f"KS stationarity: {KS_FRACTION:.0%} of T vs end")
+    ax.set_xlabel(SYNAPSE_AXIS_LABELS[synapse])
+    ax.set_ylabel("Empirical CDF")
+    ax.legend(loc="lower right", fontsize=6)
