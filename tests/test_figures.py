@@ -581,3 +581,10 @@ def test_figure_of_roles_reads_each_roles_aggregates_and_draws_them(monkeypatch)
                                 "unknown role 'third'")]:
         with pytest.raises(ValueError, match=re.escape(message)):
             spec.targets(selection, PLASTIC)
+
+
+def test_report_lists_paper_figures_by_number():
+    targets = registry.figure_targets({"fig09_learning_windows": True,
+                                       "weight_dynamics": ["kohonen"]}, PLASTIC)
+    assert targets["fig09_learning_windows"].report_category == "Fig 09 · Learning windows"
+    assert targets["weight_dynamics_kohonen_ee"].report_category == "Weight dynamics"

@@ -179,7 +179,7 @@ def get_figure_caption(wildcards) -> str:
 
 
 def get_figure_category(wildcards) -> str:
-    return _figure_target(wildcards).spec.category
+    return _figure_target(wildcards).report_category
 
 
 def get_figure_labels(wildcards) -> dict:

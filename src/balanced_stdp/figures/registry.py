@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import string
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
@@ -220,6 +221,13 @@ class FigureTarget:
     @property
     def spec(self) -> FigureSpec:
         return figure_spec(self.figure)
+
+    @property
+    def report_category(self) -> str:
+        """Report category: the paper's figure number first (``Fig 02 · Kohonen stability``),
+        so the report lists the figures in the paper's order."""
+        number = re.match(r"fig(S?\d+[a-z]?)_", self.stem)
+        return f"Fig {number.group(1)} · {self.spec.category}" if number else self.spec.category
 
     @property
     def labels(self) -> dict[str, str]:
