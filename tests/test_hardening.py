@@ -7,8 +7,10 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import re
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import xarray as xr
 import yaml
 
 import balanced_stdp.simulation
+from balanced_stdp.simulation import simulate
 from balanced_stdp.cli import COMPILE_CONFIG, main
 from balanced_stdp.config import (ConfigAdjustedWarning, ConfigError, apply_overrides,
                                   resolve_config)
@@ -404,3 +407,48 @@ def test_theory_prints_the_fixed_point_summary(tmp_path, capsys):
     assert "fixed point: j_ee* = 3.000 mV; rates E 7.50, I 18.90 Hz" in lines[2]
     assert "stability: stable" in lines[3] and "relaxation time" in lines[3]
     assert lines[-1] == f"wrote {tmp_path / 'theory.nc'}"
+
+
+# ------------------------------------------------------ size check and aggregate padding
+@pytest.mark.parametrize("override", ["N=10000000", "duration_s=10000000", "N=100000"])
+def test_runs_too_large_for_this_machine_are_refused_before_allocating(override, tmp_path,
+                                                                          capsys):
+    """Issue defect 3: N = 10⁷, T = 10⁷ s or N = 10⁵ (> 20 GB) stop at once, naming the
+    estimate and the keys to change, instead of an allocation traceback or swapping."""
+    out = tmp_path / "run.nc"
+    started = time.perf_counter()
+    code, _, err = run_cli(capsys, "simulate", EXAMPLE, "--set", override, "--out", out)
+    line = one_line_error(err)
+    assert code == 2 and "estimated peak memory" in line and "GB available" in line
+    assert "reduce N or duration_s" in line
+    assert time.perf_counter() - started < 10 and not out.exists()
+
+
+def test_progress_header_states_the_estimates(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "simulate", EXAMPLE, "--set", "N=200", "--set",
+                           "duration_s=0.5", "--out", tmp_path / "run.nc")
+    assert code == 0
+    assert re.search(r"N = 200, T = 0.5 s: estimated peak memory \d+ MB, run time ~\d+ s", err)
+
+
+def test_aggregated_rasters_keep_padding_missing(tmp_path):
+    """Issue defect 2: runs with rasters of different lengths are outer-joined; the padding
+    of the integer raster_neuron must read back as missing, never as -2147483648."""
+    from balanced_stdp.aggregate import aggregate_files
+    paths = []
+    for seed in (1, 2):
+        ds = simulate({"N": 200, "duration_s": 1.0, "seed": seed,
+                       "recording": {"raster_duration_s": 0.5, "covariance_window_s": 0.1}},
+                      progress=False)
+        paths.append(write_dataset_atomic(ds, tmp_path / f"run{seed}.nc"))
+    lengths = [open_run(p).sizes["raster_spike"] for p in paths]
+    assert lengths[0] != lengths[1]
+    aggregate_files(paths, tmp_path / "aggregate.nc", kind="run")
+    combined = open_run(tmp_path / "aggregate.nc")
+    neurons = combined["raster_neuron"].values
+    assert not (neurons == np.iinfo(np.int32).min).any()
+    assert int(np.isnan(neurons).sum()) == abs(lengths[0] - lengths[1])
+    for seed, path, length in zip((1, 2), paths, lengths):
+        single = open_run(path)["raster_neuron"].values.ravel()
+        joined = combined["raster_neuron"].sel(seed=seed).values.ravel()
+        np.testing.assert_array_equal(joined[:length], single)

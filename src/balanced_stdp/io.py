@@ -190,7 +190,10 @@ def write_dataset_atomic(ds: xr.Dataset, path: str | Path, overwrite: bool = Fal
     Path
         The final path.
     """
-    clean = ds.copy()
+    # Encodings read from input files (e.g. int32 of a run's raster_neuron) would cast
+    # the NaN an outer join pads with to -2**31 on writing; each variable is written as
+    # the type it has now, so padded values stay missing.
+    clean = ds.drop_encoding()
     clean.attrs = {k: v for k, v in ds.attrs.items() if k != COMPLETE_ATTRIBUTE}
 
     def write(tmp: Path) -> None:

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .config import resolve_config
+from .config import ConfigError, resolve_config
 from .divergence import STATUS_MESSAGES, STATUS_RUNNING, DivergenceGuard
 from .inputs import BLOCK_MS, CorrelatedPoissonInput, times_to_steps
 from .kernel import InputChunk, NeuronParameters, NeuronState, RecurrentSynapses, run_steps
@@ -99,6 +101,41 @@ class _ExternalDrive:
             self.laser_targets, self.jump_laser)
 
 
+def available_memory_mb() -> float:
+    """Memory the kernel reports as available for new work (MemAvailable), in MB."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")) / 2**20
+
+
+def check_size(config: dict) -> tuple[float, float]:
+    """Estimated peak memory (MB) and wall time (s) of a run, refused before anything is
+    allocated when the memory exceeds what is available.
+
+    The estimates are the workflow's cost model (:mod:`balanced_stdp.study`), which a
+    test checks against a measured run.
+
+    Raises
+    ------
+    ConfigError
+        Naming the estimate and the keys that set it.
+    """
+    from .study import estimated_memory_mb, estimated_wall_seconds
+
+    memory_mb, wall_s = estimated_memory_mb(config), estimated_wall_seconds(config)
+    available = available_memory_mb()
+    if memory_mb > available:
+        raise ConfigError(
+            f"N = {config['N']}, duration_s = {config['duration_s']:g}: estimated peak memory "
+            f"{memory_mb / 1024:.1f} GB exceeds the {available / 1024:.1f} GB available; reduce "
+            "N or duration_s (or raise recording.interval_s, lower recording.sampled_synapses)")
+    return memory_mb, wall_s
+
+
 def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     """Simulate the plastic balanced network described by ``config``.
 
@@ -119,6 +156,11 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     """
     wall_start = time.perf_counter()
     config = resolve_config(config)
+    memory_mb, kernel_s = check_size(config)
+    if progress:
+        print(f"[balanced-stdp] N = {config['N']}, T = {config['duration_s']:g} s: estimated "
+              f"peak memory {memory_mb:.0f} MB, run time ~{kernel_s:.0f} s on one core",
+              file=sys.stderr, flush=True)
     pops = Populations.from_config(config)
     n = pops.n_neurons
 
