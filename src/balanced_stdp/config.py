@@ -8,6 +8,8 @@ with a one-line message that names the key and what is allowed.
 
 The table :data:`FIELDS` is the single description of the run config; the
 README's key reference is generated from it (``balanced-stdp config-keys``).
+Its length (~560 lines) is that table plus the cross-checks between keys (physical
+limits, Dale's law, rule parameters): one room, the run config's validity.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ line up on live here once:
 
 A *group* is one of the network's populations in index order: the kernel's
 reporting groups and the mean-field theory's populations are the same groups.
+
+The module is long (~500 lines) because most of it is the variable tables themselves —
+one place for all of them is the point of this module.
 """
 
 from __future__ import annotations

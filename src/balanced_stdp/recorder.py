@@ -9,7 +9,8 @@ the jitted functions below fill in steps 7–8 of spec §2.5 (the per-step ones 
 the bundle's arrays one by one, for speed), and turns them into
 the labelled run dataset of ``docs/data-contract.md`` with
 :meth:`Recorder.to_dataset`. Labels, record grid and variable attributes come
-from :mod:`balanced_stdp.contract`.
+from :mod:`balanced_stdp.contract`. (~490 lines: the jitted recording steps and the
+dataset assembly belong together — both read the same buffer layout.)
 
 Population input currents are kept as running population sums (every delivered
 jump is added to its group's sum, and a sum decays like its terms), so recording
