@@ -35,25 +35,35 @@ def slurm_cluster(tmp_path_factory):
         yield cluster
 
 
+SLURM_EXPERIMENTS = ("kohonen", "istdp_initial_conditions")
+"""Experiments of the test study run through SLURM: every rule kind (run config, warm-up,
+simulation, both theory modes, aggregation, figures of one and of several experiments) at a
+job count a 2-CPU test cluster finishes in a few minutes (each SLURM job restarts Snakemake)."""
+SLURM_FIGURES = ("weight_dynamics_kohonen_ee", "fig07_istdp_manifold")
+
+
 def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, workflow_env,
                                                 tmp_path):
     workdir = tmp_path / "slurm_study"
     workdir.mkdir()
+    cfg = load_test_config()
+    targets = [f"{RESULTS}/aggregate/{name}{suffix}.nc" for name in SLURM_EXPERIMENTS
+               for suffix in ("", "_theory")]
+    targets += [f"{RESULTS}/figures/{stem}.{ext}" for stem in SLURM_FIGURES
+                for ext in ("pdf", "png")]
+    assert set(SLURM_FIGURES) <= set(expected_figure_stems(cfg))
     # Only what this test cluster needs on top of the profile: a short first status
     # check (the profile's 20 s suits real clusters) and few parallel jobs (2 CPUs).
     run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"),
-                  "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4",
+                  "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4", *targets,
                   env=workflow_env, timeout=900)
 
-    cfg = load_test_config()
-    for name in cfg["experiments"]:
-        for suffix in ("", "_theory"):
-            target = f"{RESULTS}/aggregate/{name}{suffix}.nc"
+    for target in targets:
+        if target.endswith(".nc"):
             xr.testing.assert_identical(comparable(open_run(workdir / target)),
                                         comparable(open_run(local_study / target)))
-    for stem in expected_figure_stems(cfg):
-        for ext in ("pdf", "png"):
-            assert (workdir / RESULTS / "figures" / f"{stem}.{ext}").stat().st_size > 5000
+        else:
+            assert (workdir / target).stat().st_size > 5000
 
     # every non-local job ran as a SLURM job (the plugin puts the rule in the comment):
     # one per simulation, the warm-up, one theory job per experiment, all completed
@@ -61,8 +71,10 @@ def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, work
                           capture_output=True, text=True, check=True).stdout.splitlines()
     states = {line.split()[1] for line in jobs}
     rules = [line.split()[0] for line in jobs]
-    n_points = sum(len(points) for points in study_grids(cfg).values())
+    grids = study_grids(cfg)
+    n_points = sum(len(grids[name]) for name in SLURM_EXPERIMENTS)
     assert states == {"COMPLETED"}, jobs
     assert sum(r.startswith("rule_simulate_wildcards_") for r in rules) == n_points, rules
     assert rules.count("rule_compile_numba") == 1, rules
-    assert sum(r.startswith("rule_theory") for r in rules) == len(cfg["experiments"]), rules
+    assert sum(r.startswith("rule_theory") for r in rules) == len(SLURM_EXPERIMENTS), rules
+    assert sum(r.startswith("rule_figure") for r in rules) == len(SLURM_FIGURES), rules
