@@ -94,38 +94,42 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
     for name, experiment in cfg["experiments"].items():
         runs = open_run(local_study / RESULTS / f"aggregate/{name}.nc", kind="run")
         theory = open_run(local_study / RESULTS / f"aggregate/{name}_theory.nc", kind="theory")
-        synapse = plastic_synapses(grids[name])[0]
-        rule = experiment["run"]["plasticity"][synapse]["rule"]
+        labels = sorted({rule_label(point) for point in grids[name].values()})
         for ds in (runs, theory):
-            assert ds["rule"].values.tolist() == [rule]
+            assert ds["rule"].values.tolist() == labels, name
             for key, values in experiment["grid"].items():
                 assert ds[dimension_name(key)].values.tolist() == sorted(values), (name, key)
-        assert (runs["status"] == "ok").all(), f"{name}: a tiny run diverged"
-        assert np.isfinite(runs["mean_weight"].sel(synapse=synapse)).all()
-        assert np.isfinite(runs["population_rate"]).all()
-        assert float(runs["population_rate"].min()) >= 0.0
-        assert (runs["population_rate"].mean("time") > 0).all(), f"{name}: silent population"
-        assert np.isfinite(theory["fixed_point_weight"].sel(synapse=synapse)).all()
-        # Δ is measured from the run only for Δ-corrected experiments
-        delta = theory["finite_size_delta"].values
+        assert np.isfinite(runs["population_rate"].isel(time=0)).all(), name
+        # Δ is measured from the run only for Δ-corrected experiments (and points whose
+        # run did not diverge: theory_status says why one has only the leading order)
+        delta = theory["finite_size_delta"]
+        status = theory["theory_status"]
         if experiment.get("theory", "prediction") == "delta_corrected":
-            assert np.all(delta != 0), name
+            assert bool(((delta != 0) | (status != "ok")).all()), name
         else:
-            assert np.all(delta == 0), name
-        # every grid point of the aggregate holds exactly its run's data
+            assert np.all(delta.values == 0), name
+        # every grid point of the aggregate holds exactly its run's data ...
         for point, run_config in grids[name].items():
-            assert rule_label(run_config) == rule
             selection = {dim: values[0] for dim, values in swept_values(run_config).items()}
             run = open_run(local_study / run_path(name, point, "run.nc", RESULTS))
             swept = [d for d in run["diverged"].dims]
             for var in ("mean_weight", "sampled_weight", "neuron_rate", "mean_input"):
-                xr.testing.assert_equal(runs[var].sel(selection), run[var].squeeze(swept))
+                expected = run[var].squeeze(swept)
+                got = runs[var].sel(selection)
+                if "time" in got.dims:          # a run stopped early is NaN after its stop
+                    got = got.sel(time=expected["time"])
+                xr.testing.assert_equal(got, expected)
             # ... and the theory aggregate exactly this point's prediction
             delta_corrected = experiment.get("theory", "prediction") == "delta_corrected"
             single = predict_point(run_config, run if delta_corrected else None)
-            assert str(single["theory_status"].values.ravel()[0]) == "ok"
-            for var in ("mean_weight", "fixed_point_weight", "finite_size_delta"):
+            for var in ("mean_weight", "fixed_point_weight", "finite_size_delta",
+                        "theory_status"):
                 xr.testing.assert_equal(theory[var].sel(selection), single[var].squeeze(swept))
+    # the original tiny experiments run to the end and keep every population firing
+    for name in ("kohonen", "istdp_initial_conditions"):
+        runs = open_run(local_study / RESULTS / f"aggregate/{name}.nc")
+        assert (runs["status"] == "ok").all(), f"{name}: a tiny run diverged"
+        assert (runs["population_rate"].mean("time") > 0).all(), f"{name}: silent population"
 
 
 def test_every_figure_is_a_nonempty_pdf_and_png(local_study):
