@@ -675,7 +675,7 @@ CASES: list[Case] = [
              "numba_cache_dir: '' should be non-empty", "numba_cache_dir: ''",
              lambda cfg: cfg.update(numba_cache_dir="")),
     wf_case("wf-unknown-figure", "unknown figure name",
-             "figures.balanse: unknown figure 'balanse'; known: weight_dynamics",
+             "figures.balanse: unknown figure 'balanse'; known: fig01_network_scaling",
              "figures.balanse", lambda cfg: cfg["figures"].update(balanse=["kohonen"])),
     wf_case("wf-figure-unknown-experiment", "figure listing an unknown experiment",
              "figures.balance: unknown experiment 'kohonnen'; defined: kohonen,",

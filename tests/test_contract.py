@@ -54,7 +54,7 @@ def test_split_layout_pools_by_counts():
 
 
 @pytest.mark.parametrize("duration_s, interval_s, n_bins, last_s", [
-    (2.0, 0.1, 20, 2.0), (1.05, 0.1, 11, 1.05), (0.3, 0.5, 1, 0.3)])
+    (2.0, 0.1, 20, 2.0), (1.05, 0.1, 11, 1.05), (0.35, 0.25, 2, 0.35)])
 def test_record_grid(duration_s, interval_s, n_bins, last_s):
     grid = RecordGrid.from_config(resolve_config({
         "duration_s": duration_s, "recording": {"interval_s": interval_s,

@@ -500,7 +500,7 @@ def test_figure_targets_expand_per_experiment_synapse_and_study():
 
 @pytest.mark.parametrize("config, message", [
     ({"weight_dynamics": ["kohonen"], "weights": ["kohonen"]},
-     "figures.weights: unknown figure 'weights'; known: weight_dynamics, balance"),
+     "figures.weights: unknown figure 'weights'; known: fig01_network_scaling, fig02"),
     ({"balance": ["kohonnen"]}, "figures.balance: unknown experiment 'kohonnen'"),
     ({"weight_dynamics": ["static"]}, "experiment 'static' has no plastic synapses"),
     ({"fig09_learning_windows": ["kohonen"]},

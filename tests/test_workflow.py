@@ -304,7 +304,7 @@ def _unknown_run_key(cfg):
 
 def _unknown_figure(cfg):
     cfg["figures"]["balanse"] = ["kohonen"]
-    return "figures.balanse: unknown figure 'balanse'; known: weight_dynamics"
+    return "figures.balanse: unknown figure 'balanse'; known: fig01_network_scaling"
 
 
 @pytest.mark.parametrize("break_config", [_unknown_key, _c_out_of_range, _empty_grid,
