@@ -30,6 +30,8 @@ rule run_config:
     log:
         results("logs/run_config/{experiment}/{point}.log"),
     localrule: True
+    conda:
+        SOFTWARE_ENV
     params:
         text=get_run_config_yaml,
     shell:
