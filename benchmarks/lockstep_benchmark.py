@@ -8,7 +8,7 @@ the name ``balanced_stdp_reference`` (its first run compiles its numba cache the
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/lockstep_benchmark.py /work/baseline/src \\
+    PYTHONPATH=src python benchmarks/lockstep_benchmark.py OLD_CHECKOUT/src \\
         [--case ee-kohonen+ei-istdp] [--n 5000] [--duration-s 8] [--chunk-ms 500]
 
 Prints kernel CPU seconds per simulated second of A and B and their ratio (total
