@@ -13,7 +13,7 @@ from ..aggregate import running_mean, seed_statistics
 from ..contract import SOURCES
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     facet_gid, facet_label, facets, select, theory_at)
+                     facet_gid, facet_label, facets, plot_seed_mean, select, theory_at)
 from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, TIME_LABEL,
                     common_limits, figure_legend, format_value, new_figure, no_data, styled)
 
@@ -117,13 +117,10 @@ def _draw_currents(ax, runs, key) -> bool:
         da = select(runs, "mean_input", key, population="E", source=source)
         if da is None:
             continue
-        mean, _, _ = running_mean(by_seed(da, "time"))
-        ok = np.isfinite(mean)
-        if not ok.any():
-            continue
-        any_data = True
-        ax.plot(da["time"].values[ok], mean[ok], color=SOURCE_COLORS[source],
-                linewidth=1.4 if source == "total" else 1.0, label=source, gid=f"input-{source}")
+        any_data |= plot_seed_mean(ax, da["time"].values, by_seed(da, "time"),
+                                   color=SOURCE_COLORS[source],
+                                   linewidth=1.4 if source == "total" else 1.0, label=source,
+                                   gid=f"input-{source}")
     if not any_data:
         no_data(ax)
         return False

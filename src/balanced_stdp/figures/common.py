@@ -24,6 +24,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..config import rule_label
+from ..aggregate import running_mean
 from ..contract import BASE_SWEPT_DIMS, RECORD_DIMS, SYNAPSE_TYPES, swept_dims
 from ..io import write_atomic
 from ..plasticity import RULES
@@ -265,3 +266,14 @@ def close(fig: Figure) -> None:
         plt.close(fig)
     else:
         fig.clear()
+
+
+def plot_seed_mean(ax, time_s: np.ndarray, values_by_seed: np.ndarray, **style) -> bool:
+    """Plot the running seed mean (:func:`balanced_stdp.aggregate.running_mean`) of a time
+    course where it is finite; False (nothing drawn) when it is nowhere finite."""
+    mean, _, _ = running_mean(values_by_seed)
+    ok = np.isfinite(mean)
+    if not ok.any():
+        return False
+    ax.plot(time_s[ok], mean[ok], **style)
+    return True

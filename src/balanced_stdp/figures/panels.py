@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 
 from ..aggregate import running_mean
-from .common import annotate_divergence, by_seed, divergence, plastic_synapses, select, theory_at
+from .common import (annotate_divergence, by_seed, divergence, plastic_synapses,
+                     plot_seed_mean, select, theory_at)
 from .style import (FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
                     SYNAPSE_COLORS, TIME_LABEL, no_data)
 
@@ -164,14 +165,11 @@ def draw_currents(ax, runs, key: dict, population: str = "E",
                   for s in sources]
         if any(a is None for a in arrays):
             continue
-        values = sum(by_seed(a, "time") for a in arrays)
-        mean, _, _ = running_mean(values)
-        ok = np.isfinite(mean)
-        if not ok.any():
-            continue
-        any_data = True
-        ax.plot(arrays[0]["time"].values[ok], mean[ok], color=SOURCE_COLORS[part],
-                linewidth=1.3 if part == "total" else 1.0, label=part, gid=f"input-{part}")
+        any_data |= plot_seed_mean(ax, arrays[0]["time"].values,
+                                   sum(by_seed(a, "time") for a in arrays),
+                                   color=SOURCE_COLORS[part],
+                                   linewidth=1.3 if part == "total" else 1.0, label=part,
+                                   gid=f"input-{part}")
     if not any_data:
         no_data(ax)
         return False
@@ -193,13 +191,11 @@ def draw_population_rates(ax, runs, theory, key: dict, divergence_marks: bool = 
         da = select(runs, "population_rate", key, population=population)
         if da is None:
             continue
-        mean, _, _ = running_mean(by_seed(da, "time"))
-        ok = np.isfinite(mean)
-        if not ok.any():
+        if not plot_seed_mean(ax, da["time"].values, by_seed(da, "time"), color=color,
+                              linewidth=1.0, label=f"{population} rate",
+                              gid=f"rate-{population}"):
             continue
         any_data = True
-        ax.plot(da["time"].values[ok], mean[ok], color=color, linewidth=1.0,
-                label=f"{population} rate", gid=f"rate-{population}")
         if population in theory_rates:
             ax.axhline(theory_rates[population], color=color, linestyle="--", linewidth=1.0,
                        gid=f"theory-rate-{population}",
