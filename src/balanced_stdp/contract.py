@@ -42,7 +42,7 @@ SOURCES = ("E", "I", "X", "total")
 
 RECORD_DIMS = frozenset({"time", "population", "synapse", "source", "neuron", "sample",
                          "pair_type", "pair_sample", "raster_spike", "mode",
-                         "network_population", "epoch"})
+                         "network_population", "epoch", "quantile"})
 """Dimensions of the contract that are not swept parameters."""
 
 RUN_KIND, THEORY_KIND = "run", "theory"
@@ -315,6 +315,7 @@ COORDINATES = {
     "neuron_population": ("", "population of each neuron"),
     "sample": ("", "sampled synapse index"),
     "pair_type": ("", "neuron pair type"),
+    "quantile": ("1", "quantile of the distribution over neurons or synapses"),
     "pair_sample": ("", "sampled neuron pair index"),
     "mode": ("", "Jacobian eigenvalue index"),
     "epoch": ("", "stimulation epoch (before, during, after the laser)"),
@@ -421,6 +422,22 @@ THEORY_VARIABLES = {
                                       "final_weight_rate_cov"),
     "manifold_weight": Variable(("synapse",), "mV",
                                 "j*_0 - Cov(j_ab, r_b)/r_b* (iSTDP manifold relation, spec 6.7)"),
+    # the finite-size theory (theory.finite_size_theory, `theory --finite-size`) adds:
+    "rate_quantile": Variable(("population", "quantile"), "Hz",
+                              "quantile of the predicted firing-rate distribution over the "
+                              "population's neurons at the end of the trajectory"),
+    "rate_sd": Variable(("population",), "Hz",
+                        "predicted s.d. of the firing rate over the population's neurons"),
+    "final_weight_quantile": Variable(("synapse", "quantile"), "mV",
+                                      "quantile of the predicted mean-field weight over "
+                                      "(pre, post) neuron classes at the end of the "
+                                      "trajectory"),
+    "net_input": Variable(("population",), "mV/ms",
+                          "predicted population mean total input at the end of the "
+                          "trajectory (what the neurons need to fire; 0 at leading order)"),
+    "quenched_input_sd": Variable(("population",), "mV/ms",
+                                  "predicted s.d. over neurons of the time-averaged input "
+                                  "(random connectivity, unequal presynaptic rates)"),
     # the workflow's per-point theory (theory.predict_point) adds:
     "theory_status": Variable((), "", "ok, or why this grid point has only the leading-order "
                                       "prediction"),

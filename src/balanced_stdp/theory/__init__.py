@@ -8,13 +8,18 @@ Submodules:
   ``RuleDescription.mean_drift``, fixed points, Jacobians, saddle-nodes (§6.4–6.5, §6.9);
 * :mod:`.finite_size` — Δ correction and rate–weight covariances from a run (§6.6–6.7);
 * :mod:`.prediction` — :func:`predict`, :func:`predict_from_simulation` and
-  :func:`parameter_sweep`, returning datasets aligned with the simulator's.
+  :func:`parameter_sweep`, returning datasets aligned with the simulator's;
+* :mod:`.transfer` — the EIF transfer function under synaptic shot noise, measured on
+  Poisson-driven model neurons;
+* :mod:`.finite_size_theory` — the finite-size theory (beyond the paper): O(1) net input,
+  rate heterogeneity and class-resolved weight dynamics (:func:`predict_finite_size`).
 
 Usage::
 
     from balanced_stdp import theory
     prediction = theory.predict(config)                 # leading order
     corrected = theory.predict_from_simulation(run)     # Δ-corrected (spec §6.6)
+    finite = theory.predict_finite_size(config)         # finite-size theory
 """
 
 from .covariance import (count_covariance, count_covariance_closed_form, kernel_integrals,
@@ -22,12 +27,14 @@ from .covariance import (count_covariance, count_covariance_closed_form, kernel_
 from .bifurcation import fixed_point_branches, saddle_node
 from .dynamics import FixedPoint, MeanFieldModel, Trajectory
 from .finite_size import excitatory_gain, measure
+from .finite_size_theory import predict_finite_size, predict_finite_size_point
 from .network import Network, NoBalancedStateError
 from .prediction import (DivergedRunError, check_converged, parameter_sweep, predict,
                          predict_from_simulation, predict_point)
 
 __all__ = [
     "predict", "predict_from_simulation", "predict_point", "parameter_sweep", "check_converged",
+    "predict_finite_size", "predict_finite_size_point",
     "DivergedRunError", "NoBalancedStateError", "Network", "MeanFieldModel", "FixedPoint",
     "Trajectory", "saddle_node", "fixed_point_branches",
     "count_covariance", "count_covariance_closed_form", "kernel_integrals",
