@@ -28,8 +28,13 @@ from . import (balance, correlation_dependence, covariance_weight, hebbian_varia
                learning_windows, manifold, network_scaling, optogenetics, rate_weight,
                statistics, timescale, transients, weight_dynamics)
 
-DATASET_INPUTS = ("runs", "theory")
-"""Aggregates a figure can need: the experiment's runs and its theory."""
+DATASET_INPUTS = ("runs", "theory", "finite_size")
+"""Aggregates a figure can need: the experiment's runs, its theory and its finite-size
+theory (optional: the workflow passes it only where ``experiments.<name>.finite_size_theory``
+is on, else the figure gets None)."""
+
+WITH_FINITE_SIZE = ("runs", "theory", "finite_size")
+"""Inputs of a figure that also draws the finite-size theory."""
 
 
 class Expansion(enum.Enum):
@@ -51,10 +56,12 @@ class Expansion(enum.Enum):
 
 
 class ExperimentData(NamedTuple):
-    """The aggregates of one experiment a figure of roles draws from (None: not needed)."""
+    """The aggregates of one experiment a figure of roles draws from (None: not needed, or
+    the finite-size theory not computed)."""
 
     runs: xr.Dataset | None
     theory: xr.Dataset | None
+    finite_size: xr.Dataset | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +219,8 @@ class FigureTarget:
 
     def inputs(self) -> dict[str, tuple[str, str]]:
         """Input name → (experiment, aggregate kind) of every dataset the figure reads:
-        ``runs``/``theory``, or ``<role>_runs``/``<role>_theory`` for a figure of roles."""
+        ``runs``/``theory``/``finite_size``, or ``<role>_runs`` etc. for a figure of roles
+        (``finite_size`` is optional: a figure gets None where it is not computed)."""
         if self.roles:
             return {f"{role}_{kind}": (experiment, kind) for role, experiment in self.roles
                     for kind in self.spec.inputs}
@@ -250,7 +258,8 @@ class FigureTarget:
         if self.roles:
             present = dict(self.roles)
             return spec.draw(**{role: ExperimentData(datasets.get(f"{role}_runs"),
-                                                     datasets.get(f"{role}_theory"))
+                                                     datasets.get(f"{role}_theory"),
+                                                     datasets.get(f"{role}_finite_size"))
                                 if role in present else None
                                 for role in (*spec.roles, *spec.optional_roles)})
         options = {"synapse": self.synapse} if self.synapse else {}
@@ -266,7 +275,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                ("runs", "theory"), Expansion.ROLES, "Kohonen stability",
                kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
                optional_roles=("replicates", "initial_conditions")),
-    *(FigureSpec(stem, statistics.plot_statistics, ("runs", "theory"), Expansion.ROLES,
+    *(FigureSpec(stem, statistics.plot_statistics, WITH_FINITE_SIZE, Expansion.ROLES,
                  "Network statistics", statistics.caption, stem=stem, roles=("main",))
       for stem in ("fig03_kohonen_statistics", "fig04_istdp_statistics",
                    "fig05_soft_hebbian_statistics")),
@@ -290,7 +299,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                ("runs", "theory"), Expansion.ROLES, "Hebbian variants",
                hebbian_variants.caption, stem="fig10_hebbian_variants",
                roles=hebbian_variants.ROLES),
-    FigureSpec("fig11_mean_field_transients", transients.plot_transients, ("runs", "theory"),
+    FigureSpec("fig11_mean_field_transients", transients.plot_transients, WITH_FINITE_SIZE,
                Expansion.ROLES, "Mean-field transients", transients.caption,
                stem="fig11_mean_field_transients", roles=transients.ROLES),
     FigureSpec("fig12_inhibitory_pair", inhibitory_pair.plot_inhibitory_pair,
@@ -309,7 +318,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                covariance_weight.caption, stem="figS3_covariance_vs_weight",
                roles=("jee", "jei")),
     # per-experiment diagnostics
-    FigureSpec("weight_dynamics", weight_dynamics.plot_weight_dynamics, ("runs", "theory"),
+    FigureSpec("weight_dynamics", weight_dynamics.plot_weight_dynamics, WITH_FINITE_SIZE,
                Expansion.PER_PLASTIC_SYNAPSE, "Weight dynamics", weight_dynamics.caption,
                stem="weight_dynamics_{experiment}_{synapse}"),
     FigureSpec("balance", balance.plot_balance, ("runs", "theory"), Expansion.PER_EXPERIMENT,
