@@ -152,3 +152,93 @@ def test_transients_overlay_and_print_the_finite_size_theory():
 @pytest.fixture(scope="module")
 def study():
     return base.study.__wrapped__()
+
+
+# ----------------------------------------------------------------------------- paper figures
+def test_fig02_final_vs_beta_draws_the_finite_size_fixed_point_per_beta():
+    import test_figures_figA as figa
+    from balanced_stdp.figures import kohonen_stability
+    sweep = figa.stability_data(figa.SWEEP_BETAS, (1,), figa.SWEEP_DIVERGED)
+    finite = finite_size_of(sweep.theory)
+    fig = kohonen_stability.plot_kohonen_stability(
+        ExperimentData(sweep.runs, sweep.theory, finite))
+    line = only_line(figa.axes_by_gid(fig, "final-vs-beta"), "finite-size-fixed-point")
+    np.testing.assert_allclose(line.get_xdata(), figa.SWEEP_BETAS)
+    np.testing.assert_allclose(line.get_ydata(), [figa.leading_order_j_star(b) + SHIFT
+                                                  for b in figa.SWEEP_BETAS])
+    assert line.get_label() == "j*(β₀), finite-size theory"
+    assert_finite_size_style(line)
+
+
+def test_fig01_rates_and_weight_against_the_finite_size_theory_per_n():
+    import test_figures_figA as figa
+    from balanced_stdp import aggregate
+    from balanced_stdp.figures import network_scaling
+    runs = aggregate.combine([figa.scaling_run(n, s) for n in figa.N_VALUES for s in (1, 2)])
+    theories = aggregate.combine([figa.scaling_theory(n) for n in figa.N_VALUES])
+    finite = finite_size_of(theories)
+    finite["fixed_point_rate"] = finite["fixed_point_rate"] + 0.01 * finite["N"]  # N-dependent
+    fig = network_scaling.plot_network_scaling(ExperimentData(runs, theories, finite))
+    rates = figa.axes_by_gid(fig, "rates-vs-N")
+    line = only_line(rates, "finite-size-rate-I")
+    np.testing.assert_allclose(line.get_xdata(), figa.N_VALUES)
+    np.testing.assert_allclose(line.get_ydata(), [18.9 + SHIFT + 0.01 * n for n in figa.N_VALUES])
+    weight = figa.axes_by_gid(fig, "weight-vs-time")
+    for n in figa.N_VALUES:
+        assert only_line(weight, f"finite-size-fixed-point-N={n}").get_ydata()[0] == \
+            pytest.approx(3.0 + SHIFT)
+
+
+def test_figS1_draws_the_finite_size_fixed_point_vs_c_per_n():
+    import test_figures_figA as figa
+    from balanced_stdp import aggregate
+    from balanced_stdp.figures import correlation_dependence
+    kohonen = figa.correlation_runs({"rule": "kohonen", "eta": 0.05, "beta0": 2.0}, 5.0,
+                                    (3.0, 3.4, 3.8))
+    theories = []
+    for n in (100, 200):
+        for c in figa.S1_C:
+            cfg = figa.kohonen_config(c=c, n=n, sweep=["N"])
+            theories.append(figa.make_theory(cfg, {"N": n},
+                                             {"fixed_point_weight": 3.0 + c + n / 1000}))
+    finite = aggregate.combine(theories)
+    fig = correlation_dependence.plot_correlation_dependence(
+        ExperimentData(kohonen.runs, None, finite), None)
+    ax = figa.axes_by_gid(fig, "final-vs-c-kohonen")
+    for n in (100, 200):
+        line = only_line(ax, f"finite-size-N={n}")
+        np.testing.assert_allclose(line.get_xdata(), figa.S1_C)
+        np.testing.assert_allclose(line.get_ydata(), [3.0 + c + n / 1000 for c in figa.S1_C])
+        assert "finite-size theory" in line.get_label()
+
+
+def test_fig08b_overlays_the_finite_size_ode_per_eta():
+    import test_figures_figC as figc
+    data = {"kohonen": figc.timescale_data("kohonen"), "soft": figc.timescale_data("soft_hebbian"),
+            "istdp": figc.timescale_data("istdp")}
+    data["kohonen"] = ExperimentData(data["kohonen"].runs, data["kohonen"].theory,
+                                     finite_size_of(data["kohonen"].theory))
+    fig = registry.FIGURES["fig08b_timescale_separation"].draw(**data)
+    lines = [a for ax in fig.axes for a in ax.lines
+             if str(a.get_gid()).startswith("finite-size|eta=")]
+    assert len(lines) == len(figc.ETAS)
+    reference = data["kohonen"].theory["mean_weight"].sel(synapse="ee").isel(
+        rule=0, c=0, seed=0, plasticity_ee_eta=0)
+    np.testing.assert_allclose(lines[0].get_ydata(), reference.values + SHIFT)
+    legends = [text.get_text() for ax in fig.axes if ax.get_legend()
+               for text in ax.get_legend().get_texts()]
+    assert "finite-size theory, same η" in legends
+
+
+def test_fig07_final_vs_initial_draws_the_finite_size_fixed_point():
+    import test_figures_figC as figc
+    runs = {(c, w): figc.make_run("istdp", c, 1, weights_ei=w) for c in (0.0,)
+            for w in figc.INITIAL}
+    theory = figc.combine([figc.manifold_theory(0.0, w) for w in figc.INITIAL])
+    sweep = ExperimentData(figc.combine(list(runs.values())), theory, finite_size_of(theory))
+    fig = registry.FIGURES["fig07_istdp_manifold"].draw(sweep=sweep)
+    ax = base.axes_by_gid(fig, "fig7-D")
+    line = only_line(ax, "finite-size-fixed-point")
+    np.testing.assert_allclose(line.get_xdata(), figc.INITIAL)
+    expected = theory["fixed_point_weight"].sel(synapse="ei").mean(["rule", "c", "seed"])
+    np.testing.assert_allclose(line.get_ydata(), expected.values + SHIFT)
