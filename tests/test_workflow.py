@@ -268,6 +268,20 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
             assert f"output: {run_path(name, point, 'run.nc', results_dir)}" in result.stdout
 
 
+def test_finite_size_theory_off_drops_its_job_and_inputs(tmp_path, workflow_env):
+    cfg = copy.deepcopy(load_test_config())
+    cfg["experiments"]["kohonen"]["finite_size_theory"] = False
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = run_snakemake(workdir, "--dry-run", "--cores", "1", env=workflow_env,
+                           configfile=write_config(tmp_path / "off.yaml", cfg))
+    counts = job_counts(result.stdout)
+    assert counts["theory_finite_size"] == len(cfg["experiments"]) - 1
+    assert counts["agreement"] == len(cfg["experiments"])
+    assert f"{RESULTS}/aggregate/kohonen_theory_finite_size.nc" not in result.stdout
+    assert f"{RESULTS}/aggregate/soft_hebbian_theory_finite_size.nc" in result.stdout
+
+
 PAPER_FIGURES = ("fig01_network_scaling", "fig02_kohonen_stability", "fig03_kohonen_statistics",
                  "fig04_istdp_statistics", "fig05_soft_hebbian_statistics", "fig06_optogenetics",
                  "fig07_istdp_manifold", "fig08a_manifold_correlated",

@@ -283,7 +283,7 @@ def plot_seed_mean(ax, time_s: np.ndarray, values_by_seed: np.ndarray, **style) 
 def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *,
                      along: str | None = None, at=None, vertical: bool = False,
                      label: str | None = None, gid: str | None = None,
-                     **extra) -> xr.DataArray | None:
+                     style: dict | None = None, **extra) -> xr.DataArray | None:
     """Overlay the finite-size theory's ``name`` at the facet ``key``, labelled.
 
     The one way figures draw the finite-size theory (issue 12), in
@@ -309,6 +309,9 @@ def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *
         Theory variable.
     key : dict
         The facet (swept values); ``extra`` selects further (``synapse="ee"``).
+    style : dict, optional
+        Line properties overriding the style's (e.g. a thinner fixed-point line); colour
+        and dash-dot pattern stay those of every finite-size line unless overridden.
 
     Returns
     -------
@@ -318,14 +321,14 @@ def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *
     da = theory_at(finite_size, name, key, keep=(along,) if along else (), **extra)
     if da is None:
         return None
-    if name.startswith("fixed_point"):
+    if name.startswith("fixed_point") and not along:
         stability = select(finite_size, "stability", key)
-        if stability is not None and not along:
+        if stability is not None:
             labels = [str(v.decode() if isinstance(v, bytes) else v)
                       for v in np.asarray(stability.values, dtype=object).reshape(-1)]
             if labels and not any(label_.startswith("stable") for label_ in labels):
                 return None
-    style = {**FINITE_SIZE_STYLE, "label": label or FINITE_SIZE_LABEL,
+    style = {**FINITE_SIZE_STYLE, **(style or {}), "label": label or FINITE_SIZE_LABEL,
              "gid": gid or f"finite-size-{name}"}
     if along:
         if along not in da.dims:

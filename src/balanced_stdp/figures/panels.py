@@ -17,8 +17,8 @@ import xarray as xr
 from ..aggregate import running_mean
 from .common import (annotate_divergence, by_seed, divergence, plastic_synapses,
                      plot_finite_size, plot_seed_mean, select, theory_at)
-from .style import (FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
-                    SYNAPSE_COLORS, TIME_LABEL, no_data)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, POPULATION_COLORS,
+                    SOURCE_COLORS, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, no_data)
 
 THEORY_COLOR = "#e66100"
 """Colour of theory lines drawn over coloured traces (dashed; orange stays visible over
@@ -152,7 +152,8 @@ def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int 
     plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
     if show_fixed_point:
         plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
-                         label="finite-size fixed point", gid="finite-size-fixed-point")
+                         label="finite-size fixed point", gid="finite-size-fixed-point",
+                         style=FINITE_SIZE_FIXED_POINT)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
     if divergence_marks:

@@ -37,6 +37,8 @@ FINITE_SIZE_STYLE = {"linestyle": "-.", "linewidth": 1.4, "color": "#d01c8b"}
 """The finite-size theory (issue 12): magenta dash-dot, next to the dashed leading-order or
 Δ-corrected theory (figures.common.plot_finite_size draws it)."""
 FINITE_SIZE_LABEL = "finite-size theory"
+FINITE_SIZE_FIXED_POINT = {"linewidth": 0.9}
+"""Thinner dash-dot for the finite-size fixed point drawn next to its trajectory."""
 DIVERGED_COLOR = "#b2182b"
 TIME_LABEL = "Time (s)"
 

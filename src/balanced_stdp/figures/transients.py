@@ -18,8 +18,8 @@ from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
                      plot_finite_size, select, theory_at)
 from .panels import THEORY_COLOR, fixed_point, main_synapse, theory_name
-from .style import (FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS, TIME_LABEL, figure_legend,
-                    new_figure, no_data, rule_name, styled)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS,
+                    TIME_LABEL, figure_legend, new_figure, no_data, rule_name, styled)
 
 if TYPE_CHECKING:                     # the registry imports this module
     from .registry import ExperimentData
@@ -109,7 +109,8 @@ def _draw_transient(ax, runs, theory, finite_size=None) -> None:
     plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
     finite = plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
                               label="fixed point, finite-size theory",
-                              gid="finite-size-fixed-point")
+                              gid="finite-size-fixed-point",
+                              style=FINITE_SIZE_FIXED_POINT)
     seeds, flags, times = divergence(runs, key)
     final_mean, final_sd, count = seed_statistics(final_values(values, flags))
     lines = [f"final sim.: {final_mean:.3g}" + (f" ± {final_sd:.2g}" if np.isfinite(final_sd)

@@ -14,9 +14,9 @@ from .common import (annotate_divergence, by_seed, coord_values, divergence, div
                      ensure_swept, facet_gid, facet_label, facets, plastic_synapses,
                      plot_finite_size, select, theory_at)
 from .panels import theory_name
-from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS,
-                    THEORY_STYLE, TIME_LABEL, common_limits, figure_legend, final_label,
-                    format_value, new_figure, no_data, styled)
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE,
+                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE, TIME_LABEL, common_limits,
+                    figure_legend, final_label, format_value, new_figure, no_data, styled)
 
 N_SAMPLED_TRACES = 5
 """Sampled synapses drawn as thin traces per panel (first running seed)."""
@@ -140,7 +140,8 @@ def _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size=None) 
                    gid="theory-fixed-point", **FIXED_POINT_STYLE)
     plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
     plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
-                     label="finite-size fixed point", gid="finite-size-fixed-point")
+                     label="finite-size fixed point", gid="finite-size-fixed-point",
+                     style=FINITE_SIZE_FIXED_POINT)
     annotate_divergence(ax, *divergence(runs, key))
     return True
 
