@@ -17,9 +17,12 @@ Quantities and their definitions (the same estimator on simulation and theory):
   the theory's ``population_rate`` averaged over the record times in (T/2, T];
 * ``count_cov_<pair>`` (spikes²), per pair type: ``spike_count_cov`` of run and theory;
 * ``relaxation_time_<syn>`` (s), per plastic synapse type: :func:`relaxation_time` of
-  the seed-mean simulated ``mean_weight(t)`` (running mean over the runs still running,
-  :func:`balanced_stdp.aggregate.running_mean`) and of each theory's ``mean_weight(t)``;
-  its s.d. is NaN (one estimate from the seed mean).
+  the seed-mean simulated ``mean_weight(t)`` (:func:`balanced_stdp.aggregate.running_mean`
+  over the runs the divergence guard did not stop) and of each theory's
+  ``mean_weight(t)``, all up to the run's T; its s.d. is NaN (one estimate from the seed
+  mean) and ``n_seeds`` counts the runs in that mean.
+
+Runs stopped by the divergence guard are left out of every simulated value.
 
 Theory variables that differ between seeds (the Δ-corrected theory is one per run) are
 averaged over the seeds. :func:`agreement_dataset` turns the table into a netCDF-ready

@@ -95,7 +95,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
         common_limits(drawn, "y")
         _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color, finite_size)
     fig.suptitle(f"Mean {synapse.upper()} weight: simulation vs mean-field theory")
-    figure_legend(fig)
+    figure_legend(fig, max_columns=min(4, n_cols))
     return fig
 
 
@@ -178,11 +178,11 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
         finite = np.isfinite(fixed.values)
         ax.plot(c_array[finite], fixed.values[finite], color=color, marker="D", markersize=3,
                 markerfacecolor="white",
-                label=f"{theory_name(theory)}: fixed point vs c", gid="theory-vs-c",
+                label=f"{theory_name(theory)}: j* vs c", gid="theory-vs-c",
                 **THEORY_STYLE)
     finite_fixed = plot_finite_size(ax, finite_size, "fixed_point_weight", row, along="c",
                                     at=c_array, synapse=synapse, gid="finite-size-vs-c",
-                                    label="finite-size theory: fixed point vs c")
+                                    label="finite-size theory: j* vs c")
     if excluded:
         ax.text(0.02, 0.98, "excluded (diverged):\n" + "\n".join(excluded),
                 transform=ax.transAxes, ha="left", va="top", fontsize=6, color=DIVERGED_COLOR,
