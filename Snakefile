@@ -1,4 +1,5 @@
-# balanced-stdp study: parameter grids -> one netCDF per run -> aggregates -> figures.
+# balanced-stdp study: parameter grids -> one netCDF per run -> aggregates -> agreement
+# tables and figures.
 #
 #   snakemake --cores 2                                  # default quick study (config/config.yaml)
 #   snakemake --cores 2 --configfile config/paper.yaml   # another config replaces it entirely
@@ -26,6 +27,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/agreement.smk"
 include: "workflow/rules/figures.smk"
 
 
@@ -33,4 +35,5 @@ rule all:
     default_target: True
     input:
         all_aggregates(),
+        all_agreement_tables(),
         all_figures(),

@@ -125,3 +125,34 @@ def test_incomplete_or_corrupt_files_are_refused(tmp_path):
                                                           "truncated.nc"]
     with netCDF4.Dataset(good) as handle:
         assert handle.getncattr("complete") == "true"
+
+
+def test_theory_finite_size_writes_the_finite_size_dataset(tmp_path, capsys):
+    config = tmp_path / "kohonen.yaml"
+    config.write_text("N: 200\nduration_s: 1.0\nplasticity:\n  ee: {rule: kohonen, eta: 0.01}\n")
+    out = tmp_path / "fs.nc"
+    assert main(["theory", str(config), "--finite-size", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("theory (finite-size theory), rule kohonen")
+    assert "rate quantiles E (Hz)" in printed
+    ds = open_run(out, kind="theory")
+    assert ds.attrs["theory_order"] == "finite_size"
+    assert ds["rate_quantile"].dims[-2:] == ("population", "quantile")
+    assert ds["final_weight_quantile"].attrs["units"] == "mV"
+    # the leading-order variables, with the same dims and coordinates
+    leading = tmp_path / "lo.nc"
+    assert main(["theory", str(config), "--out", str(leading)]) == 0
+    assert capsys.readouterr().out.startswith("theory (leading order)")
+    lo = open_run(leading, kind="theory")
+    for name in lo.data_vars:
+        assert ds[name].dims == lo[name].dims, name
+
+
+def test_theory_finite_size_refuses_from_simulation(tmp_path, capsys):
+    out = tmp_path / "fs.nc"
+    code = main(["theory", "--finite-size", "--from-simulation", str(tmp_path / "run.nc"),
+                 "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--finite-size and --from-simulation exclude each other" in err
+    assert not out.exists()

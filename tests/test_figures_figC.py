@@ -269,7 +269,7 @@ def test_fig08b_draws_each_eta_against_its_ode_and_the_late_deviation():
     assert {a.get_gid() for a in ax_all.lines} == (
         {f"sim|eta={e:g}" for e in ETAS[:-1]} | {f"theory|eta={e:g}" for e in ETAS[:-1]})
     assert {a.get_gid() for a in ax_largest.lines} == {"sim|eta=1", "theory|eta=1"}
-    runs, theory = data["istdp"]
+    runs, theory = data["istdp"].runs, data["istdp"].theory
     sim = runs["mean_weight"].sel(synapse="ei", plasticity_ei_eta=1e-2).values.ravel()
     np.testing.assert_allclose(line(ax_all, "sim|eta=0.01").get_ydata(), sim)
     ode = theory["mean_weight"].sel(synapse="ei", plasticity_ei_eta=1e-2).values.ravel()

@@ -182,7 +182,8 @@ def test_schema_errors_name_the_key():
     cfg = copy.deepcopy(STUDY)
     cfg["experiments"]["sweep"]["grdi"] = {}
     assert _schema_error(cfg) == ("unknown key 'experiments.sweep.grdi'; "
-                                  "allowed: description, grid, run, theory")
+                                  "allowed: description, finite_size_theory, grid, run, "
+                                  "theory")
     cfg = copy.deepcopy(STUDY)
     cfg["experiments"]["sweep"]["grid"]["c"] = [0.0, 1.5]
     assert _schema_error(cfg) == ("experiments.sweep.grid.c[1]: "

@@ -29,6 +29,7 @@ import xarray as xr
 import yaml
 from snakemake.utils import validate
 
+from balanced_stdp.agreement import TABLE_COLUMNS
 from balanced_stdp.config import describe_fields, rule_label
 from balanced_stdp.contract import dimension_name, swept_values
 from balanced_stdp.io import open_run
@@ -133,6 +134,33 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
         assert (runs["population_rate"].mean("time") > 0).all(), f"{name}: silent population"
 
 
+def test_every_experiment_has_its_agreement_table_and_finite_size_theory(local_study):
+    cfg = load_test_config()
+    aggregate_dir = local_study / RESULTS / "aggregate"
+    header = None
+    for name, experiment in cfg["experiments"].items():
+        table = (aggregate_dir / f"{name}_agreement.csv").read_text().splitlines()
+        header = table[0].split(",")
+        assert header[0] == "experiment" and header[-10:] == list(TABLE_COLUMNS), name
+        assert len(table) > 1, f"{name}: empty agreement table"
+        assert all(line.startswith(f"{name},") for line in table[1:])
+        agreement = open_run(aggregate_dir / f"{name}_agreement.nc")
+        assert all("units" in agreement[v].attrs for v in agreement.data_vars
+                   if v != "theory_order")
+        assert (aggregate_dir / f"{name}_agreement.html").read_text().count("<tr") == len(table)
+        if experiment.get("finite_size_theory", True):
+            finite = open_run(aggregate_dir / f"{name}_theory_finite_size.nc", kind="theory")
+            theory = open_run(aggregate_dir / f"{name}_theory.nc", kind="theory")
+            assert finite.attrs["theory_order"] == "finite_size"
+            assert {"rate_quantile", "final_weight_quantile"} <= set(finite.data_vars)
+            for dim in ("rule", "c", "seed", "time", "synapse", "population"):
+                assert finite[dim].values.tolist() == theory[dim].values.tolist(), (name, dim)
+    summary = (aggregate_dir / "agreement_summary.csv").read_text().splitlines()
+    rows = sum(len((aggregate_dir / f"{n}_agreement.csv").read_text().splitlines()) - 1
+               for n in cfg["experiments"])
+    assert len(summary) == rows + 1
+
+
 def test_every_figure_is_a_nonempty_pdf_and_png(local_study):
     figures = local_study / RESULTS / "figures"
     stems = expected_figure_stems(load_test_config())
@@ -165,6 +193,9 @@ def test_report_holds_every_figure_with_its_parameters(local_study, workflow_env
     for name in cfg["experiments"]:
         assert f"Experiment '{name}'" in html
     assert f"N = {cfg['defaults']['N']}" in html
+    for name in cfg["experiments"]:                 # the agreement tables, shown as HTML
+        assert f"{name}_agreement.html" in html and f"{name}_agreement.csv" in html
+    assert "Agreement" in html
     assert "c \\u2208 {0, 0.1}" in html  # the kohonen grid, in the caption's JSON
 
 
@@ -183,6 +214,8 @@ def test_changing_one_grid_value_reruns_only_that_point(local_study, workflow_en
     counts = job_counts(result.stdout)
     assert counts["run_config"] == counts["simulate"] == 1
     assert counts["theory"] == counts["aggregate_runs"] == 1    # of that experiment only
+    assert counts["theory_finite_size"] == counts["agreement"] == 1
+    assert counts["agreement_summary"] == 1
     # only the figures drawn from that experiment are redrawn
     readers = [stem for stem, target in figure_targets(
         cfg["figures"], {name: plastic_synapses(points)
@@ -216,18 +249,37 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     grids = study_grids(cfg)
     n_points = sum(len(points) for points in grids.values())
     n_experiments = len(cfg["experiments"])
+    n_finite_size = sum(e.get("finite_size_theory", True) for e in cfg["experiments"].values())
     expected = {
         "compile_numba": 1, "run_config": n_points, "simulate": n_points,
         "theory": n_experiments, "aggregate_runs": n_experiments,
+        "theory_finite_size": n_finite_size, "agreement": n_experiments,
+        "agreement_summary": 1,
         "figure": len(expected_figure_stems(cfg)), "all": 1,
     }
     assert counts == expected
     results_dir = cfg.get("results_dir", "results")
     for stem in expected_figure_stems(cfg):
         assert f"output: {results_dir}/figures/{stem}.pdf" in result.stdout
+    for name in grids:
+        assert f"{results_dir}/aggregate/{name}_agreement.csv" in result.stdout
     for name, points in grids.items():
         for point in (list(points)[0], list(points)[-1]):
             assert f"output: {run_path(name, point, 'run.nc', results_dir)}" in result.stdout
+
+
+def test_finite_size_theory_off_drops_its_job_and_inputs(tmp_path, workflow_env):
+    cfg = copy.deepcopy(load_test_config())
+    cfg["experiments"]["kohonen"]["finite_size_theory"] = False
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = run_snakemake(workdir, "--dry-run", "--cores", "1", env=workflow_env,
+                           configfile=write_config(tmp_path / "off.yaml", cfg))
+    counts = job_counts(result.stdout)
+    assert counts["theory_finite_size"] == len(cfg["experiments"]) - 1
+    assert counts["agreement"] == len(cfg["experiments"])
+    assert f"{RESULTS}/aggregate/kohonen_theory_finite_size.nc" not in result.stdout
+    assert f"{RESULTS}/aggregate/soft_hebbian_theory_finite_size.nc" in result.stdout
 
 
 PAPER_FIGURES = ("fig01_network_scaling", "fig02_kohonen_stability", "fig03_kohonen_statistics",

@@ -74,12 +74,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
     theory = sub.add_parser(
         "theory", help="mean-field predictions as a netCDF dataset",
-        epilog="Prints a summary (balanced rates, fixed point, stability, relaxation time) on "
-               "stdout. Refuses what simulate refuses, and a diverged run for "
-               "--from-simulation.")
+        epilog="Prints a summary (theory order, balanced rates, fixed point, stability, "
+               "relaxation time) on stdout. Refuses what simulate refuses, and a diverged run "
+               "for --from-simulation. --finite-size and --from-simulation exclude each other: "
+               "the finite-size theory is computed from CONFIG alone, never fitted to a run.")
     _add_config_arguments(theory, required=False)
     theory.add_argument("--from-simulation", type=Path, metavar="RUN.nc",
                         help="Δ-corrected predictions for a finished run (instead of CONFIG)")
+    theory.add_argument("--finite-size", action="store_true",
+                        help="the finite-size (second-order) theory of CONFIG: the leading-order "
+                             "variables plus rate and final-weight quantiles")
     theory.add_argument("--out", required=True, type=Path, help="output netCDF file")
     theory.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
@@ -134,6 +138,11 @@ def _run_for_delta_correction(path: Path):
     return run
 
 
+THEORY_ORDER_NAMES = {"finite_size": "finite-size theory", "leading_order": "leading order",
+                      "delta_corrected": "Delta-corrected (spec 6.6)"}
+"""Printed name of each ``theory_order`` attribute value (others are printed as they are)."""
+
+
 def _theory_summary(ds) -> str:
     """A few lines with the prediction's headline numbers (populations E, I, …)."""
     import numpy as np
@@ -151,7 +160,9 @@ def _theory_summary(ds) -> str:
     relaxation = float(squeezed["relaxation_time_s"])
     relaxation_text = (f"{relaxation:.3g} s" if np.isfinite(relaxation)
                        else "none (no stable fixed point)")
-    lines = [f"theory ({ds.attrs.get('theory_order', 'leading order')}), rule "
+    order = THEORY_ORDER_NAMES.get(ds.attrs.get("theory_order", "leading order"),
+                                   ds.attrs.get("theory_order"))
+    lines = [f"theory ({order}), rule "
              f"{ds.attrs.get('rule')}, c = {float(squeezed['c']):g}",
              f"  balanced rates at the initial weights: {rates('balanced_rate')}",
              f"  fixed point: {weights}; rates {rates('fixed_point_rate')}",
@@ -159,6 +170,12 @@ def _theory_summary(ds) -> str:
     if "fixed_point_rate_laser_on" in ds:
         lines.append(f"  fixed point while X2 is on: rates {rates('fixed_point_rate_laser_on')}"
                      f" ({squeezed['stability_laser_on'].item()})")
+    if "rate_quantile" in ds:
+        quantiles = squeezed["rate_quantile"]
+        for p in quantiles["population"].values:
+            values = ", ".join(f"{float(q):g}: {float(v):.2f}" for q, v in zip(
+                quantiles["quantile"].values, quantiles.sel(population=p).values))
+            lines.append(f"  rate quantiles {p} (Hz): {values}")
     lost = float(squeezed["balance_lost_at_s"])
     if np.isfinite(lost):
         lines.append(f"  the mean-field trajectory loses balance at t = {lost:g} s")
@@ -169,6 +186,9 @@ def _theory(args) -> int:
     from . import theory
     from .io import check_writable, refuse_existing, write_dataset_atomic
 
+    if args.finite_size and args.from_simulation is not None:
+        raise ConfigError("--finite-size and --from-simulation exclude each other: the "
+                          "finite-size theory is computed from CONFIG alone (give CONFIG)")
     if args.from_simulation is not None:
         if args.config is not None or args.overrides:
             raise ConfigError("--from-simulation takes its config from the run; give no CONFIG "
@@ -183,6 +203,9 @@ def _theory(args) -> int:
     check_writable(args.out)
     if config is None:
         ds = theory.predict_from_simulation(_run_for_delta_correction(args.from_simulation))
+    elif args.finite_size:
+        from .theory.finite_size_theory import predict_finite_size_point
+        ds = predict_finite_size_point(config)
     else:
         ds = theory.predict(config)
     write_dataset_atomic(ds, args.out, overwrite=args.overwrite)

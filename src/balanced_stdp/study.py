@@ -292,6 +292,16 @@ def theory_runtime_min(cfgs: Iterable[dict]) -> float:
     return max(MIN_RUNTIME_MIN, THEORY_MINUTES_PER_POINT * len(list(cfgs)))
 
 
+FINITE_SIZE_THEORY_MINUTES_PER_POINT = 1.0
+"""Per-point time of the finite-size theory (twice the leading order's allowance, until
+it has been measured)."""
+
+
+def finite_size_theory_runtime_min(cfgs: Iterable[dict]) -> float:
+    """Runtime request of an experiment's finite-size theory job (min)."""
+    return max(MIN_RUNTIME_MIN, FINITE_SIZE_THEORY_MINUTES_PER_POINT * len(list(cfgs)))
+
+
 def aggregate_memory_mb(cfgs: Iterable[dict]) -> float:
     """Memory of an aggregation or figure job (MB): every run of the experiment plus the
     combined copy."""

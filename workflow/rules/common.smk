@@ -28,6 +28,7 @@ from balanced_stdp.study import (
     check_figures,
     estimated_memory_mb,
     expand_study,
+    finite_size_theory_runtime_min,
     plastic_synapses,
     report_caption,
     run_files,
@@ -117,6 +118,37 @@ def get_theory_inputs(wildcards) -> dict:
     return inputs
 
 
+def has_finite_size_theory(experiment: str) -> bool:
+    """experiments.<name>.finite_size_theory: the finite-size theory is computed."""
+    return config["experiments"][experiment]["finite_size_theory"]
+
+
+def get_finite_size_theory_configs(wildcards) -> list[str]:
+    """Every point's config (the finite-size theory is never fitted to the runs)."""
+    experiment = wildcards.experiment
+    if not has_finite_size_theory(experiment):
+        raise WorkflowError(
+            f"experiments.{experiment}.finite_size_theory is false: no finite-size theory"
+        )
+    return run_files(experiment, GRIDS[experiment], "config.yaml", RESULTS)
+
+
+def get_agreement_inputs(wildcards) -> dict:
+    """The runs and theory aggregates, and the finite-size theory where it is computed."""
+    experiment = wildcards.experiment
+    inputs = {
+        "runs": results(f"aggregate/{experiment}.nc"),
+        "theory": results(f"aggregate/{experiment}_theory.nc"),
+    }
+    if has_finite_size_theory(experiment):
+        inputs["finite_size"] = results(f"aggregate/{experiment}_theory_finite_size.nc")
+    return inputs
+
+
+def get_agreement_labels(wildcards) -> dict:
+    return {"experiment": wildcards.experiment}
+
+
 def get_run_config_yaml(wildcards) -> str:
     """The point's resolved run config as the YAML text of its config.yaml."""
     path = run_path(wildcards.experiment, wildcards.point, "config.yaml", RESULTS)
@@ -141,6 +173,11 @@ def theory_runtime(wildcards, attempt) -> int:
     return math.ceil(attempt * theory_runtime_min(GRIDS[wildcards.experiment].values()))
 
 
+def finite_size_theory_runtime(wildcards, attempt) -> int:
+    points = GRIDS[wildcards.experiment].values()
+    return math.ceil(attempt * finite_size_theory_runtime_min(points))
+
+
 def theory_mem_mb(wildcards, attempt) -> int:
     return math.ceil(attempt * theory_memory_mb(GRIDS[wildcards.experiment].values()))
 
@@ -162,11 +199,13 @@ def get_figure_target(wildcards) -> dict:
 
 
 def get_figure_input(wildcards) -> dict:
-    """The aggregates the figure reads (``runs``/``theory`` of its experiment or roles)."""
-    suffix = {"runs": "", "theory": "_theory"}
+    """The aggregates the figure reads (``runs``/``theory`` of its experiment or roles, and
+    ``finite_size`` where the experiment computes the finite-size theory)."""
+    suffix = {"runs": "", "theory": "_theory", "finite_size": "_theory_finite_size"}
     return {
         name: results(f"aggregate/{experiment}{suffix[kind]}.nc")
         for name, (experiment, kind) in _figure_target(wildcards).inputs().items()
+        if kind != "finite_size" or has_finite_size_theory(experiment)
     }
 
 
@@ -201,7 +240,20 @@ def all_aggregates() -> list[str]:
         results(f"aggregate/{e}{suffix}.nc")
         for e in EXPERIMENTS
         for suffix in ("", "_theory")
+    ] + [
+        results(f"aggregate/{e}_theory_finite_size.nc")
+        for e in EXPERIMENTS
+        if has_finite_size_theory(e)
     ]
+
+
+def all_agreement_tables() -> list[str]:
+    """Every experiment's agreement table (CSV, netCDF, HTML) and the study's summary."""
+    return [
+        results(f"aggregate/{e}_agreement.{ext}")
+        for e in EXPERIMENTS
+        for ext in ("csv", "nc", "html")
+    ] + [results("aggregate/agreement_summary.csv")]
 
 
 def all_figures() -> list[str]:

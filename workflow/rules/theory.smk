@@ -1,6 +1,8 @@
 # The theory of every grid point of an experiment, in one job: leading-order predictions
 # from the run configs, or Δ-corrected ones from the finished runs (experiments.<name>
-# .theory). Combined like the runs, with the same coordinates.
+# .theory). Combined like the runs, with the same coordinates. The finite-size theory
+# (experiments.<name>.finite_size_theory) is a second job per experiment, from the
+# configs only.
 
 
 rule theory:
@@ -20,3 +22,22 @@ rule theory:
         model_version=MODEL_VERSION,
     script:
         "../scripts/theory.py"
+
+
+rule theory_finite_size:
+    input:
+        configs=get_finite_size_theory_configs,
+    output:
+        results("aggregate/{experiment}_theory_finite_size.nc"),
+    log:
+        results("logs/theory_finite_size/{experiment}.log"),
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=theory_mem_mb,
+        runtime=finite_size_theory_runtime,
+    params:
+        model_version=MODEL_VERSION,
+    script:
+        "../scripts/theory_finite_size.py"

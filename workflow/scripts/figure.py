@@ -1,8 +1,9 @@
 """Snakemake script: draw one figure target of balanced_stdp.figures, save PDF and PNG.
 
 ``params.target`` is the output's :class:`balanced_stdp.figures.FigureTarget` (as a
-dict); its inputs (``runs``/``theory``, or ``<role>_runs``/``<role>_theory`` for a
-figure combining experiments) are this job's inputs of the same names. The data-aware
+dict); its inputs (``runs``/``theory``/``finite_size``, or ``<role>_runs`` etc. for a
+figure combining experiments) are this job's inputs of the same names (``finite_size``
+only where the experiment computes it). The data-aware
 caption is stored in the files' metadata.
 """
 
@@ -13,13 +14,14 @@ from balanced_stdp.figures import FigureTarget, save_figure
 from balanced_stdp.io import open_run
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-KINDS = {"runs": RUN_KIND, "theory": THEORY_KIND}
+KINDS = {"runs": RUN_KIND, "theory": THEORY_KIND, "finite_size": THEORY_KIND}
 
 with open(smk.log[0], "w") as log:
     sys.stdout = sys.stderr = log
     target = FigureTarget(**smk.params.target)
+    # the finite-size theory is an input only where the experiment computes it
     datasets = {name: open_run(getattr(smk.input, name), kind=KINDS[kind])
-                for name, (_, kind) in target.inputs().items()}
+                for name, (_, kind) in target.inputs().items() if name in smk.input.keys()}
     first_runs = next((ds for name, ds in datasets.items() if name.endswith("runs")), None)
     caption = target.spec.caption(first_runs)
     save_figure(target.draw(datasets), smk.output.pdf, smk.output.png, caption=caption)

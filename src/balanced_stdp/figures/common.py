@@ -28,7 +28,8 @@ from ..aggregate import running_mean
 from ..contract import BASE_SWEPT_DIMS, RECORD_DIMS, SYNAPSE_TYPES, swept_dims
 from ..io import write_atomic
 from ..plasticity import RULES
-from .style import DIVERGED_COLOR, SWEPT_DIM_LABELS, format_value, rule_name, rule_sort_key
+from .style import (DIVERGED_COLOR, FINITE_SIZE_LABEL, FINITE_SIZE_STYLE, SWEPT_DIM_LABELS,
+                    format_value, rule_name, rule_sort_key)
 
 
 # ----------------------------------------------------------------------------- facets
@@ -277,3 +278,74 @@ def plot_seed_mean(ax, time_s: np.ndarray, values_by_seed: np.ndarray, **style) 
         return False
     ax.plot(time_s[ok], mean[ok], **style)
     return True
+
+
+def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *,
+                     along: str | None = None, at=None, vertical: bool = False,
+                     label: str | None = None, gid: str | None = None,
+                     style: dict | None = None, **extra) -> xr.DataArray | None:
+    """Overlay the finite-size theory's ``name`` at the facet ``key``, labelled.
+
+    The one way figures draw the finite-size theory (issue 12), in
+    :data:`~balanced_stdp.figures.style.FINITE_SIZE_STYLE` with the legend label
+    "finite-size theory" (``label`` overrides it) and gid ``finite-size-<name>``:
+
+    * a time course (``mean_weight``, ``population_rate``): a line over ``time``;
+    * with ``along`` (a swept dimension kept, e.g. ``"c"`` or ``"N"``): a line with
+      square markers over that coordinate, at the values ``at`` if given (NaN skipped);
+    * a single value: a horizontal line (``vertical=True``: vertical, for histograms).
+
+    Fixed points (names starting with ``fixed_point``) are drawn only where the
+    finite-size theory labels them stable, as for the other theories. Seeds and other
+    swept dimensions are averaged (:func:`theory_at`).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Panel to draw on.
+    finite_size : xarray.Dataset or None
+        The finite-size theory aggregate; None (not computed) draws nothing.
+    name : str
+        Theory variable.
+    key : dict
+        The facet (swept values); ``extra`` selects further (``synapse="ee"``).
+    style : dict, optional
+        Line properties overriding the style's (e.g. a thinner fixed-point line); colour
+        and dash-dot pattern stay those of every finite-size line unless overridden.
+
+    Returns
+    -------
+    xarray.DataArray or None
+        The values drawn, None if nothing was drawn.
+    """
+    da = theory_at(finite_size, name, key, keep=(along,) if along else (), **extra)
+    if da is None:
+        return None
+    if name.startswith("fixed_point") and not along:
+        stability = select(finite_size, "stability", key)
+        if stability is not None:
+            labels = [str(v.decode() if isinstance(v, bytes) else v)
+                      for v in np.asarray(stability.values, dtype=object).reshape(-1)]
+            if labels and not any(label_.startswith("stable") for label_ in labels):
+                return None
+    style = {**FINITE_SIZE_STYLE, **(style or {}), "label": label or FINITE_SIZE_LABEL,
+             "gid": gid or f"finite-size-{name}"}
+    if along:
+        if along not in da.dims:
+            return None
+        if at is not None:
+            da = da.reindex({along: np.asarray(at)})
+        x, y = da[along].values.astype(float), da.values.astype(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if not ok.any():
+            return None
+        ax.plot(x[ok], y[ok], marker="s", markersize=3, markerfacecolor="white", **style)
+    elif "time" in da.dims:
+        time_s, values = da["time"].values, da.values.astype(float)
+        ok = np.isfinite(values)
+        ax.plot(time_s[ok], values[ok], **style)
+    else:
+        if da.size != 1:
+            return None
+        (ax.axvline if vertical else ax.axhline)(float(da), **style)
+    return da

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from .. import theory as mean_field
 from ..aggregate import final_values, seed_statistics
 from .captions import rule_parameters, with_parameters
-from .common import by_seed, divergence, ensure_swept, run_configs, select
+from .common import by_seed, divergence, ensure_swept, plot_finite_size, run_configs, select
 from .style import (DIVERGED_COLOR, THEORY_STYLE, final_label, new_figure, no_data, rule_name,
                     styled)
 
@@ -74,7 +74,9 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
     Parameters
     ----------
     kohonen, soft : ExperimentData
-        Runs of the c sweeps (dimensions ``c`` and ``N``) of each rule.
+        Runs of the c sweeps (dimensions ``c`` and ``N``) of each rule, and their
+        finite-size theory when computed (its fixed point vs c per N, dash-dot,
+        ``finite-size-N=<N>``).
 
     Returns
     -------
@@ -90,12 +92,12 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
         if data is None or data.runs is None:
             no_data(ax)
             continue
-        _draw_role(ax, ensure_swept(data.runs))
+        _draw_role(ax, ensure_swept(data.runs), data.finite_size)
     fig.suptitle("Final EE weight vs input correlation c: simulation and leading-order theory")
     return fig
 
 
-def _draw_role(ax, runs: xr.Dataset) -> None:
+def _draw_role(ax, runs: xr.Dataset, finite_size: xr.Dataset | None = None) -> None:
     from matplotlib import colormaps
     rule = str(runs["rule"].values[0])
     n_values = [int(n) for n in runs["N"].values] if "N" in runs.dims else [None]
@@ -122,6 +124,12 @@ def _draw_role(ax, runs: xr.Dataset) -> None:
                         gid=f"theory-N={n}", label=label, **THEORY_STYLE)
                 drawn_theory.append(values)
                 top.append(np.nanmax(values))
+        finite = plot_finite_size(ax, finite_size, "fixed_point_weight",
+                                  {} if n is None else {"N": n}, along="c", synapse="ee",
+                                  label=f"finite-size theory, N = {n}",
+                                  gid=f"finite-size-N={n}")
+        if finite is not None and np.isfinite(finite.values).any():
+            top.append(float(np.nanmax(finite.values)))
         away = c_values[n_diverged > 0]
         if away.size:
             ax.plot(away, np.full(away.size, np.nan), "x", color=DIVERGED_COLOR, gid="ran-away",

@@ -20,7 +20,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .captions import with_parameters
-from .common import coord_values, facet_label, facets, run_configs
+from .common import coord_values, facet_label, facets, plot_finite_size, run_configs
 from .manifold import (INITIAL_LABEL, INITIAL_WEIGHT, LEADING_ORDER_J_EI, checked_sweep,
                        draw_final_vs_initial, draw_trajectories, initial_colors, scalar_theory,
                        sweep_trajectories, theory_along_sweep)
@@ -245,7 +245,8 @@ def plot_istdp_manifold(sweep) -> Figure:
         (``manifold-trace|…``, ODE ``manifold-ode|…``); B convergence time × η_eff
         (``convergence-time``); C phase portrait (``phase|…``, start ``phase-start|…``);
         D final vs initial (``manifold-final``, ``manifold-theory``,
-        ``manifold-relation``, ``leading-order``); E inputs to E (``input|<variable>``,
+        ``manifold-relation``, ``leading-order``, and ``finite-size-fixed-point`` when
+        ``sweep.finite_size`` is given); E inputs to E (``input|<variable>``,
         ``input-theory``).
     """
     runs, theory = checked_sweep(sweep.runs, "plot_istdp_manifold"), sweep.theory
@@ -265,6 +266,9 @@ def plot_istdp_manifold(sweep) -> Figure:
     _draw_convergence(axes["B"], data, eta_eff)
     _draw_phase_portrait(axes["C"], data, color_of, eta_eff)
     draw_final_vs_initial(axes["D"], theory, row, data, manifold=True)
+    plot_finite_size(axes["D"], getattr(sweep, "finite_size", None), "fixed_point_weight", row,
+                     along=INITIAL_WEIGHT, synapse="ei", gid="finite-size-fixed-point",
+                     label="finite-size theory")
     axes["D"].legend(loc="upper left", fontsize=6)
     _draw_inputs(axes["E"], runs, theory, row, data)
     fig.suptitle(f"Fig 7 — EI iSTDP weights converge to a manifold ({facet_label(row)})")

@@ -21,7 +21,7 @@ from ..config import with_dotted
 from ..theory import bifurcation
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, divergence, ensure_swept, facets,
-                     run_configs, select, theory_at)
+                     plot_finite_size, run_configs, select, theory_at)
 from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE,
                     TIME_LABEL, format_value, new_figure, no_data, styled)
 
@@ -153,7 +153,8 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
         Axes gids: ``weights-beta=<β₀>`` (sampled traces ``sampled-trace``, mean
         ``sim-mean``, j* ``theory-fixed-point``), ``mean-vs-time`` (``sim-mean-beta=<β₀>``,
         ``theory-beta=<β₀>``, ``diverged-marker``), ``final-vs-beta`` (``sim-final``,
-        ``theory-fixed-point``, ``ran-away``), ``ran-away-fraction`` (bars
+        ``theory-fixed-point``, ``finite-size-fixed-point`` given the sweep's finite-size
+        theory, ``ran-away``), ``ran-away-fraction`` (bars
         ``ran-away-fraction``), ``phase-plot`` (``drift-beta=<β₀>``, ``stable-root``,
         ``unstable-root``), ``bifurcation`` (``stable-branch``, ``unstable-branch``,
         ``saddle-node``, ``sim-final``, ``ran-away``), ``theory-vs-sim``
@@ -181,7 +182,7 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
                       PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None)
     axes["w0"].legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.85)
     _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
-    _draw_final_vs_beta(axes["final"], all_runs, dense, config)
+    _draw_final_vs_beta(axes["final"], all_runs, dense, config, sweep.finite_size)
     _draw_ran_away_fraction(axes["fraction"], all_runs)
     _draw_phase_plot(axes["phase"], config)
     _draw_bifurcation(axes["bif"], all_runs, dense, fold)
@@ -282,7 +283,7 @@ def branch(dense: xr.Dataset, stable: bool) -> np.ndarray:
     return np.array([row[m][0] if m.any() else np.nan for row, m in zip(weights, match)])
 
 
-def _draw_final_vs_beta(ax, runs, dense, config) -> None:
+def _draw_final_vs_beta(ax, runs, dense, config, finite_size=None) -> None:
     ax.set_gid("final-vs-beta")
     ax.set_title("Final weight vs β₀")
     if not runs:
@@ -295,6 +296,8 @@ def _draw_final_vs_beta(ax, runs, dense, config) -> None:
     stable = branch(dense, stable=True)
     ax.plot(beta_dense[inside], stable[inside], color="0.3", gid="theory-fixed-point",
             label="j*(β₀), leading order (dashed)", **THEORY_STYLE)
+    plot_finite_size(ax, finite_size, "fixed_point_weight", {}, along=BETA_DIM, synapse="ee",
+                     label="j*(β₀), finite-size theory", gid="finite-size-fixed-point")
     finals = [r.final for r in runs if np.isfinite(r.final)]
     top = 1.15 * max(finals + [float(np.nanmax(stable[inside]))])
     _final_points(ax, runs, top)

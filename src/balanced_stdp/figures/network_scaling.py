@@ -19,7 +19,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from ..aggregate import running_mean
 from .captions import with_parameters
 from .common import (by_seed, divergence, divergence_text, ensure_swept, facets, run_configs,
-                     select, theory_at)
+                     plot_finite_size, select, theory_at)
 from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
                     SYNAPSE_COLORS, THEORY_STYLE, TIME_LABEL, format_value, new_figure,
                     no_data, styled)
@@ -86,7 +86,8 @@ def plot_network_scaling(scaling: ExperimentData) -> Figure:
     -------
     matplotlib.figure.Figure
         Axes gids: ``schematic``; ``weight-vs-time`` (``sim-mean-N=<N>``,
-        ``theory-fixed-point``); ``rates-vs-N`` (``sim-rate-<pop>``, ``theory-rate-<pop>``);
+        ``theory-fixed-point``, ``finite-size-fixed-point-N=<N>``); ``rates-vs-N``
+        (``sim-rate-<pop>``, ``theory-rate-<pop>``, ``finite-size-rate-<pop>``);
         ``cov-vs-N``, ``corr-vs-N`` (``sim-<pair>``, ``theory-<pair>``); ``var-vs-N``
         (``sim-var-<pop>``, ``theory-var-<pop>``); ``raster`` (``raster-E``, ``raster-I``);
         ``currents`` (``current-<source>``).
@@ -102,8 +103,8 @@ def plot_network_scaling(scaling: ExperimentData) -> Figure:
     axes = fig.subplot_mosaic([["schematic", "weight", "rates", "raster"],
                                ["cov", "corr", "var", "currents"]])
     _draw_schematic(axes["schematic"])
-    _draw_weights(axes["weight"], runs, theory, n_values, diverged)
-    _draw_rates(axes["rates"], runs, theory, n_values, flags_by_n)
+    _draw_weights(axes["weight"], runs, theory, n_values, diverged, scaling.finite_size)
+    _draw_rates(axes["rates"], runs, theory, n_values, flags_by_n, scaling.finite_size)
     for name, ax, variable, label in (
             ("cov", axes["cov"], "spike_count_cov", "Mean count covariance (spikes²)"),
             ("corr", axes["corr"], "spike_count_corr", "Mean count correlation (1)")):
@@ -163,7 +164,7 @@ def _draw_schematic(ax) -> None:
             ha="center", fontsize=6.5)
 
 
-def _draw_weights(ax, runs, theory, n_values, diverged) -> None:
+def _draw_weights(ax, runs, theory, n_values, diverged, finite_size=None) -> None:
     ax.set_gid("weight-vs-time")
     ax.set_title("Mean EE weight")
     colors = _n_colors(n_values)
@@ -182,6 +183,12 @@ def _draw_weights(ax, runs, theory, n_values, diverged) -> None:
     if fixed is not None:
         ax.axhline(float(fixed), color="0.3", gid="theory-fixed-point",
                    label=f"j* = {float(fixed):.2f} mV (leading order)", **THEORY_STYLE)
+    labelled = False
+    for n in n_values:           # the finite-size fixed point depends on N
+        drawn = plot_finite_size(ax, finite_size, "fixed_point_weight", {"N": n}, synapse="ee",
+                                 gid=f"finite-size-fixed-point-N={n}",
+                                 label="_nolegend_" if labelled else "j*, finite-size theory")
+        labelled |= drawn is not None
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS["ee"])
     ax.legend(fontsize=6, loc="lower right")
@@ -215,7 +222,7 @@ def _theory_line(ax, theory, name, n_values, color, gid, label, scale=1.0, **ext
     ax.plot(n_values, values, color=color, gid=gid, label=label, **THEORY_STYLE)
 
 
-def _draw_rates(ax, runs, theory, n_values, flags_by_n) -> None:
+def _draw_rates(ax, runs, theory, n_values, flags_by_n, finite_size=None) -> None:
     ax.set_gid("rates-vs-N")
     ax.set_title("Rates vs N")
     for population in ("E", "I"):
@@ -226,6 +233,9 @@ def _draw_rates(ax, runs, theory, n_values, flags_by_n) -> None:
         _theory_line(ax, theory, "fixed_point_rate", n_values, color,
                      f"theory-rate-{population}", f"$r_{population.lower()}$ balanced, at j*",
                      population=population)
+        plot_finite_size(ax, finite_size, "fixed_point_rate", {}, along="N", at=n_values,
+                         population=population, gid=f"finite-size-rate-{population}",
+                         label=f"$r_{population.lower()}$ at j*, finite-size theory")
     ax.set_xscale("log")
     ax.set_xlabel("N")
     ax.set_ylabel("Rate (Hz)")

@@ -16,9 +16,9 @@ import xarray as xr
 
 from ..aggregate import running_mean
 from .common import (annotate_divergence, by_seed, divergence, plastic_synapses,
-                     plot_seed_mean, select, theory_at)
-from .style import (FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
-                    SYNAPSE_COLORS, TIME_LABEL, no_data)
+                     plot_finite_size, plot_seed_mean, select, theory_at)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, POPULATION_COLORS,
+                    SOURCE_COLORS, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, no_data)
 
 THEORY_COLOR = "#e66100"
 """Colour of theory lines drawn over coloured traces (dashed; orange stays visible over
@@ -113,11 +113,14 @@ def pooled(runs: xr.Dataset, name: str, key: dict, **extra) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- panels
 def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int = 100,
-                       show_fixed_point: bool = True, divergence_marks: bool = True) -> bool:
+                       show_fixed_point: bool = True, divergence_marks: bool = True,
+                       finite_size: xr.Dataset | None = None) -> bool:
     """Sampled weights of one seed, the seed mean of the mean weight, the ODE and j*.
 
     Artists: ``sampled-trace`` (thin, synapse colour), ``sim-mean`` (black),
-    ``theory-ode`` (dashed), ``theory-fixed-point`` (dotted grey, only where stable).
+    ``theory-ode`` (dashed), ``theory-fixed-point`` (dotted grey, only where stable);
+    given ``finite_size``, its trajectory ``finite-size-mean_weight`` and (stable) fixed
+    point ``finite-size-fixed-point`` (dash-dot, :func:`common.plot_finite_size`).
     Returns False (panel marked "no run") without data.
     """
     mean_weight = select(runs, "mean_weight", key, synapse=synapse)
@@ -146,6 +149,11 @@ def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int 
     if fixed is not None:
         ax.axhline(fixed, gid="theory-fixed-point", label=f"fixed point j* (dotted), "
                    f"{theory_name(theory)}", **FIXED_POINT_STYLE)
+    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
+    if show_fixed_point:
+        plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
+                         label="finite-size fixed point", gid="finite-size-fixed-point",
+                         style=FINITE_SIZE_FIXED_POINT)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
     if divergence_marks:

@@ -28,8 +28,13 @@ from . import (balance, correlation_dependence, covariance_weight, hebbian_varia
                learning_windows, manifold, network_scaling, optogenetics, rate_weight,
                statistics, timescale, transients, weight_dynamics)
 
-DATASET_INPUTS = ("runs", "theory")
-"""Aggregates a figure can need: the experiment's runs and its theory."""
+DATASET_INPUTS = ("runs", "theory", "finite_size")
+"""Aggregates a figure can need: the experiment's runs, its theory and its finite-size
+theory (optional: the workflow passes it only where ``experiments.<name>.finite_size_theory``
+is on, else the figure gets None)."""
+
+WITH_FINITE_SIZE = ("runs", "theory", "finite_size")
+"""Inputs of a figure that also draws the finite-size theory."""
 
 
 class Expansion(enum.Enum):
@@ -51,10 +56,12 @@ class Expansion(enum.Enum):
 
 
 class ExperimentData(NamedTuple):
-    """The aggregates of one experiment a figure of roles draws from (None: not needed)."""
+    """The aggregates of one experiment a figure of roles draws from (None: not needed, or
+    the finite-size theory not computed)."""
 
     runs: xr.Dataset | None
     theory: xr.Dataset | None
+    finite_size: xr.Dataset | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +219,8 @@ class FigureTarget:
 
     def inputs(self) -> dict[str, tuple[str, str]]:
         """Input name → (experiment, aggregate kind) of every dataset the figure reads:
-        ``runs``/``theory``, or ``<role>_runs``/``<role>_theory`` for a figure of roles."""
+        ``runs``/``theory``/``finite_size``, or ``<role>_runs`` etc. for a figure of roles
+        (``finite_size`` is optional: a figure gets None where it is not computed)."""
         if self.roles:
             return {f"{role}_{kind}": (experiment, kind) for role, experiment in self.roles
                     for kind in self.spec.inputs}
@@ -250,7 +258,8 @@ class FigureTarget:
         if self.roles:
             present = dict(self.roles)
             return spec.draw(**{role: ExperimentData(datasets.get(f"{role}_runs"),
-                                                     datasets.get(f"{role}_theory"))
+                                                     datasets.get(f"{role}_theory"),
+                                                     datasets.get(f"{role}_finite_size"))
                                 if role in present else None
                                 for role in (*spec.roles, *spec.optional_roles)})
         options = {"synapse": self.synapse} if self.synapse else {}
@@ -260,20 +269,20 @@ class FigureTarget:
 FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     # the paper's figures (spec §8), in its numbering
     FigureSpec("fig01_network_scaling", network_scaling.plot_network_scaling,
-               ("runs", "theory"), Expansion.ROLES, "Network scaling", network_scaling.caption,
+               WITH_FINITE_SIZE, Expansion.ROLES, "Network scaling", network_scaling.caption,
                stem="fig01_network_scaling", roles=("scaling",)),
     FigureSpec("fig02_kohonen_stability", kohonen_stability.plot_kohonen_stability,
-               ("runs", "theory"), Expansion.ROLES, "Kohonen stability",
+               WITH_FINITE_SIZE, Expansion.ROLES, "Kohonen stability",
                kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
                optional_roles=("replicates", "initial_conditions")),
-    *(FigureSpec(stem, statistics.plot_statistics, ("runs", "theory"), Expansion.ROLES,
+    *(FigureSpec(stem, statistics.plot_statistics, WITH_FINITE_SIZE, Expansion.ROLES,
                  "Network statistics", statistics.caption, stem=stem, roles=("main",))
       for stem in ("fig03_kohonen_statistics", "fig04_istdp_statistics",
                    "fig05_soft_hebbian_statistics")),
     FigureSpec("fig06_optogenetics", optogenetics.plot_optogenetics, ("runs", "theory"),
                Expansion.ROLES, "Optogenetic stimulation", optogenetics.caption,
                stem="fig06_optogenetics", roles=("stimulation",)),
-    FigureSpec("fig07_istdp_manifold", istdp_manifold.plot_istdp_manifold, ("runs", "theory"),
+    FigureSpec("fig07_istdp_manifold", istdp_manifold.plot_istdp_manifold, WITH_FINITE_SIZE,
                Expansion.ROLES, "iSTDP manifold", istdp_manifold.caption_fig07,
                stem="fig07_istdp_manifold", roles=("sweep",)),
     FigureSpec("fig08a_manifold_correlated", istdp_manifold.plot_manifold_correlated,
@@ -281,7 +290,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                istdp_manifold.caption_fig08a, stem="fig08a_manifold_correlated",
                roles=("sweep",)),
     FigureSpec("fig08b_timescale_separation", timescale.plot_timescale_separation,
-               ("runs", "theory"), Expansion.ROLES, "Timescale separation", timescale.caption,
+               WITH_FINITE_SIZE, Expansion.ROLES, "Timescale separation", timescale.caption,
                stem="fig08b_timescale_separation", roles=timescale.ROLES),
     FigureSpec("fig09_learning_windows", learning_windows.plot_learning_windows, (),
                Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
@@ -290,7 +299,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                ("runs", "theory"), Expansion.ROLES, "Hebbian variants",
                hebbian_variants.caption, stem="fig10_hebbian_variants",
                roles=hebbian_variants.ROLES),
-    FigureSpec("fig11_mean_field_transients", transients.plot_transients, ("runs", "theory"),
+    FigureSpec("fig11_mean_field_transients", transients.plot_transients, WITH_FINITE_SIZE,
                Expansion.ROLES, "Mean-field transients", transients.caption,
                stem="fig11_mean_field_transients", roles=transients.ROLES),
     FigureSpec("fig12_inhibitory_pair", inhibitory_pair.plot_inhibitory_pair,
@@ -298,7 +307,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                stem="fig12_inhibitory_pair", roles=("variants",)),
     # beyond the paper's numbering
     FigureSpec("figS1_correlation_dependence", correlation_dependence.plot_correlation_dependence,
-               ("runs",), Expansion.ROLES, "Correlation dependence",
+               ("runs", "finite_size"), Expansion.ROLES, "Correlation dependence",
                correlation_dependence.caption, stem="figS1_correlation_dependence",
                roles=correlation_dependence.ROLES),
     FigureSpec("figS2_inhibitory_scaling", inhibitory_scaling.plot_inhibitory_scaling,
@@ -309,7 +318,7 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                covariance_weight.caption, stem="figS3_covariance_vs_weight",
                roles=("jee", "jei")),
     # per-experiment diagnostics
-    FigureSpec("weight_dynamics", weight_dynamics.plot_weight_dynamics, ("runs", "theory"),
+    FigureSpec("weight_dynamics", weight_dynamics.plot_weight_dynamics, WITH_FINITE_SIZE,
                Expansion.PER_PLASTIC_SYNAPSE, "Weight dynamics", weight_dynamics.caption,
                stem="weight_dynamics_{experiment}_{synapse}"),
     FigureSpec("balance", balance.plot_balance, ("runs", "theory"), Expansion.PER_EXPERIMENT,

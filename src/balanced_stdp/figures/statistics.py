@@ -19,7 +19,8 @@ from scipy import stats
 
 from ..aggregate import final_values
 from .captions import with_parameters
-from .common import coord_values, divergence, ensure_swept, run_configs, theory_at
+from .common import (coord_values, divergence, ensure_swept, plot_finite_size, run_configs,
+                     theory_at)
 from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed,
                      fixed_point, fixed_point_rates, main_synapse, mark_value, pooled,
                      theory_name)
@@ -68,7 +69,9 @@ def plot_statistics(main: "ExperimentData") -> Figure:
     ----------
     main : ExperimentData
         Runs and theory aggregates of the experiment (one rule; its c = 0 runs are
-        shown, plus the c = 0.1 raster when present).
+        shown, plus the c = 0.1 raster when present), and its finite-size theory when
+        computed (drawn dash-dot: ``finite-size-mean_weight``, ``finite-size-fixed-point``
+        in ``traces`` and ``final-weights``, ``finite-size-rate`` in ``rates|…``).
 
     Returns
     -------
@@ -81,7 +84,7 @@ def plot_statistics(main: "ExperimentData") -> Figure:
         ``theory-<pair>``), ``currents`` and ``ks`` (``ecdf-intermediate``,
         ``ecdf-final``, text ``ks-result``).
     """
-    runs, theory = ensure_swept(main.runs), main.theory
+    runs, theory, finite_size = ensure_swept(main.runs), main.theory, main.finite_size
     rule = coord_values(runs, "rule")[0]
     c_values = coord_values(runs, "c")
     c_main = min(c_values, key=abs)
@@ -96,11 +99,12 @@ def plot_statistics(main: "ExperimentData") -> Figure:
         _draw_raster(fig.add_subplot(grid[0, column]), runs, {"rule": rule, "c": c})
     traces_ax = fig.add_subplot(grid[0, len(rasters):])
     traces_ax.set_gid("traces")
-    if draw_weight_traces(traces_ax, runs, theory, key, synapse):
+    if draw_weight_traces(traces_ax, runs, theory, key, synapse, finite_size=finite_size):
         traces_ax.set_title(f"{synapse.upper()} weights, c = {c_main:g}")
-    _draw_final_weights(fig.add_subplot(grid[1, 0]), runs, theory, key, synapse)
+    _draw_final_weights(fig.add_subplot(grid[1, 0]), runs, theory, key, synapse, finite_size)
     for column, population in enumerate(POPULATION_COLORS, start=1):
-        _draw_rate_histogram(fig.add_subplot(grid[1, column]), runs, theory, key, population)
+        _draw_rate_histogram(fig.add_subplot(grid[1, column]), runs, theory, key, population,
+                             finite_size)
     _draw_ks(fig.add_subplot(grid[1, 3]), runs, key, synapse)
     _draw_pair_histogram(fig.add_subplot(grid[2, 0]), runs, theory, key, "cov")
     _draw_pair_histogram(fig.add_subplot(grid[2, 1]), runs, theory, key, "corr")
@@ -147,7 +151,7 @@ def _excitatory_count(runs) -> int:
     return int(round(config["N"] * config["network"]["q_e"]))
 
 
-def _draw_final_weights(ax, runs, theory, key, synapse) -> None:
+def _draw_final_weights(ax, runs, theory, key, synapse, finite_size=None) -> None:
     ax.set_gid("final-weights")
     ax.set_title("Final weights (sampled)")
     sampled = runs["sampled_weight"].sel(synapse=synapse, **{d: v for d, v in key.items()
@@ -166,11 +170,13 @@ def _draw_final_weights(ax, runs, theory, key, synapse) -> None:
         mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
                    f"j* (orange dashed), {theory_name(theory)}",
                    linestyle="--")
+    plot_finite_size(ax, finite_size, "fixed_point_weight", key, vertical=True, synapse=synapse,
+                     label="j*, finite-size theory", gid="finite-size-fixed-point")
     ax.set_xlabel(final_label(synapse))
     ax.set_ylabel("Count")
 
 
-def _draw_rate_histogram(ax, runs, theory, key, population) -> None:
+def _draw_rate_histogram(ax, runs, theory, key, population, finite_size=None) -> None:
     ax.set_gid(f"rates|{population}")
     ax.set_title(f"{population} rates, (T/2, T]")
     rates = runs["neuron_rate"].sel({d: v for d, v in key.items() if d in runs.dims})
@@ -193,8 +199,11 @@ def _draw_rate_histogram(ax, runs, theory, key, population) -> None:
     mark_value(ax, float(np.mean(values)), "black", "sim-mean-line", "simulated mean")
     theory_rate = fixed_point_rates(theory, key).get(population)
     if theory_rate is not None:
-        mark_value(ax, theory_rate, THEORY_COLOR, "theory-rate", "theory rate at j*",
-                   linestyle="--")
+        mark_value(ax, theory_rate, THEORY_COLOR, "theory-rate",
+                   f"rate at j*, {theory_name(theory)}", linestyle="--")
+    plot_finite_size(ax, finite_size, "fixed_point_rate", key, vertical=True,
+                     population=population, label="rate at j*, finite-size theory",
+                     gid="finite-size-rate")
     ax.set_xlabel(f"{population} rate (Hz)")
     ax.set_ylabel("Neurons")
 

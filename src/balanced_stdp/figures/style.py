@@ -33,6 +33,12 @@ SYNAPSE_AXIS_LABELS = {s: f"{'Exc' if s[1] == 'e' else 'Inh'} weight $j_{{{s}}}$
                        for s in SYNAPSE_TYPES}
 THEORY_STYLE = {"linestyle": "--", "linewidth": 1.5}
 FIXED_POINT_STYLE = {"linestyle": (0, (2, 2)), "linewidth": 1.0, "color": "0.35"}
+FINITE_SIZE_STYLE = {"linestyle": "-.", "linewidth": 1.4, "color": "#d01c8b"}
+"""The finite-size theory (issue 12): magenta dash-dot, next to the dashed leading-order or
+Δ-corrected theory (figures.common.plot_finite_size draws it)."""
+FINITE_SIZE_LABEL = "finite-size theory"
+FINITE_SIZE_FIXED_POINT = {"linewidth": 0.9}
+"""Thinner dash-dot for the finite-size fixed point drawn next to its trajectory."""
 DIVERGED_COLOR = "#b2182b"
 TIME_LABEL = "Time (s)"
 

@@ -20,9 +20,9 @@ from ..aggregate import running_mean
 from ..contract import SYNAPSE_TYPES, dimension_name
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     plastic_synapses, select, theory_at)
-from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, THEORY_STYLE, TIME_LABEL,
-                    format_value, new_figure, no_data, rule_name, styled)
+                     plastic_synapses, plot_finite_size, select, theory_at)
+from .style import (DIVERGED_COLOR, FINITE_SIZE_STYLE, SYNAPSE_AXIS_LABELS, THEORY_STYLE,
+                    TIME_LABEL, format_value, new_figure, no_data, rule_name, styled)
 
 LATE_FRACTION = 0.25
 """The late window: the last quarter of the run, over which sim and theory are compared."""
@@ -94,7 +94,7 @@ def _draw_rule(axes, role, data, color_of) -> None:
     if synapse not in plastic_synapses(runs, rule):
         raise ValueError(f"role {role}: {synapse} is not plastic under {rule}")
     etas = sorted(float(e) for e in coord_values(runs, dim))
-    deviations, diverged = [], []
+    deviations, diverged, finite_drawn = [], [], False
     for eta in etas:
         key = {"rule": rule, "c": coord_values(runs, "c")[0], dim: eta}
         targets = [ax_all] if eta != etas[-1] else [ax_largest]
@@ -108,6 +108,9 @@ def _draw_rule(axes, role, data, color_of) -> None:
             if ode is not None:
                 ax.plot(ode["time"].values, ode.values, color=color_of(eta),
                         gid=f"theory|eta={eta:g}", **THEORY_STYLE)
+            finite_drawn |= plot_finite_size(ax, data.finite_size, "mean_weight", key,
+                                             synapse=synapse, gid=f"finite-size|eta={eta:g}",
+                                             label="_nolegend_") is not None
             annotate_divergence(ax, *divergence(runs, key))
         if divergence(runs, key)[1].any():
             diverged.append(eta)
@@ -142,7 +145,10 @@ def _draw_rule(axes, role, data, color_of) -> None:
         ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
         handles, labels = ax.get_legend_handles_labels()
         ode = Line2D([], [], color="0.3", **THEORY_STYLE)
-        ax.legend([*handles, ode], [*labels, "mean-field ODE, same η"], fontsize=6, loc="best")
+        extra = ([Line2D([], [], **FINITE_SIZE_STYLE)], ["finite-size theory, same η"]) \
+            if finite_drawn else ([], [])
+        ax.legend([*handles, ode, *extra[0]], [*labels, "mean-field ODE (leading order), same η",
+                                               *extra[1]], fontsize=6, loc="best")
 
 
 @styled

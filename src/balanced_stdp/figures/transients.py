@@ -15,11 +15,11 @@ from matplotlib.figure import Figure
 
 from ..aggregate import final_values, running_mean, seed_statistics
 from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept, select,
-                     theory_at)
+from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
+                     plot_finite_size, select, theory_at)
 from .panels import THEORY_COLOR, fixed_point, main_synapse, theory_name
-from .style import (FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS, TIME_LABEL, figure_legend,
-                    new_figure, no_data, rule_name, styled)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS,
+                    TIME_LABEL, figure_legend, new_figure, no_data, rule_name, styled)
 
 if TYPE_CHECKING:                     # the registry imports this module
     from .registry import ExperimentData
@@ -32,9 +32,10 @@ CAPTION = (
     "weight averaged over seeds with a grey ±1 s.d. band; orange dashed, the mean-field "
     "ODE of spec §6.4 (leading order for soft Hebbian and Kohonen; for iSTDP with the "
     "finite-size correction Δ of spec §6.6 measured in each run); dotted grey, the theory's "
-    "fixed point; thin grey (iSTDP), the leading-order fixed point. Each panel prints the "
+    "fixed point; thin grey (iSTDP), the leading-order fixed point; magenta dash-dot, the "
+    "finite-size theory's trajectory where it is computed. Each panel prints the "
     "final simulated mean (mean ± s.d. over seeds of the last snapshot) and the fixed "
-    "point.")
+    "points.")
 
 
 def caption(runs: xr.Dataset | None) -> str:
@@ -67,13 +68,13 @@ def plot_transients(soft: "ExperimentData", kohonen: "ExperimentData",
         if data is None or data.runs is None:
             no_data(ax)
             continue
-        _draw_transient(ax, ensure_swept(data.runs), data.theory)
+        _draw_transient(ax, ensure_swept(data.runs), data.theory, data.finite_size)
     fig.suptitle("Mean plastic weight: simulation (c = 0) vs mean-field ODE")
     figure_legend(fig, max_columns=4)
     return fig
 
 
-def _draw_transient(ax, runs, theory) -> None:
+def _draw_transient(ax, runs, theory, finite_size=None) -> None:
     rule = coord_values(runs, "rule")[0]
     key = {"rule": rule, "c": min(coord_values(runs, "c"), key=abs)}
     synapse = main_synapse(runs, rule)
@@ -105,6 +106,11 @@ def _draw_transient(ax, runs, theory) -> None:
     if leading is not None:
         ax.axhline(leading, color="0.6", linewidth=0.6, gid="leading-order-fixed-point",
                    label="fixed point, leading order")
+    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
+    finite = plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
+                              label="fixed point, finite-size theory",
+                              gid="finite-size-fixed-point",
+                              style=FINITE_SIZE_FIXED_POINT)
     seeds, flags, times = divergence(runs, key)
     final_mean, final_sd, count = seed_statistics(final_values(values, flags))
     lines = [f"final sim.: {final_mean:.3g}" + (f" ± {final_sd:.2g}" if np.isfinite(final_sd)
@@ -113,6 +119,8 @@ def _draw_transient(ax, runs, theory) -> None:
         lines.append(f"theory j*: {fixed:.3g} mV")
     if leading is not None:
         lines.append(f"leading order: {leading:.3g} mV")
+    if finite is not None:
+        lines.append(f"finite-size theory: {float(finite):.3g} mV")
     ax.text(0.97, 0.03, "\n".join(lines), transform=ax.transAxes, ha="right", va="bottom",
             fontsize=7, gid="final-vs-theory",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,

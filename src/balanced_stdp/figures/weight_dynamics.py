@@ -11,11 +11,12 @@ from ..aggregate import final_values, running_mean, seed_statistics
 from ..contract import SYNAPSE_TYPES
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, divergence_text,
-                     ensure_swept, facet_gid, facet_label, facets, plastic_synapses, select,
-                     theory_at)
-from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS,
-                    THEORY_STYLE, TIME_LABEL, common_limits, figure_legend, final_label,
-                    format_value, new_figure, no_data, styled)
+                     ensure_swept, facet_gid, facet_label, facets, plastic_synapses,
+                     plot_finite_size, select, theory_at)
+from .panels import theory_name
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE,
+                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE, TIME_LABEL, common_limits,
+                    figure_legend, final_label, format_value, new_figure, no_data, styled)
 
 N_SAMPLED_TRACES = 5
 """Sampled synapses drawn as thin traces per panel (first running seed)."""
@@ -24,9 +25,11 @@ CAPTION = (
     "Mean plastic weight over time for each plasticity rule (rows) and input correlation "
     "c (columns): black, mean over seeds of the mean unscaled weight j over all existing "
     "synapses, with a grey ±1 s.d. band over seeds; thin coloured lines, a few sampled "
-    "synapses of one seed; dashed, the mean-field ODE trajectory (spec §6.4); dotted grey, "
-    "its fixed point. Last column: final mean weight (last snapshot) against c, mean ± s.d. "
-    "over seeds (points), and the theoretical fixed point (dashed line). Runs stopped by "
+    "synapses of one seed; dashed, the mean-field ODE trajectory (spec §6.4; leading order "
+    "or Δ-corrected, as labelled); dotted grey, its fixed point; magenta dash-dot, the "
+    "finite-size theory's trajectory and fixed point where it is computed. Last column: "
+    "final mean weight (last snapshot) against c, mean ± s.d. over seeds (points), and the "
+    "theoretical fixed points (dashed; finite-size: dash-dot). Runs stopped by "
     "the divergence guard are marked with a red dotted line and listed, and left out of "
     "the final values.")
 
@@ -37,7 +40,8 @@ def caption(runs: xr.Dataset | None) -> str:
 
 
 @styled
-def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: str) -> Figure:
+def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: str,
+                         finite_size: xr.Dataset | None = None) -> Figure:
     """Mean weight over time per rule and c, with theory, and final mean weight vs c.
 
     Parameters
@@ -49,6 +53,10 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
         ``fixed_point_weight`` are drawn dashed when present.
     synapse : str
         Synapse type to show (``ee``, ``ei``, ``ie`` or ``ii``).
+    finite_size : xarray.Dataset or None
+        Finite-size theory aggregate: its trajectory and fixed point (``finite-size-
+        mean_weight``, ``finite-size-fixed-point``) and fixed point vs c
+        (``finite-size-vs-c``) are drawn dash-dot when given.
 
     Returns
     -------
@@ -80,18 +88,18 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
             key = {**row, "c": c}
             ax.set_gid(facet_gid(key))
             ax.set_title(f"{facet_label(row)}, c = {format_value(c)}")
-            if _draw_weight_panel(ax, runs, theory, key, synapse, color):
+            if _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size):
                 drawn.append(ax)
                 ax.set_xlabel(TIME_LABEL)
                 ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
         common_limits(drawn, "y")
-        _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color)
+        _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color, finite_size)
     fig.suptitle(f"Mean {synapse.upper()} weight: simulation vs mean-field theory")
-    figure_legend(fig)
+    figure_legend(fig, max_columns=min(4, n_cols))
     return fig
 
 
-def _draw_weight_panel(ax, runs, theory, key, synapse, color) -> bool:
+def _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size=None) -> bool:
     mean_weight = select(runs, "mean_weight", key, synapse=synapse)
     if mean_weight is None:
         no_data(ax)
@@ -123,17 +131,22 @@ def _draw_weight_panel(ax, runs, theory, key, synapse, color) -> bool:
             gid="sim-mean")
     ode = theory_at(theory, "mean_weight", key, synapse=synapse)
     if ode is not None:
-        ax.plot(ode["time"].values, ode.values, color=color, label="mean-field ODE",
-                gid="theory-ode", **THEORY_STYLE)
+        ax.plot(ode["time"].values, ode.values, color=color,
+                label=f"mean-field ODE ({theory_name(theory)})", gid="theory-ode",
+                **THEORY_STYLE)
     fixed = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
     if fixed is not None:
-        ax.axhline(float(fixed), label="fixed point", gid="theory-fixed-point",
-                   **FIXED_POINT_STYLE)
+        ax.axhline(float(fixed), label=f"fixed point ({theory_name(theory)})",
+                   gid="theory-fixed-point", **FIXED_POINT_STYLE)
+    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
+    plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
+                     label="finite-size fixed point", gid="finite-size-fixed-point",
+                     style=FINITE_SIZE_FIXED_POINT)
     annotate_divergence(ax, *divergence(runs, key))
     return True
 
 
-def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color):
+def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_size=None):
     ax.set_gid(facet_gid(row) + ";final-vs-c")
     ax.set_title(f"{facet_label(row)}: final weight")
     means, sds, excluded = [], [], []
@@ -164,13 +177,18 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color):
         fixed = fixed.reindex(c=c_array)          # NaN where the theory lacks a c value
         finite = np.isfinite(fixed.values)
         ax.plot(c_array[finite], fixed.values[finite], color=color, marker="D", markersize=3,
-                markerfacecolor="white", label="theory: fixed point vs c", gid="theory-vs-c",
+                markerfacecolor="white",
+                label=f"{theory_name(theory)}: j* vs c", gid="theory-vs-c",
                 **THEORY_STYLE)
+    finite_fixed = plot_finite_size(ax, finite_size, "fixed_point_weight", row, along="c",
+                                    at=c_array, synapse=synapse, gid="finite-size-vs-c",
+                                    label="finite-size theory: j* vs c")
     if excluded:
         ax.text(0.02, 0.98, "excluded (diverged):\n" + "\n".join(excluded),
                 transform=ax.transAxes, ha="left", va="top", fontsize=6, color=DIVERGED_COLOR,
                 gid="diverged-text")
-    if not np.isfinite(means).any() and fixed is None and not excluded:
+    if not np.isfinite(means).any() and fixed is None and finite_fixed is None \
+            and not excluded:
         no_data(ax)
         return
     ax.set_xlabel("Input correlation c (1)")

@@ -1,0 +1,55 @@
+# Agreement of simulation and theory, per experiment (balanced_stdp.agreement): one row per
+# grid point and quantity (final mean weights, rates, count covariances, relaxation
+# times) with the simulated mean ± s.d. over seeds, the theory, the finite-size theory and
+# their relative differences; CSV and HTML (in the report), netCDF; and one CSV of all.
+
+
+rule agreement:
+    input:
+        unpack(get_agreement_inputs),
+    output:
+        csv=report(
+            results("aggregate/{experiment}_agreement.csv"),
+            caption="../report/agreement.rst",
+            category="Agreement",
+            labels=get_agreement_labels,
+        ),
+        html=report(
+            results("aggregate/{experiment}_agreement.html"),
+            caption="../report/agreement.rst",
+            category="Agreement",
+            labels=get_agreement_labels,
+        ),
+        nc=results("aggregate/{experiment}_agreement.nc"),
+    log:
+        results("logs/agreement/{experiment}.log"),
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=aggregate_mem_mb,
+        runtime=10,
+    script:
+        "../scripts/agreement.py"
+
+
+rule agreement_summary:
+    input:
+        expand(results("aggregate/{experiment}_agreement.csv"), experiment=EXPERIMENTS),
+    output:
+        report(
+            results("aggregate/agreement_summary.csv"),
+            caption="../report/agreement_summary.rst",
+            category="Agreement",
+            labels={"experiment": "all (summary)"},
+        ),
+    log:
+        results("logs/agreement/summary.log"),
+    conda:
+        SOFTWARE_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/agreement_summary.py"

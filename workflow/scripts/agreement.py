@@ -1,0 +1,23 @@
+"""Snakemake script: the agreement table of one experiment (balanced_stdp.agreement).
+
+Inputs ``runs``, ``theory`` and, where the experiment computes it, ``finite_size``
+(otherwise the finite-size columns are NaN); outputs ``csv``, ``html`` and ``nc``.
+"""
+
+import sys
+
+from balanced_stdp.agreement import agreement_table, write_agreement
+from balanced_stdp.contract import RUN_KIND, THEORY_KIND
+from balanced_stdp.io import open_run
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+
+with open(smk.log[0], "w") as log:
+    sys.stdout = sys.stderr = log
+    runs = open_run(smk.input.runs, kind=RUN_KIND)
+    theory = open_run(smk.input.theory, kind=THEORY_KIND)
+    finite_size = (open_run(smk.input.finite_size, kind=THEORY_KIND)
+                   if "finite_size" in smk.input.keys() else None)
+    table = agreement_table(runs, theory, finite_size, experiment=smk.wildcards.experiment)
+    write_agreement(table, smk.output.csv, smk.output.nc, smk.output.html)
+    print(f"wrote {len(table)} rows to {smk.output.csv}, {smk.output.nc}, {smk.output.html}")
