@@ -718,3 +718,25 @@ def predict_finite_size_point(config: dict, run: xr.Dataset | None = None) -> xr
     ds["theory_status"] = xr.DataArray(data, dims=dims, attrs=attrs).expand_dims(
         {d: ds[d].values for d in swept_values(config)})
     return ds
+
+
+def predict_finite_size_points(configs) -> list[xr.Dataset]:
+    """:func:`predict_finite_size_point` for many grid points, computed once per seed.
+
+    The finite-size theory does not depend on the seed (its transfer functions use their
+    own fixed seed), so points that differ only in ``seed`` share one computation and
+    get their own ``seed`` coordinate and ``config`` attribute.
+    """
+    from ..config import config_to_json
+
+    computed: dict[str, xr.Dataset] = {}
+    out = []
+    for config in configs:
+        config = resolve_config(copy.deepcopy(config))
+        key = config_to_json({**config, "seed": 0})
+        if key not in computed:
+            computed[key] = predict_finite_size_point(config)
+        ds = computed[key].assign_coords(seed=[int(config["seed"])])
+        ds.attrs = {**ds.attrs, "seed": int(config["seed"]), "config": config_to_json(config)}
+        out.append(ds)
+    return out
