@@ -3,7 +3,7 @@ and against fresh simulations.
 
 The fast tests check the pieces on known answers: the transfer function of a noiseless
 neuron against the Euler map, the relaxation-time estimator on an exponential, the
-approach to the leading order as N grows. The slow tests simulate fresh networks
+approach to the leading order as N grows, one computation per seed-less grid point. The slow tests simulate fresh networks
 (seeds never used while the theory was written; nothing is fitted to any run) and
 compare population rates, mean-weight trajectories and the c-trend with the
 finite-size prediction, which needs only the run config.
@@ -21,7 +21,7 @@ from balanced_stdp.config import resolve_config
 from balanced_stdp.theory import predict
 from balanced_stdp.theory.finite_size_theory import (FiniteSizeModel, predict_finite_size,
                                                      predict_finite_size_point,
-                                                     relaxation_time_s)
+                                                     predict_finite_size_points)
 from balanced_stdp.theory.transfer import InputNoise, MembraneParameters, TransferFunction
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -79,12 +79,6 @@ def test_transfer_function_rises_with_input_and_noise():
     assert strong(strong.inverse(middle)) == pytest.approx(middle, rel=1e-6)
 
 
-def test_relaxation_time_of_an_exponential():
-    t = np.linspace(0, 100, 2001)
-    assert relaxation_time_s(t, 3.0 - 2.0 * np.exp(-t / 12.5)) == pytest.approx(12.5, rel=0.01)
-    assert math.isnan(relaxation_time_s(t, np.full_like(t, 3.0)))
-
-
 KOHONEN = {"N": 2000, "duration_s": 60.0, "weights": {"ee": 1.0, "ei": -100.0},
            "plasticity": {"ee": {"rule": "kohonen", "eta": 2.0e-2, "beta0": 2.0}}}
 
@@ -124,6 +118,17 @@ def test_dataset_has_the_leading_order_layout_plus_distributions():
     r_e = float(ds["fixed_point_rate"].sel(population="E").squeeze()) / 1000.0
     assert float(ds["fixed_point_weight"].sel(synapse="ee").squeeze()) == pytest.approx(
         2.0 * 200.0 * r_e, rel=0.01)
+
+
+def test_seeds_share_one_prediction_with_their_own_coordinates():
+    config = {**KOHONEN, "N": 1000, "duration_s": 10.0}
+    first, second = predict_finite_size_points([{**config, "seed": 3}, {**config, "seed": 4}])
+    assert int(first["seed"].item()) == 3 and int(second["seed"].item()) == 4
+    assert second.attrs["seed"] == 4 and '"seed": 4' in second.attrs["config"]
+    np.testing.assert_array_equal(first["mean_weight"].values, second["mean_weight"].values)
+    # and equal to a prediction computed on its own
+    alone = predict_finite_size({**config, "seed": 4})
+    np.testing.assert_array_equal(alone["mean_weight"].values, second["mean_weight"].values)
 
 
 def test_optogenetic_network_falls_back_to_the_leading_order():

@@ -292,9 +292,9 @@ def theory_runtime_min(cfgs: Iterable[dict]) -> float:
     return max(MIN_RUNTIME_MIN, THEORY_MINUTES_PER_POINT * len(list(cfgs)))
 
 
-FINITE_SIZE_THEORY_MINUTES_PER_POINT = 1.0
-"""Per-point time of the finite-size theory (twice the leading order's allowance, until
-it has been measured)."""
+FINITE_SIZE_THEORY_MINUTES_PER_POINT = 0.5
+"""Per-point time request of the finite-size theory: measured 5–15 s per point (N ≤ 5000,
+one core, shared machine); seeds of a point share one computation, so this is generous."""
 
 
 def finite_size_theory_runtime_min(cfgs: Iterable[dict]) -> float:

@@ -507,6 +507,32 @@ class FiniteSizeModel:
             return np.clip(w, lo if math.isfinite(lo) else -np.inf, hi if math.isfinite(hi) else np.inf)
         return w
 
+    def settle(self, class_weights, state: ClassState, max_time_ms: float,
+               tolerance: float = 1e-6):
+        """Continue the dynamics until the class weights stop moving (or ``max_time_ms``).
+
+        For rules whose fixed point is set through the rates (iSTDP's manifold), this is
+        how the fixed point is found: the point reached from the trajectory's end.
+
+        Returns
+        -------
+        class_weights, state
+        """
+        weights, t = class_weights, 0.0
+        while t < max_time_ms:
+            h = self._step_size(weights, state, max_time_ms)
+            kern = self.kernels(weights, state)
+            mid = self._exponential_step(weights, state, kern, 0.5 * h, weights)
+            mid_state = self.solve_rates(mid, state, refresh=False)
+            new = self._exponential_step(mid, mid_state, kern, h, weights)
+            change = max(float(np.max(np.abs(n - w) / np.maximum(np.abs(w), 1.0)))
+                         for n, w in zip(new, weights))
+            weights, t = new, t + h
+            state = self.solve_rates(weights, state)
+            if change < tolerance:
+                break
+        return weights, state
+
     def _exponential_step(self, at, state, kernels, h, start):
         """Advance ``start`` by h with the drift α + β w linearised at ``at``.
 
@@ -537,30 +563,6 @@ class FiniteSizeModel:
 
 
 # ---------------------------------------------------------------------- datasets
-def relaxation_time_s(times_s: np.ndarray, values: np.ndarray,
-                      min_change: float = 1e-3) -> float:
-    """First time the distance to the final value falls below 1/e of the initial distance.
-
-    Linear interpolation between samples; NaN when the trajectory moves less than
-    ``min_change`` (relative to max(|final|, 1)) or never gets that close.
-    """
-    values = np.asarray(values, dtype=float)
-    good = np.isfinite(values)
-    if good.sum() < 3:
-        return math.nan
-    t, v = np.asarray(times_s)[good], values[good]
-    distance = np.abs(v - v[-1])
-    if distance[0] < min_change * max(abs(v[-1]), 1.0):
-        return math.nan
-    threshold = distance[0] / math.e
-    below = np.nonzero(distance <= threshold)[0]
-    if below.size == 0 or below[0] == 0:
-        return math.nan
-    k = below[0]
-    d0, d1 = distance[k - 1], distance[k]
-    return float(t[k - 1] + (t[k] - t[k - 1]) * (d0 - threshold) / max(d0 - d1, 1e-300))
-
-
 def _class_quantiles(values: np.ndarray, quantiles=QUANTILES) -> np.ndarray:
     """Quantiles of equally weighted class values (each class a 1/n probability mass)."""
     flat = np.sort(np.ravel(values))
@@ -583,10 +585,12 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
     xarray.Dataset
         The variables of :func:`balanced_stdp.theory.predict` with the finite-size values
         of ``mean_weight``, ``population_rate`` (trajectory), ``balanced_rate`` (at the
-        initial weights), ``fixed_point_weight``/``fixed_point_rate`` (class fixed point
-        from the end of the trajectory; for rules without a restoring drift, e.g. iSTDP
-        on its manifold, the end of the trajectory), ``relaxation_time_s`` (1/e time of
-        the mean-weight trajectory, :func:`relaxation_time_s`), ``spike_count_cov`` and
+        initial weights), ``fixed_point_weight``/``fixed_point_rate`` (the dynamics
+        continued from the trajectory's end until the class weights stop moving, at most
+        10 T, then Newton sweeps for rules with a restoring root; for iSTDP the point of
+        its manifold reached), ``relaxation_time_s`` (1/e time of
+        the mean-weight trajectory, :func:`balanced_stdp.agreement.relaxation_time`),
+        ``spike_count_cov`` and
         ``spike_count_corr`` (spec §6.2 closed forms at the finite-size rates), plus
         ``rate_quantile``, ``rate_sd``, ``final_weight_quantile``, ``net_input`` and
         ``quenched_input_sd``. Stability labels are the leading order's (attribute
@@ -612,7 +616,13 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
     end_weights, end_state = run["class_weights"], run["state"]
     converged = False
     if model.blocks and not math.isfinite(lost):
-        fp_weights, fp_state, converged = model.fixed_point(end_weights, end_state)
+        try:
+            settled, settled_state = model.settle(end_weights, end_state,
+                                                  10.0 * 1000.0 * times_s[-1])
+            fp_weights, fp_state, converged = model.fixed_point(settled, settled_state)
+        except NoBalancedStateError:
+            fp_weights, fp_state = end_weights, end_state
+            fp_weights = [np.full_like(w, np.nan) for w in fp_weights]
     else:
         fp_weights, fp_state = end_weights, end_state
 
@@ -649,7 +659,9 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
     if math.isfinite(lost):
         weight_quantiles[:] = np.nan
         quantile_rates[:] = np.nan
-    relax = (relaxation_time_s(times_s, run["weights"][:, 0]) if model.blocks else math.nan)
+    # the agreement tables' estimator, so theory and simulation are measured alike
+    from ..agreement import relaxation_time
+    relax = relaxation_time(times_s, run["weights"][:, 0]) if model.blocks else math.nan
 
     ds = leading.copy()
     values = {
