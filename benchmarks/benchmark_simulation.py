@@ -33,6 +33,8 @@ CASES = {
     "ei-istdp": {"ei": {"rule": "istdp", "eta": 1e-4}},
     "ee-kohonen+ei-istdp": {"ee": {"rule": "kohonen", "eta": 1e-3},
                             "ei": {"rule": "istdp", "eta": 1e-4}},
+    "ee-soft+ei-istdp": {"ee": {"rule": "soft_hebbian", "eta": 1e-3, "j_max": 30.0},
+                         "ei": {"rule": "istdp", "eta": 1e-4}},
 }
 
 
