@@ -5,8 +5,10 @@ Every case runs in a fresh subprocess pinned to one core (``NUMBA_NUM_THREADS=1`
 same case (so page faults of first touches and lazily compiled variants are not
 counted). Columns:
 
-* kernel wall seconds per simulated second (the time stepping only; its marginal cost),
-* the per-phase split of that time, from a second, instrumented run of the case (the
+* kernel CPU (thread) seconds and wall seconds per simulated second (the time stepping
+  only: its marginal cost; on a shared machine the CPU time is the fairer measure, the
+  wall time also counts waiting for the core),
+* the per-phase split of the CPU time, from a second, instrumented run of the case (the
   kernel's ``phase_ticks`` profile, which production runs do not compile in): input
   delivery, voltage update (EIF pass and spike collection), recurrent delivery, column
   (presynaptic) and row (postsynaptic) plasticity updates, recording,
@@ -70,7 +72,7 @@ def run_case(n: int, case: str, c: float, duration_s: float, precision: str = "f
     rates = ds.neuron_rate.squeeze()
     by_population = rates.groupby("neuron_population").mean()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kernel = ds.attrs["kernel_time_s"] / duration_s
+    kernel = ds.attrs["kernel_cpu_time_s"] / duration_s
     out = {
         "kernel_s_per_sim_s": kernel,
         "kernel_cpu_s_per_sim_s": ds.attrs["kernel_cpu_time_s"] / duration_s,
@@ -84,7 +86,7 @@ def run_case(n: int, case: str, c: float, duration_s: float, precision: str = "f
         "status": ds.attrs["status"],
     }
     if profile_s > 0:
-        # the split of the measured kernel time in the proportions of the profiled run
+        # the split of the measured kernel CPU time in the proportions of the profiled run
         ticks = np.zeros(len(PHASES), np.int64)
         simulate(case_config(n, case, c, 1.0, precision, threads), progress=False,
                  phase_ticks=ticks.copy())                      # compile the variant
@@ -102,7 +104,7 @@ def brian2_available(python: str) -> bool:
 
 def run_brian2(python: str, n: int, case: str, duration_s: float, pin: list[str],
                env: dict) -> float | None:
-    """Brian2 C++ standalone wall seconds per simulated second (None if it failed)."""
+    """Brian2 C++ standalone CPU seconds per simulated second (None if it failed)."""
     out = subprocess.run(pin + [python, str(BRIAN2), "--n", str(n), "--case", case,
                                 "--duration-s", str(duration_s)],
                          env=env, capture_output=True, text=True)
@@ -110,7 +112,7 @@ def run_brian2(python: str, n: int, case: str, duration_s: float, pin: list[str]
         print(f"# brian2 N={n} {case} failed: {out.stderr.strip().splitlines()[-1:]}",
               file=sys.stderr)
         return None
-    return json.loads(out.stdout.strip().splitlines()[-1])["wall_s_per_sim_s"]
+    return json.loads(out.stdout.strip().splitlines()[-1])["cpu_s_per_sim_s"]
 
 
 def main() -> None:
@@ -152,10 +154,11 @@ def main() -> None:
           f"warm, after a warm-up run; phases split the kernel time"
           + ("" if with_brian2 else "; no brian2 column (--no-brian2 or not installed)"))
     phases = ("input", "voltage", "delivery", "columns", "rows", "recording")
-    header = (f"{'N':>6} {'plasticity':<17} {'c':>4} {'precision':<8} {'kernel s/s':>10} "
+    header = (f"{'N':>6} {'plasticity':<17} {'c':>4} {'precision':<8} {'cpu s/s':>7} "
+              f"{'wall s/s':>8} "
               + " ".join(f"{p[:9]:>9}" for p in phases)
               + f" {'peak MiB':>8} {'E Hz':>6} {'I Hz':>6}"
-              + (f" {'brian2 s/s':>10}" if with_brian2 else ""))
+              + (f" {'brian2 cpu s/s':>14}" if with_brian2 else ""))
     print(header)
     print("-" * len(header))
     for n in args.sizes:
@@ -173,7 +176,8 @@ def main() -> None:
                     r = json.loads(out.stdout.strip().splitlines()[-1])
                     split = r.get("phases", {})
                     line = (f"{n:>6} {case:<17} {c:>4.1f} {precision:<8} "
-                            f"{r['kernel_s_per_sim_s']:>10.3f} "
+                            f"{r['kernel_cpu_s_per_sim_s']:>7.3f} "
+                            f"{r['kernel_s_per_sim_s']:>8.3f} "
                             + " ".join(f"{split[p]:>9.3f}" if p in split else f"{'-':>9}"
                                        for p in phases)
                             + f" {r['peak_mib']:>8.0f} {r['rate_e_hz']:>6.2f} "
@@ -183,7 +187,7 @@ def main() -> None:
                                          env)
                               if precision == "float64" and c == 0.0
                               and case in ("none", "ei-istdp", "ee-soft+ei-istdp") else None)
-                        line += f" {b2:>10.3f}" if b2 is not None else f" {'-':>10}"
+                        line += f" {b2:>14.3f}" if b2 is not None else f" {'-':>14}"
                     print(line, flush=True)
 
 
