@@ -114,8 +114,7 @@ def block_weight_sums(weights, column_start, column_split, targets, group_bounds
         while k >= group_bounds[pre_group + 1]:
             pre_group += 1
         if not any_plastic[pre_group]:
-            continue      # the column holds no plastic weight: nothing to scan (was ~15 %
-            #               of the kernel time at N = 10⁴ without plasticity)
+            continue          # the column holds no plastic weight: no need to scan it
         # excitatory targets (sorted; one or two E groups), then inhibitory ones
         lo, split = column_start[k], column_split[k]
         for g in range(n_groups - 1):
