@@ -30,7 +30,7 @@ def run_worker(src: str, n: int, case: str, c: float, duration_s: float) -> dict
                OPENBLAS_NUM_THREADS="1")
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     out = subprocess.run(pin + [sys.executable, str(HARNESS), "--duration-s", str(duration_s),
-                                "--worker", f"{n}:{case}:{c}"],
+                                "--no-profile", "--worker", f"{n}:{case}:{c}"],
                          env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -8,12 +8,15 @@ Files are matched by their path relative to each directory. Data variables and
 coordinates (values, dtypes, dimensions) are compared exactly — NaN equals NaN,
 no tolerance. Global attributes are not compared for equality (timings, git
 revision and software versions differ between runs) but keys missing from the
-new file are reported. Prints OK/DIFF per file; exits non-zero on any difference
-or on a file present in only one directory.
+new file are reported. The stored run config may gain keys (a new config key with its
+default); that is reported as a note, any other change of the config is a difference.
+Prints OK/DIFF per file; exits non-zero on any difference or on a file present in only
+one directory.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -36,9 +39,24 @@ def differences(base: xr.Dataset, new: xr.Dataset) -> list[str]:
         problems.append(f"global attributes missing in new: {missing}")
     changed = sorted(k for k in set(base.attrs) & set(new.attrs) - VOLATILE_ATTRS
                      if str(base.attrs[k]) != str(new.attrs[k]))
+    if "config" in changed and not config_changes(base.attrs["config"], new.attrs["config"]):
+        changed.remove("config")
     if changed:
         problems.append(f"global attributes changed: {changed}")
     return problems
+
+
+def config_changes(base_json: str, new_json: str) -> list[str]:
+    """Keys of the stored run config whose value differs (keys only in new are not)."""
+    base, new = json.loads(base_json), json.loads(new_json)
+    return sorted(k for k in base if k not in new or base[k] != new[k])
+
+
+def added_config_keys(base: xr.Dataset, new: xr.Dataset) -> list[str]:
+    """Run-config keys present in new only (new keys stored with their defaults)."""
+    if "config" not in base.attrs or "config" not in new.attrs:
+        return []
+    return sorted(set(json.loads(new.attrs["config"])) - set(json.loads(base.attrs["config"])))
 
 
 def main(argv: list[str]) -> int:
@@ -56,7 +74,9 @@ def main(argv: list[str]) -> int:
             continue
         with xr.open_dataset(base_dir / rel) as base, xr.open_dataset(new_dir / rel) as new:
             problems = differences(base.load(), new.load())
-        print(f"{'DIFF' if problems else 'OK  '} {rel}")
+            added = added_config_keys(base, new)
+        print(f"{'DIFF' if problems else 'OK  '} {rel}"
+              + (f" (note: config keys added in new: {', '.join(added)})" if added else ""))
         for problem in problems:
             print("    " + problem.replace("\n", "\n    "))
         failed |= bool(problems)

@@ -10,6 +10,10 @@ Usage::
 
     PYTHONPATH=src python benchmarks/lockstep_benchmark.py OLD_CHECKOUT/src \\
         [--case ee-kohonen+ei-istdp] [--n 5000] [--duration-s 8] [--chunk-ms 500]
+        [--b-config '{"precision": "float32"}']
+
+``--b-config`` (JSON) is merged into B's run config only: with this tree as the
+reference too, it compares two settings of one tree (e.g. float32 against float64).
 
 Prints kernel CPU seconds per simulated second of A and B and their ratio (total
 and median over chunks). Run it pinned to one core (``taskset -c 0``) and repeat:
@@ -34,6 +38,8 @@ CASES = {
     "ei-istdp": {"ei": {"rule": "istdp", "eta": 1e-4}},
     "ee-kohonen+ei-istdp": {"ee": {"rule": "kohonen", "eta": 1e-3},
                             "ei": {"rule": "istdp", "eta": 1e-4}},
+    "ee-soft+ei-istdp": {"ee": {"rule": "soft_hebbian", "eta": 1e-3, "j_max": 30.0},
+                         "ei": {"rule": "istdp", "eta": 1e-4}},
 }
 REFERENCE = "balanced_stdp_reference"
 
@@ -45,6 +51,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument("--chunk-ms", type=float, default=500.0)
+    parser.add_argument("--b-config", default="{}", help="JSON merged into B's run config")
     args = parser.parse_args()
 
     cache = Path(tempfile.gettempdir()) / "balanced_stdp_lockstep"
@@ -83,12 +90,13 @@ def main() -> None:
         module.run_steps = timed
         module.BLOCK_MS = args.chunk_ms
 
-    for module in (reference, current):        # compile / load the caches first
-        module.simulate({**config, "N": 100, "duration_s": 0.1}, progress=False)
+    b_config = {**config, **json.loads(args.b_config)}
+    for module, cfg in ((reference, config), (current, b_config)):   # fill the caches first
+        module.simulate({**cfg, "N": 100, "duration_s": 1.0}, progress=False)
     lockstep(reference, "A")
     lockstep(current, "B")
-    threads = [threading.Thread(target=m.simulate, args=(config,), kwargs={"progress": False})
-               for m in (reference, current)]
+    threads = [threading.Thread(target=m.simulate, args=(cfg,), kwargs={"progress": False})
+               for m, cfg in ((reference, config), (current, b_config))]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -24,7 +24,7 @@ from balanced_stdp.study import (RUNTIME_MARGIN, StudyConfigError, aggregate_mem
                                  estimated_wall_seconds, expand_experiment, expand_study,
                                  experiment_summary, path_value, plastic_synapses, rst_escape,
                                  run_files, run_path, schema_error_message,
-                                 simulate_runtime_min)
+                                 simulate_runtime_min, simulate_threads)
 from conftest import REPO
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -225,6 +225,11 @@ def test_requested_runtime_has_a_floor_and_scales():
     assert simulate_runtime_min(large) == pytest.approx(2 * estimated_wall_seconds(large) / 60)
     assert simulate_runtime_min(large, scale=3.0) == pytest.approx(
         3 * simulate_runtime_min(large))
+
+
+def test_simulation_jobs_take_the_run_configs_threads():
+    assert simulate_threads(run_config()) == 1
+    assert simulate_threads(run_config(threads=2)) == 2
 
 
 def test_memory_known_value_and_monotonicity():

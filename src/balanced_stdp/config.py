@@ -93,6 +93,15 @@ FIELDS: dict[str, Any] = {
                minimum=0.0, maximum=1.0),
     "seed": Field(int, 1, "Random seed: connectivity, V(0), input and sampling all derive from it.",
                   minimum=0),
+    "precision": Field(str, "float64", "Floating-point type of the neuron state (V, currents) "
+                       "and the recurrent weights: 'float64', or 'float32' (results differ from "
+                       "float64 by rounding only; traces, population sums and the arithmetic "
+                       "stay float64; not faster on AVX2, see README Performance).",
+                       choices=("float64", "float32")),
+    "threads": Field(int, 1, "Threads of the simulation kernel for one large run (numba "
+                     "parallel over neurons and spikers; results identical for any count; "
+                     "only worth it on otherwise idle cores, see README Performance). The "
+                     "workflow gives a job this many cores.", minimum=1),
     "tau_stdp_ms": _positive("Eligibility-trace time constant τ_STDP (ms).", 200.0),
     "connection_probability": Field(float, 0.1, "Bernoulli connection probability p (all types).",
                                     minimum=0.0, maximum=1.0, exclusive_minimum=True),

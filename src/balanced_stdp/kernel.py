@@ -31,8 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .divergence import STATUS_RUNNING, divergence_status
-from .neuron_update import collect_spikers, euler_voltage, finish_decay
+from .neuron_update import collect_spikers, euler_voltage, euler_voltage_parallel, finish_decay
 from .numba_cache import jit
+from .phase_timer import DELIVERY, INPUT, RECORDING, VOLTAGE, cycle_counter
 from .recorder import close_record_bin, record_bin_currents, record_spikes
 from .synapse_update import deliver_constant, deliver_weighted, plasticity_and_traces
 
@@ -78,10 +79,15 @@ class NeuronState(NamedTuple):
     trace: np.ndarray                # eligibility trace x (spec §4.1), 1
 
     @classmethod
-    def initial(cls, voltage_mv: np.ndarray) -> "NeuronState":
-        """V(0) as given; currents and traces start at 0 (spec §2.6)."""
+    def initial(cls, voltage_mv: np.ndarray, dtype=np.float64) -> "NeuronState":
+        """V(0) as given; currents and traces start at 0 (spec §2.6).
+
+        ``dtype`` is that of V and the currents (run-config key ``precision``); the
+        traces are always float64 (they enter every weight update).
+        """
         n = voltage_mv.size
-        return cls(voltage_mv, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))
+        return cls(voltage_mv.astype(dtype, copy=False), np.zeros(n, dtype), np.zeros(n, dtype),
+                   np.zeros(n, dtype), np.zeros(n))
 
 
 class RecurrentSynapses(NamedTuple):
@@ -97,7 +103,7 @@ class RecurrentSynapses(NamedTuple):
     row_split: np.ndarray            # int64 (N): first inhibitory pre of each row
     row_sources: np.ndarray          # int32 (nnz): presynaptic neuron of each row entry
     row_synapse: np.ndarray          # int (nnz): CSC position of each row entry
-    weights: np.ndarray              # float64 (nnz): scaled weights J = j/√N, plastic
+    weights: np.ndarray              # float64 or float32 (nnz, run-config precision): J = j/√N
     rule_table: np.ndarray           # (4, fields): plasticity.kernel_rule_table
     n_excitatory: int                # neurons 0 … n_excitatory − 1 are excitatory
 
@@ -133,7 +139,8 @@ class InputChunk(NamedTuple):
 
 
 @jit
-def run_steps(first_step, last_step, neuron, state, synapses, drive, record, guard):
+def run_steps(first_step, last_step, neuron, state, synapses, drive, record, guard,
+              parallel=False, phase_ticks=None):
     """Advance the network over steps ``first_step … last_step`` (inclusive, 1-based).
 
     Parameters
@@ -150,6 +157,13 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
     record : RecordBuffers
         The recorder's buffers, filled in place.
     guard : DivergenceGuard
+    parallel : bool
+        Use the multi-threaded variants of the voltage pass and the plasticity updates
+        (run-config key ``threads`` > 1; numba's thread count is set by the caller).
+        Results are identical to the single-thread kernel.
+    phase_ticks : ndarray of int64 or None
+        ``None`` (production): no timing code is compiled in. Otherwise time-stamp
+        counter ticks are added per phase of :data:`balanced_stdp.phase_timer.PHASES`.
 
     Returns
     -------
@@ -178,9 +192,10 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
     exp_term = np.empty(n_neurons)
     spiked = np.zeros(n_neurons, np.uint8)
     spikers = np.empty(n_neurons, np.int32)
-    scratch_float = np.empty(n_neurons)
-    scratch_int = np.empty(n_neurons, np.int64)
     inv_delta_t = 1.0 / neuron.slope_factor_mv
+    bias, dt_ms, v_spike = neuron.bias_current_mv_per_ms, neuron.dt_ms, neuron.spike_mv
+    g_leak, e_leak = neuron.leak_rate_per_ms, neuron.leak_reversal_mv
+    v_threshold = neuron.threshold_mv
     spike_gain = neuron.leak_rate_per_ms * neuron.slope_factor_mv
     ext_cursor = 0
     laser_cursor = 0
@@ -188,6 +203,8 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
     # euler_voltage); `pending` says whether one is due. A chunk ends with none pending.
     pending = False
     for n in range(first_step, last_step + 1):
+        if phase_ticks is not None:
+            tick = cycle_counter()
         # 1. external input (pre-divided by the still pending decay of the previous step)
         x_scale = 1.0 / decay_x if pending else 1.0
         while ext_cursor < drive.external_steps.size and drive.external_steps[ext_cursor] <= n:
@@ -208,18 +225,31 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
                              drive.jump_laser_mv_per_ms * x_scale, drive.jump_laser_mv_per_ms,
                              group_bounds, 0, group_current[2])
             laser_cursor += 1
+        if phase_ticks is not None:
+            tock = cycle_counter()
+            phase_ticks[INPUT] += tock - tick
+            tick = tock
         # 2. voltage (forward Euler, C_m = 1), after the pending step-7 decay of step n − 1
         if pending:
             d_e, d_i, d_x, d_trace = decay_e, decay_i, decay_x, decay_trace
         else:
             d_e, d_i, d_x, d_trace = 1.0, 1.0, 1.0, 1.0
-        euler_voltage(v, current_e, current_i, current_x, neuron.bias_current_mv_per_ms,
-                      neuron.dt_ms, neuron.leak_rate_per_ms, neuron.leak_reversal_mv,
-                      neuron.threshold_mv, inv_delta_t, spike_gain, neuron.spike_mv, spiked,
-                      exp_term, scratch_float, scratch_int, trace, d_e, d_i, d_x, d_trace,
-                      pending and n - 1 >= half_step, record.neuron_input_sums)
+        accumulate = pending and n - 1 >= half_step
+        if parallel:
+            euler_voltage_parallel(v, current_e, current_i, current_x, bias, dt_ms, g_leak,
+                                   e_leak, v_threshold, inv_delta_t, spike_gain, v_spike,
+                                   spiked, exp_term, trace, d_e, d_i, d_x, d_trace, accumulate,
+                                   record.neuron_input_sums)
+        else:
+            euler_voltage(v, current_e, current_i, current_x, bias, dt_ms, g_leak, e_leak,
+                          v_threshold, inv_delta_t, spike_gain, v_spike, spiked, exp_term,
+                          trace, d_e, d_i, d_x, d_trace, accumulate, record.neuron_input_sums)
         # 3. spike detection (flags set in the voltage pass)
         n_spikers = collect_spikers(spiked, spikers)
+        if phase_ticks is not None:
+            tock = cycle_counter()
+            phase_ticks[VOLTAGE] += tock - tick
+            tick = tock
         # 4. recurrent currents (weights from before this step's plasticity)
         for s in range(n_spikers):
             k = spikers[s]
@@ -235,10 +265,15 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
                 deliver_weighted(current_i, targets, weights, column_split[k],
                                  column_start[k + 1], jump_i, group_bounds, last_group,
                                  group_current[1])
+        if phase_ticks is not None:
+            tock = cycle_counter()
+            phase_ticks[DELIVERY] += tock - tick
         # 5.–6. plasticity with traces from before this step's spikes, then the traces
         plasticity_and_traces(weights, column_start, column_split, targets, row_start,
                               row_split, row_sources, row_synapse, trace, rule_table, spikers,
-                              n_spikers, n_exc)
+                              n_spikers, n_exc, parallel, phase_ticks)
+        if phase_ticks is not None:
+            tick = cycle_counter()
         # 7. decay: per neuron deferred to the next step's sweep (or the chunk's end); the
         # population sums for the record bins decay now
         pending = True
@@ -262,6 +297,8 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
                 finish_decay(current_e, current_i, current_x, trace, decay_e, decay_i,
                              decay_x, decay_trace, n >= half_step, record.neuron_input_sums)
                 return status, n
+        if phase_ticks is not None:
+            phase_ticks[RECORDING] += cycle_counter() - tick
     if pending:
         finish_decay(current_e, current_i, current_x, trace, decay_e, decay_i, decay_x,
                      decay_trace, last_step >= half_step, record.neuron_input_sums)

@@ -50,3 +50,12 @@ _configure_cache()
 # semantics is used, so the divergence guard's finiteness checks stay valid.
 jit = numba.njit(cache=True, fastmath={"contract"}, nogil=True, error_model="numpy")
 """Decorator of every simulation kernel function."""
+
+parallel_jit = numba.njit(cache=True, parallel=True, fastmath={"contract"}, nogil=True,
+                          error_model="numpy")
+"""Decorator of the multi-threaded variants (run-config key ``threads`` > 1). They are
+separate functions, so the single-thread kernel carries no threading code."""
+
+inline_jit = numba.njit(inline="always", fastmath={"contract"}, error_model="numpy")
+"""Decorator of small scalar helpers inlined into the kernels at numba-IR level (not
+cached on their own: they become part of each caller's cached machine code)."""

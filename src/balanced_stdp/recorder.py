@@ -106,15 +106,24 @@ def block_weight_sums(weights, column_start, column_split, targets, group_bounds
         for h in range(n_groups):
             if plastic[g, h]:
                 out_sum[g, h] = 0.0
+    any_plastic = np.zeros(n_groups, np.bool_)          # per presynaptic group
+    for g in range(n_groups):
+        for h in range(n_groups):
+            any_plastic[h] = any_plastic[h] or plastic[g, h]
     for k in range(column_start.size - 1):
         while k >= group_bounds[pre_group + 1]:
             pre_group += 1
+        if not any_plastic[pre_group]:
+            continue          # the column holds no plastic weight: no need to scan it
         # excitatory targets (sorted; one or two E groups), then inhibitory ones
         lo, split = column_start[k], column_split[k]
         for g in range(n_groups - 1):
-            hi = lo
-            while hi < split and targets[hi] < group_bounds[g + 1]:
-                hi += 1
+            if g == n_groups - 2:
+                hi = split                  # the last E group ends where the I targets start
+            else:
+                hi = lo
+                while hi < split and targets[hi] < group_bounds[g + 1]:
+                    hi += 1
             if plastic[g, pre_group]:
                 out_sum[g, pre_group] += sum_range(weights, lo, hi)
             lo = hi

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -136,7 +137,8 @@ def check_size(config: dict) -> tuple[float, float]:
     return memory_mb, wall_s
 
 
-def simulate(config: dict, progress: bool = True) -> xr.Dataset:
+def simulate(config: dict, progress: bool = True,
+             phase_ticks: np.ndarray | None = None) -> xr.Dataset:
     """Simulate the plastic balanced network described by ``config``.
 
     Parameters
@@ -146,6 +148,10 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     progress : bool
         Show a progress bar (terminal) or periodic log lines (simulated time, wall
         time and current E/I rates).
+    phase_ticks : ndarray of int64, optional
+        Profile the kernel: time-stamp-counter ticks per phase of
+        :data:`balanced_stdp.phase_timer.PHASES` are added to this array (used by the
+        benchmark; runs a separately compiled, instrumented kernel).
 
     Returns
     -------
@@ -173,18 +179,28 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
     recurrent = build_recurrent(pops, p, rng_connect)
     external = build_external(pops, p, rng_connect)
     laser = build_laser(pops, p, rng_connect) if pops.has_subpopulations else None
-    weights = initial_weights(recurrent, config["weights"], n)
+    # precision: float32 halves the memory traffic of the neuron sweep and the cache
+    # footprint of the weights (row updates are cache misses); traces stay float64
+    real = np.float32 if config["precision"] == "float32" else np.float64
+    weights = initial_weights(recurrent, config["weights"], n).astype(real, copy=False)
     rules = {s: build_rule(s, config["plasticity"][s], config["tau_stdp_ms"])
              for s in config["plasticity"]}
     synapses = RecurrentSynapses.from_connectivity(recurrent, weights,
                                                    kernel_rule_table(rules, n), pops.n_excitatory)
 
     neuron = NeuronParameters.from_config(config)
-    state = NeuronState.initial(rng_voltage.uniform(neuron.reset_mv, neuron.threshold_mv, n))
+    state = NeuronState.initial(rng_voltage.uniform(neuron.reset_mv, neuron.threshold_mv, n),
+                                real)
     recorder = Recorder(config, pops, recurrent, rng_sample, rng_pairs)
     guard = DivergenceGuard.from_config(config, recorder.group_sizes)
     drive = _ExternalDrive(config, pops, external, laser, rng_input, rng_laser)
 
+    # threads: numba's pool is capped by NUMBA_NUM_THREADS (the workflow sets it to the
+    # job's cores); one thread keeps the serial kernel
+    threads = min(config["threads"], numba.config.NUMBA_NUM_THREADS)
+    parallel = threads > 1
+    if parallel:
+        numba.set_num_threads(threads)
     grid = recorder.grid
     chunk_steps = round(BLOCK_MS / grid.dt_ms)
     setup_time_s = time.perf_counter() - wall_start
@@ -199,7 +215,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
         kernel_start = time.perf_counter()
         kernel_cpu_start = time.thread_time()
         status, last_step = run_steps(step, last, neuron, state, synapses, chunk,
-                                      recorder.buffers, guard)
+                                      recorder.buffers, guard, parallel, phase_ticks)
         kernel_time_s += time.perf_counter() - kernel_start
         kernel_cpu_time_s += time.thread_time() - kernel_cpu_start
         bar.update(last_step * grid.dt_ms / 1000.0, (last_step - step + 1) * grid.dt_ms / 1000.0,
@@ -211,7 +227,7 @@ def simulate(config: dict, progress: bool = True) -> xr.Dataset:
         step = last + 1
     bar.close()
 
-    ds = recorder.to_dataset(status, last_step, weights)
+    ds = recorder.to_dataset(status, last_step, weights.astype(np.float64, copy=False))
     ds.attrs.update({
         "wall_time_s": round(time.perf_counter() - wall_start, 3),
         "setup_time_s": round(setup_time_s, 3),

@@ -272,6 +272,12 @@ def estimated_dataset_mb(cfg: dict) -> float:
     return (time_series + per_neuron + raster) / 1e6
 
 
+def simulate_threads(cfg: dict) -> int:
+    """Cores of one simulation job: the run config's ``threads`` (1 unless an experiment
+    asks for more, for a single large run)."""
+    return int(cfg.get("threads", 1))
+
+
 def simulate_runtime_min(cfg: dict, scale: float = 1.0) -> float:
     """Runtime to request for one simulation job (min): a margin over the estimate."""
     return max(RUNTIME_MARGIN * scale * estimated_wall_seconds(cfg) / 60.0, MIN_RUNTIME_MIN)

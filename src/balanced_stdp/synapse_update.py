@@ -18,7 +18,10 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from .numba_cache import jit
+from numba import prange
+
+from .numba_cache import jit, parallel_jit
+from .phase_timer import COLUMNS, ROWS, cycle_counter
 from .plasticity import KERNEL_INDEX
 
 _ACTIVE = KERNEL_INDEX["active"]
@@ -133,7 +136,8 @@ def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
 
 @jit
 def apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
-                     row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc):
+                     row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc,
+                     parallel=False, phase_ticks=None):
     """Step 5 of spec §2.5: all rule blocks for this step's spikers.
 
     The arrays are the fields of a :class:`balanced_stdp.kernel.RecurrentSynapses`,
@@ -147,19 +151,74 @@ def apply_plasticity(weights, column_start, column_split, targets, row_start, ro
             continue
         post_exc = block < 2
         pre_exc = block == 0 or block == 2
-        for s in range(n_spikers):             # presynaptic spikes: columns
-            k = spikers[s]
-            if (k < n_exc) != pre_exc:
-                continue
+        if phase_ticks is not None:
+            tick = cycle_counter()
+        if parallel:
+            columns_parallel(weights, column_start, column_split, targets, trace, rule,
+                             spikers, n_spikers, n_exc, pre_exc, post_exc)
+        else:
+            for s in range(n_spikers):             # presynaptic spikes: columns
+                k = spikers[s]
+                if (k < n_exc) != pre_exc:
+                    continue
+                if post_exc:
+                    pre_spike_update(weights, targets, column_start[k], column_split[k], trace,
+                                     rule)
+                else:
+                    pre_spike_update(weights, targets, column_split[k], column_start[k + 1],
+                                     trace, rule)
+        if phase_ticks is not None:
+            tock = cycle_counter()
+            phase_ticks[COLUMNS] += tock - tick
+            tick = tock
+        if parallel:
+            rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace, rule,
+                          spikers, n_spikers, n_exc, pre_exc, post_exc)
+        else:
+            for s in range(n_spikers):             # postsynaptic spikes: rows
+                j = spikers[s]
+                if (j < n_exc) != post_exc:
+                    continue
+                if pre_exc:
+                    post_spike_update(weights, row_synapse, row_sources, row_start[j],
+                                      row_split[j], trace, rule)
+                else:
+                    post_spike_update(weights, row_synapse, row_sources, row_split[j],
+                                      row_start[j + 1], trace, rule)
+        if phase_ticks is not None:
+            phase_ticks[ROWS] += cycle_counter() - tick
+
+
+@parallel_jit
+def columns_parallel(weights, column_start, column_split, targets, trace, rule, spikers,
+                     n_spikers, n_exc, pre_exc, post_exc):
+    """The column updates of one rule block, spikers spread over threads.
+
+    Distinct presynaptic spikers own distinct CSC columns, so every weight is written by
+    one thread, in the same arithmetic as the serial loop: results do not depend on the
+    thread count.
+    """
+    for s in prange(n_spikers):
+        k = spikers[s]
+        if (k < n_exc) == pre_exc:
             if post_exc:
                 pre_spike_update(weights, targets, column_start[k], column_split[k], trace, rule)
             else:
                 pre_spike_update(weights, targets, column_split[k], column_start[k + 1], trace,
                                  rule)
-        for s in range(n_spikers):             # postsynaptic spikes: rows
-            j = spikers[s]
-            if (j < n_exc) != post_exc:
-                continue
+
+
+@parallel_jit
+def rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace, rule, spikers,
+                  n_spikers, n_exc, pre_exc, post_exc):
+    """The row updates of one rule block, spikers spread over threads.
+
+    A synapse has one postsynaptic neuron, so distinct spikers' rows never share a
+    weight: each is written by one thread, and the result is that of the serial loop.
+    """
+    for s in prange(n_spikers):
+        j = spikers[s]
+        if (j < n_exc) == post_exc:
             if pre_exc:
                 post_spike_update(weights, row_synapse, row_sources, row_start[j], row_split[j],
                                   trace, rule)
@@ -171,11 +230,12 @@ def apply_plasticity(weights, column_start, column_split, targets, row_start, ro
 @jit
 def plasticity_and_traces(weights, column_start, column_split, targets, row_start, row_split,
                           row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
-                          n_exc):
+                          n_exc, parallel=False, phase_ticks=None):
     """Steps 5–6 of spec §2.5: plasticity (traces from before this step), then x += 1."""
     if n_spikers > 0:
         apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
-                         row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc)
+                         row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc,
+                         parallel, phase_ticks)
     for s in range(n_spikers):
         trace[spikers[s]] += 1.0
 

@@ -35,6 +35,7 @@ from balanced_stdp.study import (
     run_path,
     schema_error_message,
     simulate_runtime_min,
+    simulate_threads,
     source_fingerprint,
     theory_memory_mb,
     theory_runtime_min,
@@ -163,6 +164,11 @@ def get_run_config_yaml(wildcards) -> str:
 def simulate_runtime(wildcards, attempt) -> int:
     cfg = get_run_config(wildcards)
     return math.ceil(attempt * simulate_runtime_min(cfg, config["resource_scale"]))
+
+
+def get_simulate_threads(wildcards) -> int:
+    """Cores of a simulation job: the run config's `threads` (default 1)."""
+    return simulate_threads(get_run_config(wildcards))
 
 
 def simulate_mem_mb(wildcards, attempt) -> int:

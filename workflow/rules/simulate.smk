@@ -49,7 +49,8 @@ rule simulate:
         results("logs/simulate/{experiment}/{point}.log"),
     conda:
         SOFTWARE_ENV
-    threads: 1
+    # one core per job unless an experiment sets the run-config key `threads`
+    threads: get_simulate_threads
     resources:
         mem_mb=simulate_mem_mb,
         runtime=simulate_runtime,
