@@ -138,6 +138,9 @@ def test_optogenetic_network_falls_back_to_the_leading_order():
     ds = predict_finite_size_point(config)
     assert "leading order only" in str(ds["theory_status"].values.ravel()[0])
     assert ds.attrs["theory_order"] == "finite_size"
+    # the same variables as every finite-size dataset, NaN where it does not apply
+    assert np.all(np.isnan(ds["rate_quantile"].values))
+    assert ds["final_weight_quantile"].sizes["synapse"] == ds.sizes["synapse"]
 
 
 # ---------------------------------------------------------------- against simulations

@@ -66,7 +66,8 @@ def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, work
             assert (workdir / target).stat().st_size > 5000
 
     # every non-local job ran as a SLURM job (the plugin puts the rule in the comment):
-    # one per simulation, the warm-up, one theory job per experiment, all completed
+    # one per simulation, the warm-up, one theory and one finite-size theory job per
+    # experiment, all completed
     jobs = subprocess.run(["squeue", "--states", "all", "--noheader", "--format", "%k %T"],
                           capture_output=True, text=True, check=True).stdout.splitlines()
     states = {line.split()[1] for line in jobs}
@@ -76,5 +77,10 @@ def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, work
     assert states == {"COMPLETED"}, jobs
     assert sum(r.startswith("rule_simulate_wildcards_") for r in rules) == n_points, rules
     assert rules.count("rule_compile_numba") == 1, rules
-    assert sum(r.startswith("rule_theory") for r in rules) == len(SLURM_EXPERIMENTS), rules
+    assert sum(r.startswith("rule_theory_wildcards_") for r in rules) == len(SLURM_EXPERIMENTS), \
+        rules
+    finite_size = [name for name in SLURM_EXPERIMENTS
+                   if cfg["experiments"][name].get("finite_size_theory", True)]
+    assert sum(r.startswith("rule_theory_finite_size_wildcards_") for r in rules) == \
+        len(finite_size), rules
     assert sum(r.startswith("rule_figure") for r in rules) == len(SLURM_FIGURES), rules

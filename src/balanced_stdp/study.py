@@ -218,7 +218,8 @@ RASTER_DATASET_BYTES = FLOAT_BYTES + np.dtype(np.int32).itemsize  # raster_time,
 # network.py stores 21 B per synapse (int32 target, row index and source, int8 type,
 # float64 weight); construction temporaries bring the peak to about 30 B.
 CONNECTIVITY_BYTES_PER_SYNAPSE = 30.0
-BASE_MEMORY_MB = 500.0       # interpreter, numpy, numba, xarray and the compiled kernel
+BASE_MEMORY_MB = 600.0       # interpreter, numpy, numba, xarray and the compiled kernel
+                             # (568 MB measured for a 4-s N = 2000 run in a fresh clone)
 PEAK_FACTOR = 2.0            # copies while the dataset is assembled and written
 
 

@@ -682,17 +682,13 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
         core = template.transpose(*swept, ...).shape[len(swept):]
         ds[name] = template.transpose(*swept, ...).copy(
             data=data.reshape((1,) * len(swept) + core))
-    extra = {
-        "rate_quantile": _var("rate_quantile", quantile_rates),
-        "rate_sd": _var("rate_sd", 1000.0 * end_state.rate_sd),
-        "final_weight_quantile": _var("final_weight_quantile", weight_quantiles),
-        "net_input": _var("net_input", end_state.mean_input),
-        "quenched_input_sd": _var("quenched_input_sd", end_state.quenched_sd),
-    }
-    for name, (dims, data, attrs) in extra.items():
-        ds[name] = xr.DataArray(np.asarray(data, dtype=float), dims=dims, attrs=attrs,
-                                coords={"quantile": list(QUANTILES)} if "quantile" in dims
-                                else None).expand_dims(swept)
+    ds = _with_distributions(ds, config, {
+        "rate_quantile": quantile_rates,
+        "rate_sd": 1000.0 * end_state.rate_sd,
+        "final_weight_quantile": weight_quantiles,
+        "net_input": end_state.mean_input,
+        "quenched_input_sd": end_state.quenched_sd,
+    })
     ds = ds.transpose(*swept, ...)
     ds.attrs.update({
         "theory_order": "finite_size",
@@ -704,6 +700,25 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
                               "(balanced_stdp.theory.finite_size_theory)",
         "transfer_function_measurements": int(model.transfer_measurements),
     })
+    return ds
+
+
+def _with_distributions(ds: xr.Dataset, config: dict, values: dict | None) -> xr.Dataset:
+    """Add the finite-size theory's own variables (NaN where ``values`` is None, so every
+    finite-size dataset has the same variables and combines with the others)."""
+    from .prediction import _var
+
+    swept = {d: ds[d].values for d in swept_values(config)}
+    shapes = {"rate_quantile": ("population", "quantile"), "rate_sd": ("population",),
+              "final_weight_quantile": ("synapse", "quantile"), "net_input": ("population",),
+              "quenched_input_sd": ("population",)}
+    for name, dims in shapes.items():
+        shape = tuple(len(QUANTILES) if d == "quantile" else ds.sizes[d] for d in dims)
+        data = np.full(shape, np.nan) if values is None else np.asarray(values[name], float)
+        var_dims, var_data, attrs = _var(name, data)
+        ds[name] = xr.DataArray(var_data, dims=var_dims, attrs=attrs,
+                                coords={"quantile": list(QUANTILES)} if "quantile" in dims
+                                else None).expand_dims(swept)
     return ds
 
 
@@ -724,7 +739,7 @@ def predict_finite_size_point(config: dict, run: xr.Dataset | None = None) -> xr
         ds = predict_finite_size(config)
     except (FiniteSizeUnsupported, NoBalancedStateError) as error:
         status = f"leading order only: {error}"
-        ds = predict(config)
+        ds = _with_distributions(predict(config), config, None)
         ds.attrs["theory_order"] = "finite_size"
     dims, data, attrs = _var("theory_status", status)
     ds["theory_status"] = xr.DataArray(data, dims=dims, attrs=attrs).expand_dims(
