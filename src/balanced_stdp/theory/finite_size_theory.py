@@ -291,7 +291,8 @@ class FiniteSizeModel:
             if not sol.success or np.max(np.abs(residual(sol.x))) > 1e-5:
                 sol = optimize.root(residual, x0, method="lm", options={"xtol": 1e-12})
             class_rates = np.exp(sol.x.reshape(net.n_populations, k))
-            if np.max(np.abs(residual(sol.x))) > 1e-4 or np.any(class_rates > 0.5):
+            if (not np.all(np.isfinite(sol.x)) or np.max(np.abs(residual(sol.x))) > 1e-4
+                    or np.any(class_rates > 0.5)):
                 raise NoBalancedStateError(
                     "no self-consistent finite-size rates (the balanced state is lost)")
             mean_input, inputs = self._class_inputs(class_weights, class_rates, quenched)
@@ -430,13 +431,7 @@ class FiniteSizeModel:
         while t < end - 1e-9 and self.blocks:
             try:
                 h = min(self._step_size(weights, state, end), end - t)
-                # exponential midpoint step: exact for the affine rules at frozen rates,
-                # so stiff (fast) classes never limit the step
-                kern = self.kernels(weights, state)
-                mid = self._exponential_step(weights, state, kern, 0.5 * h, weights)
-                mid_state = self.solve_rates(mid, state, refresh=False)
-                weights = self._exponential_step(mid, mid_state, kern, h, weights)
-                state = self.solve_rates(weights, state)
+                weights, state, h = self._advance(weights, state, h)
                 t += h
                 refresh_at += 1
                 if self.network.correlation > 0 and refresh_at % 20 == 0:
@@ -521,17 +516,34 @@ class FiniteSizeModel:
         weights, t = class_weights, 0.0
         while t < max_time_ms:
             h = self._step_size(weights, state, max_time_ms)
-            kern = self.kernels(weights, state)
-            mid = self._exponential_step(weights, state, kern, 0.5 * h, weights)
-            mid_state = self.solve_rates(mid, state, refresh=False)
-            new = self._exponential_step(mid, mid_state, kern, h, weights)
+            new, state, h = self._advance(weights, state, h)
             change = max(float(np.max(np.abs(n - w) / np.maximum(np.abs(w), 1.0)))
                          for n, w in zip(new, weights))
             weights, t = new, t + h
-            state = self.solve_rates(weights, state)
             if change < tolerance:
                 break
         return weights, state
+
+    def _advance(self, weights, state, h, min_step_ms: float = 1.0):
+        """One exponential midpoint step of length ≤ h; the step is halved while the rates
+        at its end have no self-consistent solution (the φ tables of one step are fixed),
+        and NoBalancedStateError is raised only below ``min_step_ms``.
+
+        Returns
+        -------
+        class_weights, state, h_taken
+        """
+        while True:
+            try:
+                kern = self.kernels(weights, state)
+                mid = self._exponential_step(weights, state, kern, 0.5 * h, weights)
+                mid_state = self.solve_rates(mid, state, refresh=False)
+                new = self._exponential_step(mid, mid_state, kern, h, weights)
+                return new, self.solve_rates(new, state), h
+            except NoBalancedStateError:
+                if h <= min_step_ms:
+                    raise
+                h = max(0.5 * h, min_step_ms)
 
     def _exponential_step(self, at, state, kernels, h, start):
         """Advance ``start`` by h with the drift α + β w linearised at ``at``.
@@ -625,6 +637,8 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
             fp_weights = [np.full_like(w, np.nan) for w in fp_weights]
     else:
         fp_weights, fp_state = end_weights, end_state
+        if math.isfinite(lost):           # no finite-size state to continue from
+            fp_weights = [np.full_like(w, np.nan) for w in fp_weights]
 
     def full(block_values, base):
         weights = base.copy()

@@ -280,7 +280,7 @@ class TransferFunction:
         (PCHIP) interpolant of log φ through them."""
         positive = self.rate_khz > 0
         u, log_rate = self.mean_input_mv_per_ms[positive], np.log(self.rate_khz[positive])
-        keep = np.concatenate([[True], np.diff(log_rate) > 0])    # strictly increasing
+        keep = np.concatenate([[True], np.diff(log_rate) > 0])[:u.size]  # strictly increasing
         u, log_rate = u[keep], log_rate[keep]
         spline = interpolate.PchipInterpolator(u, log_rate, extrapolate=False) \
             if u.size >= 2 else None
@@ -296,7 +296,7 @@ class TransferFunction:
         """
         u = np.asarray(mean_input, dtype=float)
         grid, log_rate, spline = self._log_table
-        if spline is None:
+        if spline is None:     # fewer than two inputs with spikes: silent on this grid
             return np.full(u.shape, float(self.rate_khz[-1]))
         slope = (log_rate[1] - log_rate[0]) / (grid[1] - grid[0])
         inside = spline(np.clip(u, grid[0], grid[-1]))
@@ -306,7 +306,9 @@ class TransferFunction:
     def inverse(self, rate_khz) -> np.ndarray:
         """u with φ(u) = rate (linear inverse between grid points; tail as in __call__)."""
         r = np.log(np.maximum(np.asarray(rate_khz, dtype=float), 1e-300))
-        grid, log_rate, _ = self._log_table
+        grid, log_rate, spline = self._log_table
+        if spline is None:
+            return np.full(r.shape, np.nan)
         slope = (log_rate[1] - log_rate[0]) / (grid[1] - grid[0])
         out = np.interp(r, log_rate, grid)
         return np.where(r < log_rate[0], grid[0] + (r - log_rate[0]) / slope, out)
