@@ -153,7 +153,7 @@ def main() -> None:
           f"{args.threads} thread(s){f' (taskset -c {cores})' if pin else ''}, numba cache "
           f"warm, after a warm-up run; phases split the kernel time"
           + ("" if with_brian2 else "; no brian2 column (--no-brian2 or not installed)"))
-    phases = ("input", "voltage", "delivery", "columns", "rows", "recording")
+    from balanced_stdp.phase_timer import PHASES as phases
     header = (f"{'N':>6} {'plasticity':<17} {'c':>4} {'precision':<8} {'cpu s/s':>7} "
               f"{'wall s/s':>8} "
               + " ".join(f"{p[:9]:>9}" for p in phases)

@@ -15,9 +15,11 @@ The per-step order is exactly spec §2.5:
 1. deliver external spikes with time ≤ t_n;
 2. Euler voltage update; 3. spike detection (:mod:`~balanced_stdp.neuron_update`);
 4. recurrent currents from this step's spikes (weights before plasticity);
-5. plasticity blocks in the order ee, ei, ie, ii — in each, presynaptic-spike
-   (column) updates first, then postsynaptic-spike (row) updates — with traces
-   from before this step's spikes; 6. traces += 1 for spikers
+5. plasticity with traces from before this step's spikes: presynaptic-spike
+   (column) updates, fused into the delivery pass of step 4 (each weight is
+   delivered, then updated), then postsynaptic-spike (row) updates of the blocks in
+   the order ee, ei, ie, ii; every synapse sees its column update before its row
+   update, as the spec orders; 6. traces += 1 for spikers
    (:mod:`~balanced_stdp.synapse_update`);
 7. Euler decay of currents and traces;
 8. reset (V = V_th is recorded, then V = V_re) and recording
@@ -33,9 +35,9 @@ import numpy as np
 from .divergence import STATUS_RUNNING, divergence_status
 from .neuron_update import collect_spikers, euler_voltage, euler_voltage_parallel, finish_decay
 from .numba_cache import jit
-from .phase_timer import DELIVERY, INPUT, RECORDING, VOLTAGE, cycle_counter
+from .phase_timer import DELIVERY, INPUT, RECORDING, ROWS, VOLTAGE, cycle_counter
 from .recorder import close_record_bin, record_bin_currents, record_spikes
-from .synapse_update import deliver_constant, deliver_weighted, plasticity_and_traces
+from .synapse_update import deliver_constant, deliver_recurrent, rows_and_traces
 
 
 class NeuronParameters(NamedTuple):
@@ -173,7 +175,7 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
         The last step simulated (the end of the record bin where divergence was found).
     """
     # Bundles are unpacked once, here: the calls made every step take plain arrays
-    # (passing a bundle down to them cost speed, see synapse_update.apply_plasticity);
+    # (passing a bundle down to them cost speed, see synapse_update.row_plasticity);
     # only the once-per-record-bin calls take whole bundles.
     v, trace = state.voltage_mv, state.trace
     current_e, current_i, current_x = state.current_e, state.current_i, state.current_x
@@ -250,28 +252,19 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
             tock = cycle_counter()
             phase_ticks[VOLTAGE] += tock - tick
             tick = tock
-        # 4. recurrent currents (weights from before this step's plasticity)
-        for s in range(n_spikers):
-            k = spikers[s]
-            if k < n_exc:
-                deliver_weighted(current_e, targets, weights, column_start[k], column_split[k],
-                                 jump_e, group_bounds, 0, group_current[0])
-                deliver_weighted(current_e, targets, weights, column_split[k],
-                                 column_start[k + 1], jump_e, group_bounds, last_group,
-                                 group_current[0])
-            else:
-                deliver_weighted(current_i, targets, weights, column_start[k], column_split[k],
-                                 jump_i, group_bounds, 0, group_current[1])
-                deliver_weighted(current_i, targets, weights, column_split[k],
-                                 column_start[k + 1], jump_i, group_bounds, last_group,
-                                 group_current[1])
+        # 4.–5. recurrent currents (weights from before this step's plasticity), fused with
+        # the presynaptic (column) plasticity updates; then the row updates and, 6., traces
+        deliver_recurrent(current_e, current_i, targets, weights, column_start, column_split,
+                          spikers, n_spikers, n_exc, jump_e, jump_i, group_bounds,
+                          group_current, trace, rule_table)
         if phase_ticks is not None:
             tock = cycle_counter()
             phase_ticks[DELIVERY] += tock - tick
-        # 5.–6. plasticity with traces from before this step's spikes, then the traces
-        plasticity_and_traces(weights, column_start, column_split, targets, row_start,
-                              row_split, row_sources, row_synapse, trace, rule_table, spikers,
-                              n_spikers, n_exc, parallel, phase_ticks)
+            tick = tock
+        rows_and_traces(weights, row_start, row_split, row_sources, row_synapse, trace,
+                        rule_table, spikers, n_spikers, n_exc, parallel)
+        if phase_ticks is not None:
+            phase_ticks[ROWS] += cycle_counter() - tick
         if phase_ticks is not None:
             tick = cycle_counter()
         # 7. decay: per neuron deferred to the next step's sweep (or the chunk's end); the

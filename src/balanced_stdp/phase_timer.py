@@ -13,14 +13,14 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-PHASES = ("input", "voltage", "delivery", "columns", "rows", "recording")
+PHASES = ("input", "voltage", "delivery", "rows", "recording")
 """Phase names, the index order of ``phase_ticks``: external/laser input delivery, the
-EIF voltage pass and spike collection (steps 1–3), recurrent current delivery (step 4),
-presynaptic (column) and postsynaptic (row) plasticity updates with the trace
-increments (steps 5–6), and decay bookkeeping, resets, recording and the guard
-(steps 7–8)."""
+EIF voltage pass and spike collection (steps 1–3), recurrent current delivery with the
+presynaptic (column) plasticity updates fused in (steps 4–5), postsynaptic (row)
+plasticity updates with the trace increments (steps 5–6), and decay bookkeeping,
+resets, recording and the guard (steps 7–8)."""
 
-INPUT, VOLTAGE, DELIVERY, COLUMNS, ROWS, RECORDING = range(len(PHASES))
+INPUT, VOLTAGE, DELIVERY, ROWS, RECORDING = range(len(PHASES))
 
 
 @intrinsic

@@ -1,14 +1,14 @@
 """The synapse update of the kernel: current delivery and plasticity (spec §2.5 steps 1, 4–6).
 
 A spike of presynaptic neuron k walks its CSC column: it delivers current to the
-column's targets and applies the presynaptic half of each plasticity rule. A spike of
-postsynaptic neuron j walks its row (the row index points into the same weight
-array) and applies the postsynaptic half. Every rule is one row of the rule table
+column's targets and, in the same pass, applies the presynaptic half of its block's
+rule. A spike of postsynaptic neuron j walks its row (the row index points into the
+same weight array) and applies the postsynaptic half. Every rule is one row of the rule table
 of :func:`balanced_stdp.plasticity.kernel_rule_table` (general affine form, spec §4.2).
 
 :func:`replay_plasticity` takes the recurrent synapses as one
 :class:`balanced_stdp.kernel.RecurrentSynapses` bundle; the per-step functions take
-its arrays one by one (see :func:`apply_plasticity`).
+its arrays one by one (see :func:`row_plasticity`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from numba.extending import intrinsic
 from numba import prange
 
 from .numba_cache import jit, parallel_jit
-from .phase_timer import COLUMNS, ROWS, cycle_counter
 from .plasticity import KERNEL_INDEX
 
 _ACTIVE = KERNEL_INDEX["active"]
@@ -104,27 +103,99 @@ def prefetch(typingctx, array, index):
 
 
 @jit
-def pre_spike_update(weights, targets, lo, hi, trace, rule):
-    """Column update for one presynaptic spike over CSC entries [lo, hi)."""
+def deliver_and_learn(current, targets, weights, lo, hi, scale, group_bounds, group,
+                      group_sums, trace, rule):
+    """:func:`deliver_weighted` fused with the presynaptic (column) half of a rule.
+
+    For each entry the weight before this step's plasticity is delivered, then updated:
+    w += η[(a_pre0 + a_pre1 w) + (b_pre0 + b_pre1 w)·x_post] if it lies strictly inside
+    the rule's presynaptic gate. This is spec §2.5's order (step 4 reads every weight
+    before step 5 writes it) because a synapse belongs to one column and no row update
+    runs before all columns are done; one pass instead of two halves the loads.
+    """
     eta = rule[_ETA]
     a0, a1, b0, b1 = rule[_A_PRE0], rule[_A_PRE1], rule[_B_PRE0], rule[_B_PRE1]
     lower, upper = rule[_PRE_LO], rule[_PRE_HI]
+    bound = group_bounds[group + 1]
+    total = 0.0
     for idx in range(lo, hi):
+        target = targets[idx]
         w = weights[idx]
+        jump = w * scale
+        current[target] += jump
         if w > lower and w < upper:
-            weights[idx] = w + eta * ((a0 + a1 * w) + (b0 + b1 * w) * trace[targets[idx]])
+            weights[idx] = w + eta * ((a0 + a1 * w) + (b0 + b1 * w) * trace[target])
+        if target >= bound:
+            group_sums[group] += total
+            total = 0.0
+            while target >= group_bounds[group + 1]:
+                group += 1
+            bound = group_bounds[group + 1]
+        total += jump
+    group_sums[group] += total
+
+
+@jit
+def deliver_column(current, targets, weights, lo, hi, scale, group_bounds, group, group_sums,
+                   trace, rule):
+    """One column segment of a spiker: fused delivery and update if its block is plastic."""
+    if rule[_ACTIVE] != 0.0:
+        deliver_and_learn(current, targets, weights, lo, hi, scale, group_bounds, group,
+                          group_sums, trace, rule)
+    else:
+        deliver_weighted(current, targets, weights, lo, hi, scale, group_bounds, group,
+                         group_sums)
+
+
+@jit
+def deliver_recurrent(current_e, current_i, targets, weights, column_start, column_split,
+                      spikers, n_spikers, n_exc, jump_e, jump_i, group_bounds, group_current,
+                      trace, rule_table):
+    """Steps 4 and the column half of 5 of spec §2.5 for this step's spikers.
+
+    A spiker's column holds E targets (blocks ee or ei) then I targets (ie or ii); each
+    segment delivers J/τ per target to I^e (E spiker) or I^i (I spiker), and applies the
+    presynaptic update of its block's rule (``rule_table`` rows in order ee, ei, ie, ii)
+    when that block is plastic. Population sums of the jumps go to ``group_current``.
+    """
+    last_group = group_bounds.size - 2          # the I population; E groups come first
+    for s in range(n_spikers):
+        k = spikers[s]
+        lo, split, hi = column_start[k], column_split[k], column_start[k + 1]
+        if k < n_exc:
+            deliver_column(current_e, targets, weights, lo, split, jump_e, group_bounds, 0,
+                           group_current[0], trace, rule_table[0])
+            deliver_column(current_e, targets, weights, split, hi, jump_e, group_bounds,
+                           last_group, group_current[0], trace, rule_table[2])
+        else:
+            deliver_column(current_i, targets, weights, lo, split, jump_i, group_bounds, 0,
+                           group_current[1], trace, rule_table[1])
+            deliver_column(current_i, targets, weights, split, hi, jump_i, group_bounds,
+                           last_group, group_current[1], trace, rule_table[3])
+
+
+PREFETCH_DISTANCE = 16
+"""Row entries ahead of the update whose weight is prefetched (see :func:`post_spike_update`)."""
 
 
 @jit
 def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
-    """Row update for one postsynaptic spike over row entries [lo, hi)."""
+    """Row update for one postsynaptic spike over row entries [lo, hi).
+
+    w += η[(a_post0 + a_post1 w) + (b_post0 + b_post1 w)·x_pre^power] inside the
+    postsynaptic gate. The row's weights are scattered over the CSC array (mostly
+    cache misses), so each iteration prefetches the weight ``PREFETCH_DISTANCE``
+    entries ahead: the misses overlap instead of queueing one after another.
+    """
     eta = rule[_ETA]
     a0, a1, b0, b1 = rule[_A_POST0], rule[_A_POST1], rule[_B_POST0], rule[_B_POST1]
     lower, upper = rule[_POST_LO], rule[_POST_HI]
     squared = rule[_POWER] == 2.0
-    for idx in range(lo, hi):
+    for idx in range(lo, min(hi, lo + PREFETCH_DISTANCE)):
         prefetch(weights, row_synapse[idx])
     for idx in range(lo, hi):
+        if idx + PREFETCH_DISTANCE < hi:
+            prefetch(weights, row_synapse[idx + PREFETCH_DISTANCE])
         s = row_synapse[idx]
         w = weights[s]
         if w > lower and w < upper:
@@ -135,15 +206,16 @@ def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
 
 
 @jit
-def apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
-                     row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc,
-                     parallel=False, phase_ticks=None):
-    """Step 5 of spec §2.5: all rule blocks for this step's spikers.
+def row_plasticity(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table,
+                   spikers, n_spikers, n_exc, parallel=False):
+    """The postsynaptic (row) half of step 5 of spec §2.5 for all plastic blocks.
 
-    The arrays are the fields of a :class:`balanced_stdp.kernel.RecurrentSynapses`,
-    passed one by one: handing the bundle itself to this per-step call chain made the
-    EE-plastic kernel 3–10 % slower (lock-step A/B runs at N = 5000; numba-IR inlining
-    did not recover it), so :func:`~balanced_stdp.kernel.run_steps` unpacks it once.
+    The column halves were applied during delivery (:func:`deliver_recurrent`), so
+    every synapse still sees its presynaptic update first, as the spec orders. The
+    arrays are the fields of a :class:`balanced_stdp.kernel.RecurrentSynapses`, passed
+    one by one: handing the bundle itself to this per-step call chain made the
+    EE-plastic kernel 3–10 % slower (lock-step A/B runs at N = 5000), so
+    :func:`~balanced_stdp.kernel.run_steps` unpacks it once.
     """
     for block in range(4):                     # ee, ei, ie, ii
         rule = rule_table[block]
@@ -151,61 +223,20 @@ def apply_plasticity(weights, column_start, column_split, targets, row_start, ro
             continue
         post_exc = block < 2
         pre_exc = block == 0 or block == 2
-        if phase_ticks is not None:
-            tick = cycle_counter()
-        if parallel:
-            columns_parallel(weights, column_start, column_split, targets, trace, rule,
-                             spikers, n_spikers, n_exc, pre_exc, post_exc)
-        else:
-            for s in range(n_spikers):             # presynaptic spikes: columns
-                k = spikers[s]
-                if (k < n_exc) != pre_exc:
-                    continue
-                if post_exc:
-                    pre_spike_update(weights, targets, column_start[k], column_split[k], trace,
-                                     rule)
-                else:
-                    pre_spike_update(weights, targets, column_split[k], column_start[k + 1],
-                                     trace, rule)
-        if phase_ticks is not None:
-            tock = cycle_counter()
-            phase_ticks[COLUMNS] += tock - tick
-            tick = tock
         if parallel:
             rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace, rule,
                           spikers, n_spikers, n_exc, pre_exc, post_exc)
-        else:
-            for s in range(n_spikers):             # postsynaptic spikes: rows
-                j = spikers[s]
-                if (j < n_exc) != post_exc:
-                    continue
-                if pre_exc:
-                    post_spike_update(weights, row_synapse, row_sources, row_start[j],
-                                      row_split[j], trace, rule)
-                else:
-                    post_spike_update(weights, row_synapse, row_sources, row_split[j],
-                                      row_start[j + 1], trace, rule)
-        if phase_ticks is not None:
-            phase_ticks[ROWS] += cycle_counter() - tick
-
-
-@parallel_jit
-def columns_parallel(weights, column_start, column_split, targets, trace, rule, spikers,
-                     n_spikers, n_exc, pre_exc, post_exc):
-    """The column updates of one rule block, spikers spread over threads.
-
-    Distinct presynaptic spikers own distinct CSC columns, so every weight is written by
-    one thread, in the same arithmetic as the serial loop: results do not depend on the
-    thread count.
-    """
-    for s in prange(n_spikers):
-        k = spikers[s]
-        if (k < n_exc) == pre_exc:
-            if post_exc:
-                pre_spike_update(weights, targets, column_start[k], column_split[k], trace, rule)
+            continue
+        for s in range(n_spikers):
+            j = spikers[s]
+            if (j < n_exc) != post_exc:
+                continue
+            if pre_exc:
+                post_spike_update(weights, row_synapse, row_sources, row_start[j],
+                                  row_split[j], trace, rule)
             else:
-                pre_spike_update(weights, targets, column_split[k], column_start[k + 1], trace,
-                                 rule)
+                post_spike_update(weights, row_synapse, row_sources, row_split[j],
+                                  row_start[j + 1], trace, rule)
 
 
 @parallel_jit
@@ -228,14 +259,13 @@ def rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace
 
 
 @jit
-def plasticity_and_traces(weights, column_start, column_split, targets, row_start, row_split,
-                          row_sources, row_synapse, trace, rule_table, spikers, n_spikers,
-                          n_exc, parallel=False, phase_ticks=None):
-    """Steps 5–6 of spec §2.5: plasticity (traces from before this step), then x += 1."""
+def rows_and_traces(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table,
+                    spikers, n_spikers, n_exc, parallel=False):
+    """Steps 5 (row half) and 6 of spec §2.5: row updates with traces from before this
+    step's spikes, then x += 1 for every spiker."""
     if n_spikers > 0:
-        apply_plasticity(weights, column_start, column_split, targets, row_start, row_split,
-                         row_sources, row_synapse, trace, rule_table, spikers, n_spikers, n_exc,
-                         parallel, phase_ticks)
+        row_plasticity(weights, row_start, row_split, row_sources, row_synapse, trace,
+                       rule_table, spikers, n_spikers, n_exc, parallel)
     for s in range(n_spikers):
         trace[spikers[s]] += 1.0
 
@@ -268,6 +298,9 @@ def replay_plasticity(spike_steps, spike_neurons, n_steps, synapses, decay_trace
     n_neurons = synapses.row_start.size - 1
     trace = np.zeros(n_neurons)
     spikers = np.empty(n_neurons, np.int32)
+    scratch_current = np.zeros(n_neurons)
+    scratch_bounds = np.array([0, synapses.n_excitatory, n_neurons], np.int64)
+    scratch_sums = np.zeros((2, 2))
     cursor = 0
     for n in range(1, n_steps + 1):
         n_spikers = 0
@@ -275,10 +308,14 @@ def replay_plasticity(spike_steps, spike_neurons, n_steps, synapses, decay_trace
             spikers[n_spikers] = spike_neurons[cursor]
             n_spikers += 1
             cursor += 1
-        plasticity_and_traces(synapses.weights, synapses.column_start, synapses.column_split,
-                              synapses.targets, synapses.row_start, synapses.row_split,
-                              synapses.row_sources, synapses.row_synapse, trace,
-                              synapses.rule_table, spikers, n_spikers, synapses.n_excitatory)
+        # the kernel's own step-4/5/6 code; the delivered currents are discarded
+        deliver_recurrent(scratch_current, scratch_current, synapses.targets, synapses.weights,
+                          synapses.column_start, synapses.column_split, spikers, n_spikers,
+                          synapses.n_excitatory, 0.0, 0.0, scratch_bounds, scratch_sums,
+                          trace, synapses.rule_table)
+        rows_and_traces(synapses.weights, synapses.row_start, synapses.row_split,
+                        synapses.row_sources, synapses.row_synapse, trace, synapses.rule_table,
+                        spikers, n_spikers, synapses.n_excitatory)
         for j in range(n_neurons):
             trace[j] *= decay_trace
     return trace
