@@ -191,7 +191,7 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
     half_step = record.half_step
     n_neurons = v.size
     last_group = group_bounds.size - 2     # the I population; E groups come first
-    exp_term = np.empty(n_neurons)
+    exp_term = np.empty_like(v)
     spiked = np.zeros(n_neurons, np.uint8)
     spikers = np.empty(n_neurons, np.int32)
     inv_delta_t = 1.0 / neuron.slope_factor_mv
