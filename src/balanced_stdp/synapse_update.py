@@ -174,7 +174,7 @@ def deliver_recurrent(current_e, current_i, targets, weights, column_start, colu
                            last_group, group_current[1], trace, rule_table[3])
 
 
-PREFETCH_DISTANCE = 16
+PREFETCH_DISTANCE = 32
 """Row entries ahead of the update whose weight is prefetched (see :func:`post_spike_update`)."""
 
 
