@@ -7,7 +7,7 @@ the step time); :func:`exp_array` exposes it so the tests can check its accuracy
 
 The pass computes in the precision of the state arrays (run-config key ``precision``):
 float64, or float32 — twice the SIMD width and half the memory traffic, with a
-float32 exponential (:func:`exp_clamped_float32`). Traces and the input sums stay
+float32 exponential (:func:`exp_clamped_float32`). The per-neuron input sums stay
 float64 in both.
 """
 
@@ -172,8 +172,8 @@ def euler_voltage(v, current_e, current_i, current_x, bias, dt, g_leak, e_leak, 
     spec's order (decay, then input) up to rounding.
 
     The state arrays and ``exp_term`` may be float64 or float32 (run-config key
-    ``precision``); the membrane arithmetic is done in their precision (the scalars are
-    converted once, here), the trace decay and the input sums in float64.
+    ``precision``); the arithmetic is done in their precision (the scalars are converted
+    once, here), the input sums are float64.
     """
     n = v.size
     bias, dt, g_leak = as_dtype_of(bias, v), as_dtype_of(dt, v), as_dtype_of(g_leak, v)
@@ -181,7 +181,7 @@ def euler_voltage(v, current_e, current_i, current_x, bias, dt, g_leak, e_leak, 
     inv_delta_t, spike_gain = as_dtype_of(inv_delta_t, v), as_dtype_of(spike_gain, v)
     v_spike = as_dtype_of(v_spike, v)
     decay_e, decay_i = as_dtype_of(decay_e, v), as_dtype_of(decay_i, v)
-    decay_x = as_dtype_of(decay_x, v)
+    decay_x, decay_trace = as_dtype_of(decay_x, v), as_dtype_of(decay_trace, v)
     for j in range(n):
         exp_term[j] = fast_exp((v[j] - v_threshold) * inv_delta_t)
     for j in range(n):
