@@ -206,56 +206,56 @@ def post_spike_update(weights, row_synapse, row_sources, lo, hi, trace, rule):
 
 
 @jit
+def spiker_rows(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table, j,
+                n_exc):
+    """The row updates of postsynaptic spiker j: its E partners (block ee or ie), then its
+    I partners (ei or ii), each if that block is plastic."""
+    if j < n_exc:
+        from_e, from_i = rule_table[0], rule_table[1]
+    else:
+        from_e, from_i = rule_table[2], rule_table[3]
+    if from_e[_ACTIVE] != 0.0:
+        post_spike_update(weights, row_synapse, row_sources, row_start[j], row_split[j], trace,
+                          from_e)
+    if from_i[_ACTIVE] != 0.0:
+        post_spike_update(weights, row_synapse, row_sources, row_split[j], row_start[j + 1],
+                          trace, from_i)
+
+
+@jit
 def row_plasticity(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table,
                    spikers, n_spikers, n_exc, parallel=False):
-    """The postsynaptic (row) half of step 5 of spec §2.5 for all plastic blocks.
+    """The postsynaptic (row) half of step 5 of spec §2.5 for this step's spikers.
 
     The column halves were applied during delivery (:func:`deliver_recurrent`), so
-    every synapse still sees its presynaptic update first, as the spec orders. The
-    arrays are the fields of a :class:`balanced_stdp.kernel.RecurrentSynapses`, passed
-    one by one: handing the bundle itself to this per-step call chain made the
-    EE-plastic kernel 3–10 % slower (lock-step A/B runs at N = 5000), so
-    :func:`~balanced_stdp.kernel.run_steps` unpacks it once.
+    every synapse still sees its presynaptic update first, as the spec orders; a
+    synapse belongs to one block and one row, so the order of spikers and blocks here
+    does not change any result. The arrays are the fields of a
+    :class:`balanced_stdp.kernel.RecurrentSynapses`, passed one by one: handing the
+    bundle itself to this per-step call chain made the EE-plastic kernel 3–10 % slower
+    (lock-step A/B runs at N = 5000), so :func:`~balanced_stdp.kernel.run_steps`
+    unpacks it once.
     """
-    for block in range(4):                     # ee, ei, ie, ii
-        rule = rule_table[block]
-        if rule[_ACTIVE] == 0.0:
-            continue
-        post_exc = block < 2
-        pre_exc = block == 0 or block == 2
-        if parallel:
-            rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace, rule,
-                          spikers, n_spikers, n_exc, pre_exc, post_exc)
-            continue
-        for s in range(n_spikers):
-            j = spikers[s]
-            if (j < n_exc) != post_exc:
-                continue
-            if pre_exc:
-                post_spike_update(weights, row_synapse, row_sources, row_start[j],
-                                  row_split[j], trace, rule)
-            else:
-                post_spike_update(weights, row_synapse, row_sources, row_split[j],
-                                  row_start[j + 1], trace, rule)
+    if parallel:
+        rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace,
+                      rule_table, spikers, n_spikers, n_exc)
+        return
+    for s in range(n_spikers):
+        spiker_rows(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table,
+                    spikers[s], n_exc)
 
 
 @parallel_jit
-def rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace, rule, spikers,
-                  n_spikers, n_exc, pre_exc, post_exc):
-    """The row updates of one rule block, spikers spread over threads.
+def rows_parallel(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table,
+                  spikers, n_spikers, n_exc):
+    """:func:`row_plasticity` with the spikers spread over threads.
 
     A synapse has one postsynaptic neuron, so distinct spikers' rows never share a
     weight: each is written by one thread, and the result is that of the serial loop.
     """
     for s in prange(n_spikers):
-        j = spikers[s]
-        if (j < n_exc) == post_exc:
-            if pre_exc:
-                post_spike_update(weights, row_synapse, row_sources, row_start[j], row_split[j],
-                                  trace, rule)
-            else:
-                post_spike_update(weights, row_synapse, row_sources, row_split[j],
-                                  row_start[j + 1], trace, rule)
+        spiker_rows(weights, row_start, row_split, row_sources, row_synapse, trace, rule_table,
+                    spikers[s], n_exc)
 
 
 @jit
