@@ -162,8 +162,9 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
         The recorder's buffers, filled in place.
     guard : DivergenceGuard
     parallel : bool
-        Use the multi-threaded variants of the voltage pass and the plasticity updates
-        (run-config key ``threads`` > 1; numba's thread count is set by the caller).
+        Use the multi-threaded variants of the voltage pass (chunks of neurons), the
+        delivery (E and I spikers on two threads) and the row updates (spikers) (run-config
+        key ``threads`` > 1; numba's thread count is set by the caller).
         Results are identical to the single-thread kernel.
     phase_ticks : ndarray of int64 or None
         ``None`` (production): no timing code is compiled in. Otherwise time-stamp
@@ -258,7 +259,7 @@ def run_steps(first_step, last_step, neuron, state, synapses, drive, record, gua
         # the presynaptic (column) plasticity updates; then the row updates and, 6., traces
         deliver_recurrent(current_e, current_i, targets, weights, column_start, column_split,
                           spikers, n_spikers, n_exc, jump_e, jump_i, group_bounds,
-                          group_current, trace, rule_table)
+                          group_current, trace, rule_table, parallel)
         if phase_ticks is not None:
             tock = cycle_counter()
             phase_ticks[DELIVERY] += tock - tick

@@ -148,30 +148,63 @@ def deliver_column(current, targets, weights, lo, hi, scale, group_bounds, group
 
 
 @jit
+def deliver_spikers(current, targets, weights, column_start, column_split, spikers, n_spikers,
+                    excitatory, n_exc, jump, group_bounds, group_sums, trace, rule_to_e,
+                    rule_to_i):
+    """:func:`deliver_recurrent` for the E spikers only, or the I spikers only."""
+    last_group = group_bounds.size - 2          # the I population; E groups come first
+    for s in range(n_spikers):
+        k = spikers[s]
+        if (k < n_exc) != excitatory:
+            continue
+        lo, split, hi = column_start[k], column_split[k], column_start[k + 1]
+        deliver_column(current, targets, weights, lo, split, jump, group_bounds, 0, group_sums,
+                       trace, rule_to_e)
+        deliver_column(current, targets, weights, split, hi, jump, group_bounds, last_group,
+                       group_sums, trace, rule_to_i)
+
+
+@jit
 def deliver_recurrent(current_e, current_i, targets, weights, column_start, column_split,
                       spikers, n_spikers, n_exc, jump_e, jump_i, group_bounds, group_current,
-                      trace, rule_table):
+                      trace, rule_table, parallel=False):
     """Steps 4 and the column half of 5 of spec §2.5 for this step's spikers.
 
     A spiker's column holds E targets (blocks ee or ei) then I targets (ie or ii); each
     segment delivers J/τ per target to I^e (E spiker) or I^i (I spiker), and applies the
     presynaptic update of its block's rule (``rule_table`` rows in order ee, ei, ie, ii)
     when that block is plastic. Population sums of the jumps go to ``group_current``.
+    E spikers write only I^e, their own columns and ``group_current[0]``, I spikers only
+    I^i, theirs and ``group_current[1]``: the two halves are independent, and with
+    ``parallel`` they run on two threads, every sum added in the serial order.
     """
-    last_group = group_bounds.size - 2          # the I population; E groups come first
-    for s in range(n_spikers):
-        k = spikers[s]
-        lo, split, hi = column_start[k], column_split[k], column_start[k + 1]
-        if k < n_exc:
-            deliver_column(current_e, targets, weights, lo, split, jump_e, group_bounds, 0,
-                           group_current[0], trace, rule_table[0])
-            deliver_column(current_e, targets, weights, split, hi, jump_e, group_bounds,
-                           last_group, group_current[0], trace, rule_table[2])
+    if parallel:
+        deliver_parallel(current_e, current_i, targets, weights, column_start, column_split,
+                         spikers, n_spikers, n_exc, jump_e, jump_i, group_bounds, group_current,
+                         trace, rule_table)
+        return
+    deliver_spikers(current_e, targets, weights, column_start, column_split, spikers,
+                    n_spikers, True, n_exc, jump_e, group_bounds, group_current[0], trace,
+                    rule_table[0], rule_table[2])
+    deliver_spikers(current_i, targets, weights, column_start, column_split, spikers,
+                    n_spikers, False, n_exc, jump_i, group_bounds, group_current[1], trace,
+                    rule_table[1], rule_table[3])
+
+
+@parallel_jit
+def deliver_parallel(current_e, current_i, targets, weights, column_start, column_split,
+                     spikers, n_spikers, n_exc, jump_e, jump_i, group_bounds, group_current,
+                     trace, rule_table):
+    """:func:`deliver_recurrent`'s E and I halves on two threads."""
+    for half in prange(2):
+        if half == 0:
+            deliver_spikers(current_e, targets, weights, column_start, column_split, spikers,
+                            n_spikers, True, n_exc, jump_e, group_bounds, group_current[0],
+                            trace, rule_table[0], rule_table[2])
         else:
-            deliver_column(current_i, targets, weights, lo, split, jump_i, group_bounds, 0,
-                           group_current[1], trace, rule_table[1])
-            deliver_column(current_i, targets, weights, split, hi, jump_i, group_bounds,
-                           last_group, group_current[1], trace, rule_table[3])
+            deliver_spikers(current_i, targets, weights, column_start, column_split, spikers,
+                            n_spikers, False, n_exc, jump_i, group_bounds, group_current[1],
+                            trace, rule_table[1], rule_table[3])
 
 
 PREFETCH_DISTANCE = 32
