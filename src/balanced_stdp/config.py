@@ -101,7 +101,7 @@ FIELDS: dict[str, Any] = {
                        choices=("float64", "float32")),
     "threads": Field(int, 1, "Threads of the simulation kernel for one large run (numba "
                      "parallel over neurons and spikers; results identical for any count; "
-                     "only worth it on otherwise idle cores, see README Performance). The "
+                     "no faster than 1 at N = 15000 on 2 cores, see README Performance). The "
                      "workflow gives a job this many cores.", minimum=1),
     "tau_stdp_ms": _positive("Eligibility-trace time constant τ_STDP (ms).", 200.0),
     "connection_probability": Field(float, 0.1, "Bernoulli connection probability p (all types).",
