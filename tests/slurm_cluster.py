@@ -24,6 +24,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from conftest import HANG_GUARD_S
+
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 BINARIES = ("/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "sbatch", "squeue",
             "sinfo", "scancel")
@@ -196,7 +198,8 @@ class SlurmCluster:
         (s / "plugstack.conf").write_text("")
 
     # ------------------------------------------------------------- processes
-    def _run(self, args: list[str], check: bool = True, timeout: float = 30.0):
+    def _run(self, args: list[str], check: bool = True,
+             timeout: float = HANG_GUARD_S):
         result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise SlurmError(f"{' '.join(args)} failed ({result.returncode}): "
@@ -211,7 +214,7 @@ class SlurmCluster:
         shutil.chown(MUNGE_PID_FILE.parent, user="munge", group="munge")
         self._run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"])
         self._started_munge = True
-        self._wait(lambda: MUNGE_SOCKET.exists(), 10.0, "munged socket")
+        self._wait(lambda: MUNGE_SOCKET.exists(), HANG_GUARD_S, "munged socket")
 
     def _wait(self, predicate, timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
@@ -227,7 +230,7 @@ class SlurmCluster:
         result = self._run(["sinfo", "-h", "-n", "localhost", "-o", "%t"], check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
-    def start(self, timeout_s: float = 60.0) -> "SlurmCluster":
+    def start(self, timeout_s: float = HANG_GUARD_S) -> "SlurmCluster":
         """Write the config, start munged (if needed), slurmctld and slurmd; wait for idle."""
         ensure_installed()
         self.write_config()

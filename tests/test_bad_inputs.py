@@ -878,7 +878,7 @@ def test_bad_input_gets_one_line_naming_it(case, tmp_path, capsys, request):
     configfile = tmp_path / "bad.yaml"
     configfile.write_text(yaml.safe_dump(cfg, sort_keys=False))
     result = run_snakemake(workdir, "-n", env=request.getfixturevalue("workflow_env"),
-                           check=False, timeout=300, configfile=configfile)
+                           check=False, configfile=configfile)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert f"Invalid workflow config: {case.expect}" in output, output[-2000:]

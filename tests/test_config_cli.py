@@ -12,6 +12,7 @@ import pytest
 from balanced_stdp.cli import main
 from balanced_stdp.config import ConfigError, load_config, resolve_config
 from balanced_stdp.io import IncompleteRunError, open_run, write_dataset_atomic
+from conftest import HANG_GUARD_S
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "kohonen_istdp.yaml"
 
@@ -82,7 +83,7 @@ def test_simulate_cli_end_to_end(tmp_path):
     out = tmp_path / "run.nc"
     proc = subprocess.run([sys.executable, "-m", "balanced_stdp.cli", "simulate", str(EXAMPLE),
                            "--set", "N=500", "--set", "duration_s=1", "--set", "seed=7",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+                           "--out", str(out)], capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 0, proc.stderr
     assert "t =" in proc.stderr and "Hz" in proc.stderr          # progress line
     ds = open_run(out)

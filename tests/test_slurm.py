@@ -56,7 +56,7 @@ def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, work
     # check (the profile's 20 s suits real clusters) and few parallel jobs (2 CPUs).
     run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"),
                   "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4", *targets,
-                  env=workflow_env, timeout=900)
+                  env=workflow_env)
 
     for target in targets:
         if target.endswith(".nc"):

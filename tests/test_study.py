@@ -275,16 +275,22 @@ def test_rst_escape():
 
 
 def test_cost_model_bounds_a_measured_run(tmp_path):
-    """One short run measured in a fresh process: the job's requests (runtime = margin ×
-    estimate, memory = estimate) cover it, and the estimates are not absurdly high."""
+    """One short run measured in a fresh process: the job's requests cover it — CPU time
+    within the runtime margin the workflow applies (RUNTIME_MARGIN × estimate, before the
+    MIN_RUNTIME_MIN floor), memory within the estimate, which is not absurdly high.
+
+    Only the upper bound is asserted, on the process's CPU time (user + system), which
+    other load on the machine does not inflate the way it inflates wall time. How tight
+    the estimate is (estimate / measured) depends on the machine's speed, so
+    ``benchmarks/cost_model.py`` prints it instead of a test asserting it."""
     cfg = resolve_config({"N": 2000, "duration_s": 4.0, "weights": {"ee": 1.0, "ei": -100.0},
                           "plasticity": {"ee": {"rule": "kohonen", "eta": 0.01}}})
-    probe = ("import json, resource, sys, time\n"
-             "start = time.perf_counter()\n"
+    probe = ("import json, resource, sys\n"
              "from balanced_stdp.simulation import simulate\n"
              "simulate(json.loads(sys.argv[1]), progress=False)\n"
-             "print(json.dumps({'wall_s': time.perf_counter() - start,\n"
-             "  'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+             "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+             "print(json.dumps({'cpu_s': usage.ru_utime + usage.ru_stime,\n"
+             "  'rss_mb': usage.ru_maxrss / 1024}))\n")
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-c", probe, json.dumps(cfg)], check=True, env=env,
                    capture_output=True)                   # warm numba's cache first
@@ -292,6 +298,6 @@ def test_cost_model_bounds_a_measured_run(tmp_path):
                          capture_output=True, text=True).stdout
     measured = json.loads(out)
     wall_s, memory_mb = estimated_wall_seconds(cfg), estimated_memory_mb(cfg)
-    assert measured["wall_s"] <= RUNTIME_MARGIN * wall_s, (measured, wall_s)
-    assert wall_s <= 8 * measured["wall_s"], (measured, wall_s)
+    assert measured["cpu_s"] <= RUNTIME_MARGIN * wall_s, (measured, wall_s)
+    assert simulate_runtime_min(cfg) >= RUNTIME_MARGIN * wall_s / 60
     assert measured["rss_mb"] <= memory_mb <= 4 * measured["rss_mb"], (measured, memory_mb)

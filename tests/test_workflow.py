@@ -36,7 +36,7 @@ from balanced_stdp.io import open_run
 from balanced_stdp.figures import figure_targets
 from balanced_stdp.study import expand_study, plastic_synapses, run_path
 from balanced_stdp.theory import predict_point
-from conftest import REPO, load_test_config, run_snakemake, snakemake_command
+from conftest import HANG_GUARD_S, REPO, load_test_config, run_snakemake, snakemake_command
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 RESULTS = load_test_config()["results_dir"]
@@ -243,7 +243,7 @@ def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     if config_name != "config.yaml":
         args += ["--configfile", f"config/{config_name}"]
     result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout)
     grids = study_grids(cfg)
@@ -327,11 +327,11 @@ def test_config_readme_documents_every_key():
 
 def test_lint_and_snakefmt_are_clean():
     lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
+                         cwd=REPO, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
@@ -440,9 +440,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_en
 
     # 1. Snakemake and all its jobs are killed as soon as the first simulation is done
     first = start()
-    _wait_for(finished_runs, 300, "a finished simulation")
+    _wait_for(finished_runs, HANG_GUARD_S, "a finished simulation")
     os.killpg(first.pid, signal.SIGKILL)
-    first.wait(timeout=60)
+    first.wait(timeout=HANG_GUARD_S)
     assert len(finished_runs()) < n_runs - 1, "the kill came too late to interrupt anything"
     for path in finished_runs():  # whatever exists is complete (atomic writes)
         open_run(path)
@@ -451,9 +451,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_en
     #    killed: Snakemake reports the failure, finishes the rest and exits non-zero
     run_snakemake(workdir, "--unlock", env=workflow_env)
     second = start()
-    victim = _wait_for(lambda: _running_simulation(second.pid), 300, "a running simulation")
+    victim = _wait_for(lambda: _running_simulation(second.pid), HANG_GUARD_S, "a running simulation")
     os.kill(victim, signal.SIGKILL)
-    assert second.wait(timeout=600) != 0
+    assert second.wait(timeout=HANG_GUARD_S) != 0
     assert len(finished_runs()) < n_runs
 
     # 3. the same command once more finishes the study, equal to the uninterrupted run
