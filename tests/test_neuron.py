@@ -87,3 +87,26 @@ def test_numba_cache_falls_back_when_package_dir_is_read_only(tmp_path, monkeypa
                                                             / "numba")
     # an explicit NUMBA_CACHE_DIR always wins
     assert fallback_cache_dir(str(package), {**environ, "NUMBA_CACHE_DIR": "/x"}) is None
+
+
+def test_numba_cache_directory_changes_with_any_source_file(tmp_path):
+    """The cache directory is keyed by a digest of the sources: editing any module (here
+    one the kernel only calls into) selects a new directory, so no function compiled from
+    the old sources is ever loaded; identical sources give the same directory."""
+    from balanced_stdp.numba_cache import cache_dir
+
+    package = tmp_path / "balanced_stdp"
+    (package / "theory").mkdir(parents=True)
+    (package / "kernel.py").write_text("def run(): return callee()\n")
+    (package / "synapse_update.py").write_text("def callee(): return 1\n")
+    (package / "theory" / "transfer.py").write_text("x = 1\n")
+    environ = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    first = cache_dir(str(package), environ)
+    assert first.startswith(str(tmp_path / "cache" / "source-"))
+    assert cache_dir(str(package), environ) == first
+    (package / "synapse_update.py").write_text("def callee(): return 2\n")
+    second = cache_dir(str(package), environ)
+    (package / "theory" / "transfer.py").write_text("x = 2\n")
+    assert len({first, second, cache_dir(str(package), environ)}) == 3
+    # without NUMBA_CACHE_DIR: below the package's own __pycache__
+    assert cache_dir(str(package), {}).startswith(str(package / "__pycache__" / "numba"))

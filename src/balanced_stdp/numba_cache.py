@@ -5,10 +5,19 @@ Every jitted kernel module (:mod:`~balanced_stdp.neuron_update`,
 :data:`jit`, so they share compile options, and importing this module first makes
 sure the cache directory is settled before any ``cache=True`` function is defined
 (numba picks a function's cache location when it is decorated).
+
+The cache directory is named after a digest of the package's source files. numba
+invalidates a cached function when *its own* file changes, not when a function it calls
+(and has compiled into its machine code) changes in another file: after an edit of
+``synapse_update.py`` alone, the cached ``kernel.run_steps`` would still run the old
+synapse code — wrong results, or a segmentation fault where data layouts changed (both
+seen during development). With the digest in the path, any change of the sources
+selects a fresh cache directory, so stale machine code is never loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numba
@@ -35,13 +44,41 @@ def fallback_cache_dir(package_dir: str, environ) -> str | None:
     return os.path.join(base, "balanced_stdp", "numba")
 
 
+def source_digest(package_dir: str) -> str:
+    """Hex digest of every ``.py`` file below ``package_dir`` (paths and contents)."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(package_dir):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, package_dir).encode())
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def cache_dir(package_dir: str, environ) -> str:
+    """The numba cache directory of this version of the sources.
+
+    Below NUMBA_CACHE_DIR when set, else below :func:`fallback_cache_dir` when the
+    package directory is read-only, else below the package's ``__pycache__``; in each
+    case a subdirectory ``source-<digest>`` (:func:`source_digest`).
+    """
+    base = (environ.get("NUMBA_CACHE_DIR") or fallback_cache_dir(package_dir, environ)
+            or os.path.join(package_dir, "__pycache__", "numba"))
+    return os.path.join(base, "source-" + source_digest(package_dir)[:16])
+
+
 def _configure_cache() -> None:
-    """Apply :func:`fallback_cache_dir` before the jitted functions are defined."""
-    fallback = fallback_cache_dir(os.path.dirname(os.path.abspath(__file__)), os.environ)
+    """Point numba at :func:`cache_dir` before the jitted functions are defined."""
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    fallback = fallback_cache_dir(package_dir, os.environ)
     if fallback is not None:
-        os.makedirs(fallback, exist_ok=True)
+        # subprocesses (workflow jobs) then find the same base and the same subdirectory
         os.environ["NUMBA_CACHE_DIR"] = fallback
-        numba.config.CACHE_DIR = fallback
+    directory = cache_dir(package_dir, os.environ)
+    os.makedirs(directory, exist_ok=True)
+    numba.config.CACHE_DIR = directory
 
 
 _configure_cache()
