@@ -17,7 +17,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from balanced_stdp.config import get_dotted, resolve_config
+from balanced_stdp.config import resolve_config
+from balanced_stdp.contract import get_dotted
 from balanced_stdp.recorder import RASTER_CAPACITY_RATE_HZ
 from balanced_stdp.study import (RUNTIME_MARGIN, StudyConfigError, aggregate_memory_mb, check_figures,
                                  estimated_dataset_mb, estimated_memory_mb,

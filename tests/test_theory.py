@@ -16,7 +16,8 @@ import xarray as xr
 from scipy import integrate, special
 
 from balanced_stdp import theory
-from balanced_stdp.config import config_to_json, resolve_config, rule_label
+from balanced_stdp.config import config_to_json, resolve_config
+from balanced_stdp.contract import rule_label
 from balanced_stdp.theory.covariance import (count_covariance, count_covariance_closed_form,
                                              kernel_integrals, network_cross_spectrum,
                                              network_kernel_integrals)

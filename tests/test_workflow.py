@@ -30,8 +30,8 @@ import yaml
 from snakemake.utils import validate
 
 from balanced_stdp.agreement import TABLE_COLUMNS
-from balanced_stdp.config import describe_fields, rule_label
-from balanced_stdp.contract import dimension_name, swept_values
+from balanced_stdp.config import describe_fields
+from balanced_stdp.contract import dimension_name, rule_label, swept_values
 from balanced_stdp.io import open_run
 from balanced_stdp.figures import figure_targets
 from balanced_stdp.study import expand_study, plastic_synapses, run_path

@@ -5,7 +5,8 @@ line up on live here once:
 
 * dimension and coordinate names, and which dimensions are *swept parameters*
   (``rule``, ``c``, ``seed`` and every ``sweep_dims`` key, dots replaced by ``_``)
-  rather than record dimensions;
+  rather than record dimensions, with the values a run config gives them (its rule
+  label, its plastic synapse types, the value of a dotted key);
 * the population layout — (E, I), or (E1, E2, I) under optogenetics — and the
   labels built on it: populations, synapse blocks and pair types, each with the
   network groups it pools;
@@ -55,10 +56,34 @@ def dimension_name(key: str) -> str:
     return key.replace(".", "_")
 
 
+def get_dotted(config: dict, key: str):
+    """Value of a dotted key such as ``weights.ee``; raises KeyError if absent."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def plastic_synapses(config: dict) -> list[str]:
+    """Plastic synapse types of a resolved run config, in contract order."""
+    return [s for s in SYNAPSE_TYPES if s in config.get("plasticity", {})]
+
+
+def rule_label(config: dict) -> str:
+    """The ``rule`` coordinate of a run config: the rule name, ``none``, or
+    ``ee-kohonen+ei-istdp`` when several types are plastic."""
+    plastic = [(s, config["plasticity"][s]["rule"]) for s in plastic_synapses(config)]
+    if not plastic:
+        return "none"
+    if len(plastic) == 1:
+        return plastic[0][1]
+    return "+".join(f"{s}-{r}" for s, r in plastic)
+
+
 def swept_values(config: dict) -> dict[str, list]:
     """Length-1 swept dimensions of one resolved run config, in contract order."""
-    from .config import get_dotted, rule_label   # config imports plasticity, not us
-
     sweep = {"rule": [rule_label(config)], "c": [float(config["c"])],
              "seed": [int(config["seed"])]}
     for key in config["sweep_dims"]:
@@ -517,7 +542,8 @@ if __name__ == "__main__":   # python -m balanced_stdp.contract docs/data-contra
 
 
 __all__ = ["SYNAPSE_TYPES", "BASE_SWEPT_DIMS", "SOURCES", "RECORD_DIMS", "RUN_KIND",
-           "THEORY_KIND", "dimension_name", "swept_values", "add_swept_dims", "swept_dims",
+           "THEORY_KIND", "dimension_name", "get_dotted", "plastic_synapses", "rule_label",
+           "swept_values", "add_swept_dims", "swept_dims",
            "squeeze_swept", "Layout", "RecordGrid", "stimulation_epochs", "Variable", "RUN_VARIABLES",
            "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
            "markdown_variable_table", "markdown_tables", "render_document"]

@@ -28,9 +28,9 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from .config import config_to_json, rule_label
+from .config import config_to_json
 from .contract import (RUN_KIND, SOURCES, SYNAPSE_TYPES, RecordGrid, add_swept_dims,
-                       coordinates, provenance, variable)
+                       coordinates, provenance, rule_label, variable)
 from .divergence import STATUS_MESSAGES
 from .measurements import (block_weight_rate_moments, mean_weight_per_label,
                            spike_count_statistics, weight_rate_covariance)

@@ -23,8 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .config import ConfigError, get_dotted, resolve_config, rule_label
-from .contract import SYNAPSE_TYPES, dimension_name
+from .config import ConfigError, resolve_config
+from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label
 from .recorder import RASTER_CAPACITY_RATE_HZ
 
 RESULTS_DIR = "results"

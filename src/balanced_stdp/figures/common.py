@@ -23,9 +23,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..config import rule_label
 from ..aggregate import running_mean
-from ..contract import BASE_SWEPT_DIMS, RECORD_DIMS, SYNAPSE_TYPES, swept_dims
+from ..contract import BASE_SWEPT_DIMS, RECORD_DIMS, SYNAPSE_TYPES, rule_label, swept_dims
 from ..io import write_atomic
 from ..plasticity import RULES
 from .style import (DIVERGED_COLOR, FINITE_SIZE_LABEL, FINITE_SIZE_STYLE, SWEPT_DIM_LABELS,

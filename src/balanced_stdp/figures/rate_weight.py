@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..aggregate import final_values
 from .captions import with_parameters
-from ..config import rule_label
+from ..contract import rule_label
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
                      facet_gid, facet_label, facets, plastic_synapses, run_configs, select)
 from .style import (SYNAPSE_COLORS, THEORY_STYLE, final_label, format_value, new_figure,

@@ -20,9 +20,10 @@ import copy
 import numpy as np
 import xarray as xr
 
-from ..config import with_dotted, config_to_json, resolve_config, rule_label
+from ..config import config_to_json, resolve_config, with_dotted
 from ..contract import (SYNAPSE_TYPES, THEORY_KIND, RecordGrid, add_swept_dims, coordinates,
-                        dimension_name, provenance, squeeze_swept, swept_values, variable)
+                        dimension_name, provenance, rule_label, squeeze_swept, swept_values,
+                        variable)
 from . import finite_size
 from .covariance import count_covariance, network_kernel_integrals
 from .dynamics import FixedPoint, MeanFieldModel
