@@ -22,23 +22,25 @@ from snakemake.utils import validate
 from balanced_stdp import MODEL_VERSION  # a change reruns simulations and theory
 from balanced_stdp.contract import SYNAPSE_TYPES
 from balanced_stdp.figures import caption_for, figure_targets
+from balanced_stdp.cost_model import (
+    aggregate_memory_mb,
+    estimated_memory_mb,
+    finite_size_theory_runtime_min,
+    simulate_runtime_min,
+    simulate_threads,
+    theory_memory_mb,
+    theory_runtime_min,
+)
 from balanced_stdp.study import (
     StudyConfigError,
-    aggregate_memory_mb,
     check_figures,
-    estimated_memory_mb,
     expand_study,
-    finite_size_theory_runtime_min,
     plastic_synapses,
     report_caption,
     run_files,
     run_path,
     schema_error_message,
-    simulate_runtime_min,
-    simulate_threads,
     source_fingerprint,
-    theory_memory_mb,
-    theory_runtime_min,
 )
 
 # Software environment of every job under --software-deployment-method conda; its
@@ -160,7 +162,7 @@ def get_run_config_yaml(wildcards) -> str:
 
 
 # --------------------------------------------------------------------------- resources
-# Estimates of balanced_stdp.study's cost model; a retried job gets `attempt` times more.
+# Estimates of balanced_stdp.cost_model; a retried job gets `attempt` times more.
 def simulate_runtime(wildcards, attempt) -> int:
     cfg = get_run_config(wildcards)
     return math.ceil(attempt * simulate_runtime_min(cfg, config["resource_scale"]))
