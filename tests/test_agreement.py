@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp.agreement import (ESTIMATES, TABLE_COLUMNS, agreement_dataset,
-                                     agreement_table, relaxation_time)
+from balanced_stdp.agreement import ESTIMATES, TABLE_COLUMNS, agreement_dataset, agreement_table
+from balanced_stdp.estimators import relaxation_time
 from balanced_stdp.io import open_run, write_dataset_atomic
 
 TIME = np.round(np.arange(1, 21) * 0.1, 10)          # 0.1 … 2.0 s, T = 2 s

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp import aggregate, figures
+from balanced_stdp import aggregate, estimators, figures
 from balanced_stdp.figures import registry, weight_dynamics
 from balanced_stdp.figures.common import plastic_synapses
 from balanced_stdp.config import config_to_json, resolve_config
@@ -201,7 +201,7 @@ def test_running_mean_drops_stopped_runs_and_off_grid_points():
     values = np.array([[1.0, 2.0, nan, 3.0],
                        [3.0, 4.0, nan, 5.0],
                        [5.0, 9.0, 7.0, nan]])       # run 3 stopped at an off-grid time
-    mean, sd, n = aggregate.running_mean(values)
+    mean, sd, n = estimators.running_mean(values)
     np.testing.assert_allclose(mean, [3.0, 5.0, nan, 4.0])
     np.testing.assert_allclose(sd, [2.0, np.std([2, 4, 9], ddof=1), nan, math.sqrt(2.0)])
     np.testing.assert_array_equal(n, [3, 3, 3, 2])
@@ -209,7 +209,7 @@ def test_running_mean_drops_stopped_runs_and_off_grid_points():
 
 def test_final_values_take_last_finite_and_drop_diverged():
     values = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
-    np.testing.assert_allclose(aggregate.final_values(values, [False, False, True]),
+    np.testing.assert_allclose(estimators.final_values(values, [False, False, True]),
                                [2.0, 6.0, np.nan])
 
 

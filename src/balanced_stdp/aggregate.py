@@ -16,7 +16,8 @@ dimensions span the grid. Three things need care before combining:
   ``combine_by_coords`` concatenates along the swept dimensions only.
 
 Inputs are opened with :func:`balanced_stdp.io.open_run` (which refuses incomplete
-files) and the result is written with :func:`balanced_stdp.io.write_dataset_atomic`.
+files) and the result is written with :func:`balanced_stdp.io.write_dataset_atomic`. The
+statistics over an aggregate's seeds are :mod:`balanced_stdp.estimators`.
 """
 
 from __future__ import annotations
@@ -195,105 +196,3 @@ def write_aggregate(datasets: Sequence[xr.Dataset], out_path: str | os.PathLike,
         combined.attrs["kind"] = kind
     write_dataset_atomic(combined, out_path)
     return combined
-
-
-# ----------------------------------------------------------------------------- seed statistics
-# The figures' statistics (balanced_stdp.figures): a time course is averaged over the runs
-# *still running* at each time (a run stopped by the divergence guard is NaN after its
-# stop and leaves the average); spreads are sample standard deviations (ddof = 1) over
-# two or more runs; a run's final value is its last recorded one, and diverged runs have
-# none.
-def last_finite_index(values: np.ndarray) -> np.ndarray:
-    """Index of the last finite entry along the last axis (−1 where there is none).
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        Any array; the last axis is time.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer indices with the shape of ``values`` without its last axis.
-    """
-    finite = np.isfinite(values)
-    n = values.shape[-1]
-    last = n - 1 - np.argmax(finite[..., ::-1], axis=-1)
-    return np.where(finite.any(axis=-1), last, -1)
-
-
-def running_mean(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and s.d. over runs (axis 0) of time courses, over the runs still running.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        (run, time) values; a run is running up to its last finite value.
-
-    Returns
-    -------
-    mean, sd, n_running : numpy.ndarray
-        Per time: the mean and sample s.d. (ddof = 1; NaN with fewer than two runs)
-        over the running runs, and their number. Both are NaN at a time at which a
-        running run has no value (off-grid point) or no run is running.
-    """
-    values = np.asarray(values, dtype=float)
-    finite = np.isfinite(values)
-    last = last_finite_index(values)
-    running = np.arange(values.shape[1])[None, :] <= last[:, None]
-    n_running = running.sum(axis=0)
-    valid = (n_running > 0) & ~(running & ~finite).any(axis=0)
-    filled = np.where(finite & running, values, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = filled.sum(axis=0) / n_running
-        squares = np.where(finite & running, (values - mean) ** 2, 0.0).sum(axis=0)
-        sd = np.sqrt(squares / (n_running - 1))
-    mean = np.where(valid, mean, np.nan)
-    sd = np.where(valid & (n_running >= 2), sd, np.nan)
-    return mean, sd, n_running
-
-
-def final_values(values: np.ndarray, diverged: np.ndarray) -> np.ndarray:
-    """Last finite value of each run along the last axis; NaN for diverged runs.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        (run, …, time) values.
-    diverged : array_like of bool
-        Per run (broadcast against ``values`` without its last axis): stopped by the
-        divergence guard.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``values`` without its last axis.
-    """
-    values = np.asarray(values, dtype=float)
-    last = last_finite_index(values)
-    picked = np.take_along_axis(values, np.maximum(last, 0)[..., None], axis=-1)[..., 0]
-    picked = np.where(last >= 0, picked, np.nan)
-    return np.where(np.asarray(diverged, dtype=bool), np.nan, picked)
-
-
-def seed_statistics(values) -> tuple[float, float, int]:
-    """Mean, sample s.d. and count of the finite values (one per seed).
-
-    Parameters
-    ----------
-    values : array_like
-        Per-seed values; NaN (missing or diverged runs) are left out.
-
-    Returns
-    -------
-    mean, sd : float
-        NaN without finite values; ``sd`` (ddof = 1) is NaN for fewer than two.
-    count : int
-        Number of finite values.
-    """
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return np.nan, np.nan, 0
-    sd = float(np.std(finite, ddof=1)) if finite.size >= 2 else np.nan
-    return float(np.mean(finite)), sd, int(finite.size)

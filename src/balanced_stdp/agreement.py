@@ -10,14 +10,14 @@ Quantities and their definitions (the same estimator on simulation and theory):
 
 * ``final_mean_weight_<syn>`` (mV), per plastic synapse type: the mean weight at the end
   of the run — a run's last recorded ``mean_weight`` (runs stopped by the divergence
-  guard have none, :func:`balanced_stdp.aggregate.final_values`), the theory's
+  guard have none, :func:`balanced_stdp.estimators.final_values`), the theory's
   ``mean_weight`` trajectory at the run's last record time ``T``;
 * ``rate_<pop>`` (Hz), per population of the runs (E, I, and E1, E2 with optogenetics):
   the mean of ``neuron_rate`` (analysis window (T/2, T]) over the population's neurons;
   the theory's ``population_rate`` averaged over the record times in (T/2, T];
 * ``count_cov_<pair>`` (spikes²), per pair type: ``spike_count_cov`` of run and theory;
-* ``relaxation_time_<syn>`` (s), per plastic synapse type: :func:`relaxation_time` of
-  the seed-mean simulated ``mean_weight(t)`` (:func:`balanced_stdp.aggregate.running_mean`
+* ``relaxation_time_<syn>`` (s), per plastic synapse type: :func:`~balanced_stdp.estimators.relaxation_time` of
+  the seed-mean simulated ``mean_weight(t)`` (:func:`balanced_stdp.estimators.running_mean`
   over the runs the divergence guard did not stop) and of each theory's
   ``mean_weight(t)``, all up to the run's T; its s.d. is NaN (one estimate from the seed
   mean) and ``n_seeds`` counts the runs in that mean.
@@ -38,19 +38,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .aggregate import final_values, running_mean, seed_statistics
 from .contract import SYNAPSE_TYPES, swept_dims
-
-RELAXATION_LEVEL = float(np.exp(-1.0))
-"""Fraction of the initial distance to the final value at which the weight is relaxed."""
-
-FINAL_FRACTION = 0.1
-"""Fraction of the trajectory's samples (the last ones, at least one) whose mean is its
-final value for :func:`relaxation_time`."""
-
-MIN_RELATIVE_CHANGE = 0.02
-"""A trajectory whose initial distance to its final value is below this fraction of
-max(|initial|, |final|) does not move meaningfully: its relaxation time is NaN."""
+from .estimators import final_values, relaxation_time, running_mean, seed_statistics
 
 ESTIMATES = ("simulation_mean", "simulation_sd", "theory", "finite_size_theory")
 """The ``estimate`` coordinate of the netCDF table: per quantity and grid point."""
@@ -71,57 +60,6 @@ QUANTITY_KINDS = {
 
 
 # ----------------------------------------------------------------------------- estimators
-def relaxation_time(time_s, values) -> float:
-    """Time for a trajectory to come within 1/e of its initial distance to its final value.
-
-    The initial value is the first sample ``w(t₀)``, the final value ``w_f`` the mean of
-    the last :data:`FINAL_FRACTION` of the samples (at least one). The estimate is
-    ``t* − t₀``, where ``t*`` is the first time at which ``|w(t) − w_f|`` falls to
-    ``|w(t₀) − w_f|/e``, linearly interpolated between the samples around it; for
-    ``w(t) = w_f + A e^{−t/τ}`` sampled long enough (T ≫ τ) it is τ.
-
-    Parameters
-    ----------
-    time_s : array_like
-        Sample times (s), increasing.
-    values : array_like
-        The trajectory at those times.
-
-    Returns
-    -------
-    float
-        Relaxation time (s); NaN if the trajectory has fewer than three finite samples, is
-        not finite up to its last sample (stopped or lost balance), moves by less than
-        :data:`MIN_RELATIVE_CHANGE` of its size, or comes within 1/e only among the
-        samples that define its final value (not settled before T). A weight still
-        drifting at T (e.g. unbounded Hebbian growth) gets a finite value: the time scale
-        of its change over the run.
-    """
-    time_s = np.asarray(time_s, dtype=float)
-    values = np.asarray(values, dtype=float)
-    finite = np.isfinite(values) & np.isfinite(time_s)
-    if finite.sum() < 3 or not finite[-1]:
-        return np.nan
-    first = int(np.argmax(finite))
-    t, w = time_s[first:], values[first:]
-    if not np.isfinite(w).all():
-        return np.nan
-    n_final = max(1, int(round(FINAL_FRACTION * w.size)))
-    final = float(np.mean(w[-n_final:]))
-    distance = np.abs(w - final)
-    initial = distance[0]
-    if not initial > MIN_RELATIVE_CHANGE * max(abs(w[0]), abs(final), 1e-12):
-        return np.nan
-    target = RELAXATION_LEVEL * initial
-    below = np.flatnonzero(distance <= target)
-    if below.size == 0 or below[0] >= w.size - n_final:
-        return np.nan                 # not within 1/e before the samples of its final value
-    k = int(below[0])
-    d0, d1 = distance[k - 1], distance[k]
-    t_cross = t[k - 1] + (d0 - target) / (d0 - d1) * (t[k] - t[k - 1])
-    return float(t_cross - t[0])
-
-
 def relative_difference(theory: float, simulation: float) -> float:
     """(theory − simulation)/|simulation|; NaN if either is NaN or the simulation is 0."""
     if not (np.isfinite(theory) and np.isfinite(simulation)) or simulation == 0:

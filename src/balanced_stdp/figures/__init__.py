@@ -10,7 +10,7 @@ parameter sentence). The per-rule paper figures :mod:`.statistics` (Figs 3–5),
 :mod:`.panels`. :mod:`.registry` lists every figure and expands the workflow
 config's ``figures:`` section into figure targets.
 
-Statistics over seeds (:mod:`balanced_stdp.aggregate`): a time course is averaged
+Statistics over seeds (:mod:`balanced_stdp.estimators`): a time course is averaged
 over the runs still running at each time; spreads are sample standard deviations
 (ddof = 1) over two or more runs; a run's final value is its last recorded value,
 and diverged runs have none — they are left out of final-value statistics and

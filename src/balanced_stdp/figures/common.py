@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import running_mean
+from ..estimators import running_mean
 from ..contract import BASE_SWEPT_DIMS, RECORD_DIMS, SYNAPSE_TYPES, rule_label, swept_dims
 from ..io import write_atomic
 from ..plasticity import RULES
@@ -269,7 +269,7 @@ def close(fig: Figure) -> None:
 
 
 def plot_seed_mean(ax, time_s: np.ndarray, values_by_seed: np.ndarray, **style) -> bool:
-    """Plot the running seed mean (:func:`balanced_stdp.aggregate.running_mean`) of a time
+    """Plot the running seed mean (:func:`balanced_stdp.estimators.running_mean`) of a time
     course where it is finite; False (nothing drawn) when it is nowhere finite."""
     mean, _, _ = running_mean(values_by_seed)
     ok = np.isfinite(mean)

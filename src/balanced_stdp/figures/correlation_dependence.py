@@ -15,7 +15,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .. import theory as mean_field
-from ..aggregate import final_values, seed_statistics
+from ..estimators import final_values, seed_statistics
 from .captions import rule_parameters, with_parameters
 from .common import by_seed, divergence, ensure_swept, plot_finite_size, run_configs, select
 from .style import (DIVERGED_COLOR, THEORY_STYLE, final_label, new_figure, no_data, rule_name,

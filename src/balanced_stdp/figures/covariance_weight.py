@@ -19,7 +19,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..aggregate import seed_statistics
+from ..estimators import seed_statistics
 from ..contract import dimension_name
 from ..theory.count_sweep import count_statistics_along
 from .captions import with_parameters

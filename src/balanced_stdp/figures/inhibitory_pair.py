@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import running_mean
+from ..estimators import running_mean
 from ..contract import dimension_name
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, divergence, ensure_swept, run_configs,

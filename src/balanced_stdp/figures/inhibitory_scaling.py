@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, seed_statistics
+from ..estimators import final_values, seed_statistics
 from ..theory import parameter_sweep
 from ..theory.covariance import count_covariance_closed_form
 from .captions import with_parameters

@@ -14,7 +14,7 @@ import seaborn as sns
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, running_mean, seed_statistics
+from ..estimators import final_values, running_mean, seed_statistics
 from ..contract import dimension_name
 from .captions import with_parameters
 from .common import (by_seed, coord_values, divergence, divergence_text, ensure_swept,

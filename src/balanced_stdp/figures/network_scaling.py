@@ -16,7 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-from ..aggregate import running_mean
+from ..estimators import running_mean
 from .captions import with_parameters
 from .common import (by_seed, divergence, divergence_text, ensure_swept, facets, run_configs,
                      plot_finite_size, select, theory_at)

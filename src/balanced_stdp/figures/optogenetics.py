@@ -20,7 +20,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 
-from ..aggregate import running_mean
+from ..estimators import running_mean
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
                      run_configs, select, theory_at)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..aggregate import running_mean
+from ..estimators import running_mean
 from .common import (annotate_divergence, by_seed, divergence, plastic_synapses,
                      plot_finite_size, plot_seed_mean, select, theory_at)
 from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, POPULATION_COLORS,

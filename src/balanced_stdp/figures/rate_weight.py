@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values
+from ..estimators import final_values
 from .captions import with_parameters
 from ..contract import rule_label
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,

@@ -17,7 +17,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from ..aggregate import final_values
+from ..estimators import final_values
 from .captions import with_parameters
 from .common import (coord_values, divergence, ensure_swept, plot_finite_size, run_configs,
                      theory_at)

@@ -16,7 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..aggregate import running_mean
+from ..estimators import running_mean
 from ..contract import SYNAPSE_TYPES, dimension_name
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,

@@ -7,7 +7,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, running_mean, seed_statistics
+from ..estimators import final_values, running_mean, seed_statistics
 from ..contract import SYNAPSE_TYPES
 from .captions import with_parameters
 from .common import (annotate_divergence, by_seed, coord_values, divergence, divergence_text,

@@ -67,6 +67,7 @@ from scipy.stats import norm
 
 from ..config import resolve_config
 from ..contract import RecordGrid, swept_values
+from ..estimators import relaxation_time
 from .covariance import external_cross_spectrum, network_kernel_integrals, synaptic_filter
 from .dynamics import MeanFieldModel
 from .network import Network, NoBalancedStateError
@@ -601,7 +602,7 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
         continued from the trajectory's end until the class weights stop moving, at most
         10 T, then Newton sweeps for rules with a restoring root; for iSTDP the point of
         its manifold reached), ``relaxation_time_s`` (1/e time of
-        the mean-weight trajectory, :func:`balanced_stdp.agreement.relaxation_time`),
+        the mean-weight trajectory, :func:`balanced_stdp.estimators.relaxation_time`),
         ``spike_count_cov`` and
         ``spike_count_corr`` (spec §6.2 closed forms at the finite-size rates), plus
         ``rate_quantile``, ``rate_sd``, ``final_weight_quantile``, ``net_input`` and
@@ -674,7 +675,6 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
         weight_quantiles[:] = np.nan
         quantile_rates[:] = np.nan
     # the agreement tables' estimator, so theory and simulation are measured alike
-    from ..agreement import relaxation_time
     relax = relaxation_time(times_s, run["weights"][:, 0]) if model.blocks else math.nan
 
     ds = leading.copy()
