@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import xarray as xr
@@ -184,10 +184,18 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
 
 def write_aggregate(datasets: Sequence[xr.Dataset], out_path: str | os.PathLike,
                     experiment: str | None = None, kind: str | None = None,
-                    sources: Sequence[str | os.PathLike] = ()) -> xr.Dataset:
+                    sources: Sequence[str | os.PathLike] = (),
+                    extra: Callable[[xr.Dataset], xr.Dataset] | None = None) -> xr.Dataset:
     """Combine one experiment's datasets (:func:`combine`) and write them atomically,
-    with the ``experiment``, ``kind``, ``n_runs`` and ``source_files`` attributes."""
+    with the ``experiment``, ``kind``, ``n_runs`` and ``source_files`` attributes.
+
+    ``extra(combined)`` gives variables of the experiment as a whole (the theory curves
+    of :mod:`balanced_stdp.theory.curves`, computed from the combined run configs), which
+    are merged into the combined dataset.
+    """
     combined = combine(datasets)
+    if extra is not None:
+        combined = xr.merge([combined, extra(combined)], combine_attrs="override")
     combined.attrs["n_runs"] = len(datasets)
     combined.attrs["source_files"] = json.dumps([str(p) for p in sources])
     if experiment is not None:

@@ -43,7 +43,8 @@ SOURCES = ("E", "I", "X", "total")
 
 RECORD_DIMS = frozenset({"time", "population", "synapse", "source", "neuron", "sample",
                          "pair_type", "pair_sample", "raster_spike", "mode",
-                         "network_population", "epoch", "quantile"})
+                         "network_population", "epoch", "quantile", "along", "root",
+                         "branch_parameter", "drift_parameter", "drift_weight"})
 """Dimensions of the contract that are not swept parameters."""
 
 RUN_KIND, THEORY_KIND = "run", "theory"
@@ -344,6 +345,11 @@ COORDINATES = {
     "pair_sample": ("", "sampled neuron pair index"),
     "mode": ("", "Jacobian eigenvalue index"),
     "epoch": ("", "stimulation epoch (before, during, after the laser)"),
+    "along": ("", "values of the config key (attribute key) a theory curve runs along"),
+    "root": ("", "fixed point index, by weight"),
+    "branch_parameter": ("", "parameter (attribute key) of the fixed-point branches"),
+    "drift_parameter": ("", "parameter (attribute key) of the drift curves"),
+    "drift_weight": ("mV", "mean weight at which the drift is evaluated"),
 }
 """Record coordinates: (units, long_name)."""
 
@@ -466,6 +472,33 @@ THEORY_VARIABLES = {
     # the workflow's per-point theory (theory.predict_point) adds:
     "theory_status": Variable((), "", "ok, or why this grid point has only the leading-order "
                                       "prediction"),
+    # theory curves an experiment's figures ask for (theory.curves; without swept dims, but
+    # for the swept keys a curve is not along where there are several values):
+    "branch_weight": Variable(("branch_parameter", "root"), "mV",
+                              "fixed points of a one-weight mean-field model along a parameter "
+                              "(NaN: fewer roots)"),
+    "branch_stable": Variable(("branch_parameter", "root"), "1",
+                              "1 stable, 0 unstable, -1 no such root"),
+    "saddle_node_parameter": Variable((), "1", "parameter at which the stable and unstable "
+                                               "branches meet (saddle-node)"),
+    "saddle_node_weight": Variable((), "mV", "mean weight at the saddle-node"),
+    "drift_per_eta": Variable(("drift_parameter", "drift_weight"), "mV/ms",
+                              "mean-field drift of the mean weight per effective learning rate"),
+    "fixed_point_weight_along": Variable(("along", "synapse"), "mV",
+                                         "leading-order fixed point of the mean weights along a "
+                                         "config key"),
+    "fixed_point_rate_along": Variable(("along", "population"), "Hz",
+                                       "balanced rates at that fixed point"),
+    "fixed_point_count_cov_along": Variable(("along", "pair_type"), "spikes2",
+                                            "spec 6.2 count covariance at the fixed-point rates"),
+    "balanced_rate_along": Variable(("along", "population"), "Hz",
+                                    "balanced rates at the initial weights along a config key"),
+    "spike_count_cov_along": Variable(("along", "pair_type"), "spikes2",
+                                      "count covariance at the initial weights along a config "
+                                      "key"),
+    "spike_count_corr_along": Variable(("along", "pair_type"), "1",
+                                       "count correlation at the initial weights along a config "
+                                       "key (Poisson count variance)"),
 }
 """Variables of a theory dataset (``balanced-stdp theory``); with optogenetics the
 fixed-point group also appears with the suffix ``_laser_on`` (X2 on)."""

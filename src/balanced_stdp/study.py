@@ -4,12 +4,14 @@ A workflow config (``config/*.yaml``, validated against
 ``workflow/schemas/config.schema.yaml`` with its defaults filled in) names
 experiments, each a grid of run-config keys. :func:`expand_study` turns it into
 every grid point's path and complete run config, checked by the simulator's own
-validation; :func:`check_figures` checks the figure lists against the experiments.
-:func:`experiment_summary` names an experiment's parameters in figure captions; each
-job's ``resources`` come from :mod:`balanced_stdp.cost_model`.
+validation; :func:`check_figures` checks the figure lists against the experiments;
+:func:`load_study` does all of it, with the schema, and lists the figure targets and the
+theory curves they need. :func:`experiment_summary` names an experiment's parameters in
+figure captions; each job's ``resources`` come from :mod:`balanced_stdp.cost_model`.
 
-Plain Python without Snakemake: ``workflow/rules/common.smk`` calls it while the
-workflow is parsed and turns :class:`StudyConfigError` into its one-line error.
+Plain Python without Snakemake (nor a plotting library): ``workflow/rules/common.smk``
+calls it while the workflow is parsed and turns :class:`StudyConfigError` into its
+one-line error (:func:`invalid_config_message`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import hashlib
 import itertools
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, NamedTuple
+
+import yaml
 
 from .config import ConfigError, resolve_config
+from . import contract
 from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label
+from .figures.registry import FigureTarget, caption_for, figure_targets
 
 RESULTS_DIR = "results"
 """Default ``results_dir``: runs in ``<results_dir>/runs/<experiment>/<point>/<file>``,
@@ -169,8 +175,7 @@ def run_files(experiment: str, points: Iterable[str], file: str,
 
 def plastic_synapses(points: dict[str, dict]) -> list[str]:
     """Plastic synapse types of an experiment (from its first grid point), in contract order."""
-    first = next(iter(points.values()))
-    return [s for s in SYNAPSE_TYPES if s in first["plasticity"]]
+    return contract.plastic_synapses(next(iter(points.values())))
 
 
 def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
@@ -192,6 +197,128 @@ def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
         if "weights.ei" not in config["experiments"][name]["grid"]:
             raise StudyConfigError(f"figures.weight_manifold: experiment '{name}' must sweep "
                                    "grid key weights.ei (the initial-condition sweep)")
+
+
+# ----------------------------------------------------------------------------- the study
+AGGREGATE_SUFFIXES = {"runs": "", "theory": "_theory", "finite_size": "_theory_finite_size"}
+"""Aggregate kind → the suffix of its file, ``<results_dir>/aggregate/<experiment><suffix>.nc``."""
+
+
+class Study(NamedTuple):
+    """A validated workflow config, expanded: what the workflow builds, and where."""
+
+    config: dict
+    """The workflow config, with the schema's defaults filled in."""
+    grids: dict[str, dict[str, dict]]
+    """Experiment → grid point path → resolved run config (:func:`expand_study`)."""
+    figure_targets: dict[str, FigureTarget]
+    """Figure file stem → its target (:func:`balanced_stdp.figures.figure_targets`)."""
+    theory_curves: dict[str, tuple[str, ...]]
+    """Experiment → the theory curves its figures draw (computed by its theory job)."""
+
+    def path(self, path: str) -> str:
+        """``path`` inside the config's results directory (``results_dir``)."""
+        return f"{self.config['results_dir']}/{path}"
+
+    def point_files(self, experiment: str, file: str) -> list[str]:
+        """``file`` (``config.yaml``, ``run.nc``) of every grid point of an experiment."""
+        return run_files(experiment, self.grids[experiment], file, self.config["results_dir"])
+
+    def has_finite_size_theory(self, experiment: str) -> bool:
+        """``experiments.<name>.finite_size_theory``: its finite-size theory is computed."""
+        return self.config["experiments"][experiment]["finite_size_theory"]
+
+    def aggregate_files(self, inputs: dict[str, tuple[str, str]]) -> dict[str, str]:
+        """Input name → aggregate file, for (experiment, kind) pairs; the finite-size
+        theory only where the experiment computes it."""
+        return {name: self.path(f"aggregate/{experiment}{AGGREGATE_SUFFIXES[kind]}.nc")
+                for name, (experiment, kind) in inputs.items()
+                if kind != "finite_size" or self.has_finite_size_theory(experiment)}
+
+    def all_aggregates(self) -> list[str]:
+        """Every experiment's runs, theory and (where computed) finite-size aggregate."""
+        return list(self.aggregate_files({f"{e} {kind}": (e, kind) for e in self.grids
+                                          for kind in AGGREGATE_SUFFIXES}).values())
+
+    def all_agreement_tables(self) -> list[str]:
+        """Every experiment's agreement table (CSV, netCDF, HTML) and the summary."""
+        return [self.path(f"aggregate/{e}_agreement.{ext}") for e in self.grids
+                for ext in ("csv", "nc", "html")] + [
+                    self.path("aggregate/agreement_summary.csv")]
+
+    def all_figures(self) -> list[str]:
+        """Every figure target's PDF and PNG."""
+        return [self.path(f"figures/{stem}.{ext}") for stem in self.figure_targets
+                for ext in ("pdf", "png")]
+
+    def run_config_yaml(self, experiment: str, point: str) -> str:
+        """A grid point's resolved run config as the YAML text of its ``config.yaml``."""
+        path = run_path(experiment, point, "config.yaml", self.config["results_dir"])
+        return (f"# Resolved run config; reproduce with: balanced-stdp simulate {path} "
+                "--out RUN.nc\n" + yaml.safe_dump(self.grids[experiment][point],
+                                                  sort_keys=False))
+
+    def figure_caption(self, stem: str) -> str:
+        """A figure's report caption: its text, then what each experiment it is drawn
+        from is and which parameters produced it (:func:`report_caption`)."""
+        target = self.figure_targets[stem]
+        return report_caption(caption_for(target.figure, None),
+                              [(e, self.config["experiments"][e], self.grids[e])
+                               for e in target.experiments])
+
+
+def load_study(config: dict, validate_schema: Callable[[dict], None]) -> Study:
+    """Validate a workflow config and expand it into its grids and figure targets.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow config; ``validate_schema`` fills in the schema's defaults.
+    validate_schema : callable
+        Checks ``config`` against ``workflow/schemas/config.schema.yaml`` (Snakemake's
+        ``validate``); the :class:`jsonschema.ValidationError` it raises, or wraps as
+        the context of its own error, is reported by :func:`schema_error_message`.
+
+    Raises
+    ------
+    StudyConfigError
+        For any problem of the config, with one line naming the key
+        (:func:`invalid_config_message` is the workflow's message).
+    """
+    try:
+        validate_schema(config)
+    except Exception as error:
+        schema_error = _schema_error(error)
+        if schema_error is None:
+            raise
+        raise StudyConfigError(schema_error_message(schema_error)) from None
+    try:
+        grids = expand_study(config)
+        check_figures(config, grids)
+        targets = figure_targets(config["figures"], {e: plastic_synapses(grids[e])
+                                                     for e in grids})
+    except ValueError as error:          # StudyConfigError too: one line, the key first
+        raise StudyConfigError(str(error)) from None
+    curves: dict[str, set] = {}
+    for target in targets.values():
+        for experiment, requests in target.theory_curves().items():
+            curves.setdefault(experiment, set()).update(requests)
+    return Study(config, grids, targets,
+                 {e: tuple(sorted(r)) for e, r in curves.items() if r})
+
+
+def _schema_error(error: BaseException):
+    """The jsonschema error behind ``error`` (itself, or the one it was raised from)."""
+    for candidate in (error, error.__context__):
+        if candidate is not None and hasattr(candidate, "validator") \
+                and hasattr(candidate, "absolute_path"):
+            return candidate
+    return None
+
+
+def invalid_config_message(error: StudyConfigError) -> str:
+    """The one line the workflow stops with for an invalid config."""
+    return f"Invalid workflow config: {error}"
 
 
 # ----------------------------------------------------------------------------- captions

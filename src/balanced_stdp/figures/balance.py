@@ -9,31 +9,17 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..estimators import running_mean, seed_statistics
 from ..contract import SOURCES
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     facet_gid, facet_label, facets, plot_seed_mean, select, theory_at)
-from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, TIME_LABEL,
-                    common_limits, figure_legend, format_value, new_figure, no_data, styled)
+from ..estimators import running_mean, seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept, theory_at
+from .facets import coord_values, facet_gid, facet_label, facets
+from .labels import TIME_LABEL, format_value
+from .panels import annotate_divergence, plot_seed_mean
+from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, common_limits,
+                    figure_legend, new_figure, no_data, styled)
 
 INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
 """Bars of the balance panel: excitation (recurrent plus external), inhibition, total."""
-
-CAPTION = (
-    "Balance of excitation and inhibition. For each rule and c: top, mean input current to "
-    "E neurons from recurrent excitation (E, blue), external input (X, light blue), "
-    "inhibition (I, red) and their total (black), mean over seeds; bottom, E (blue) and I "
-    "(red) population rates with the theoretical rates dashed (fixed point of the weight "
-    "dynamics, or balanced rates where no fixed point exists). Right: magnitudes of the "
-    "time-averaged inputs |E+X|, |I| and |total| per c, with the ratio |total|/max part; "
-    "a small ratio means the large excitatory and inhibitory inputs cancel. Diverged runs "
-    "(red dotted line, hatched bars) have lost balance.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_balance`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 def time_averaged_input(runs: xr.Dataset, key: dict, population: str = "E") -> dict[str, float]:
@@ -51,7 +37,7 @@ def time_averaged_input(runs: xr.Dataset, key: dict, population: str = "E") -> d
     for name, sources in INPUT_PARTS.items():
         per_seed = None
         for source in sources:
-            da = select(runs, "mean_input", key, population=population, source=source)
+            da = at_point(runs, "mean_input", key, population=population, source=source)
             if da is None:
                 return {}
             values = np.nanmean(by_seed(da, "time"), axis=1)
@@ -114,7 +100,7 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
 def _draw_currents(ax, runs, key) -> bool:
     any_data = False
     for source in SOURCES:
-        da = select(runs, "mean_input", key, population="E", source=source)
+        da = at_point(runs, "mean_input", key, population="E", source=source)
         if da is None:
             continue
         any_data |= plot_seed_mean(ax, da["time"].values, by_seed(da, "time"),
@@ -133,7 +119,7 @@ def _draw_currents(ax, runs, key) -> bool:
 
 def _draw_rates(ax, runs, theory, key):
     for population in POPULATION_COLORS:         # E, I
-        da = select(runs, "population_rate", key, population=population)
+        da = at_point(runs, "population_rate", key, population=population)
         if da is None:
             continue
         mean, _, _ = running_mean(by_seed(da, "time"))

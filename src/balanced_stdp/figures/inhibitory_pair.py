@@ -16,14 +16,13 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..estimators import running_mean
 from ..contract import dimension_name
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, divergence, ensure_swept, run_configs,
-                     select, theory_at)
+from ..estimators import running_mean
+from ..selection import at_point, by_seed, divergence, ensure_swept, run_configs, theory_at
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
+from .panels import annotate_divergence
 from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS,
-                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, figure_legend,
-                    format_value, new_figure, no_data, styled)
+                    SYNAPSE_COLORS, figure_legend, new_figure, no_data, styled)
 
 ETA_DIMS = {"ei": dimension_name("plasticity.ei.eta"), "ii": dimension_name("plasticity.ii.eta")}
 """Swept learning rates η₀ of the EI and II iSTDP rules."""
@@ -52,30 +51,6 @@ RATE_LIMIT = 50.0
 
 INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
 """Curves of the input row: excitation (recurrent plus external), inhibition, total."""
-
-CAPTION = (
-    "EI and II iSTDP together (spec §7 #13, the paper's Fig 12). Columns: learning-rate "
-    "pairs (η_ei, η_ii) of the sweep — equal η (slow), slow EI (η_ei < η_ii), slow II "
-    "(η_ii < η_ei) and, as a fourth column, equal η (fast); the column title gives the theory's stability of "
-    "the common fixed point (Jacobian of the two mean-field ODEs, spec §6.5). Rows 1–2: "
-    "50 sampled I→E (EI, green) and I→I (II, purple) weights of one seed, their mean over "
-    "all synapses (black, mean over seeds), the mean-field ODE (black dashed, leading "
-    "order; it stops where the theory loses the balanced state) and the fixed point "
-    "(j_ei*, j_ii*) (grey dotted). Row 3: mean input to E neurons, E+X (blue), I (red) and "
-    "total (black). Row 4: E (blue) and I (red) population rates with the target rates "
-    "ρ_e and ρ_i (dotted). Each column has its own y-range: the slow-EI case, unstable in "
-    "theory, makes large excursions. Colours: EI green / II purple as in every figure of "
-    "this study; the paper's Fig 12 material swaps them (magenta EI, green II). Axes are "
-    "bounded (weights to 2 max(|j*|, |j(0)|), inputs ±10 mV/ms, rates ≤ 50 Hz) and the "
-    "extreme of any clipped line is stated. A mean weight beyond 10 max(|j*|, |j(0)|) has "
-    "run away — inhibition then silences the network, which the spike-count divergence "
-    "guard does not catch — and is marked like a diverged run (red dotted line and text), "
-    "as are runs stopped by the guard.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_inhibitory_pair`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 def columns(runs: xr.Dataset) -> list[tuple[str, dict]]:
@@ -112,7 +87,7 @@ def target_rates(runs: xr.Dataset) -> dict[str, float]:
 
 def stability_label(theory: xr.Dataset | None, key: dict) -> str | None:
     """The theory's ``stability`` label at a grid point (None if unknown)."""
-    da = select(theory, "stability", key)
+    da = at_point(theory, "stability", key)
     if da is None:
         return None
     values = [v.decode() if isinstance(v, bytes) else str(v)
@@ -129,7 +104,7 @@ def plot_inhibitory_pair(variants) -> Figure:
     ----------
     variants : ExperimentData
         Runs and theory of the η_ei × η_ii sweep
-        (:class:`~balanced_stdp.figures.registry.ExperimentData`); the runs have the
+        (:class:`~balanced_stdp.selection.ExperimentData`); the runs have the
         dimensions ``plasticity_ei_eta`` and ``plasticity_ii_eta``.
 
     Returns
@@ -167,7 +142,7 @@ def plot_inhibitory_pair(variants) -> Figure:
                              f"theory: {stability or 'n/a'}", fontsize=8)
         for row, name in enumerate(("ei", "ii", "input", "rate")):
             axes[row, j].set_gid(f"{gid};{name}")
-        if select(runs, "mean_weight", key) is None:
+        if at_point(runs, "mean_weight", key) is None:
             for ax in axes[:, j]:
                 no_data(ax)
             continue
@@ -196,9 +171,9 @@ def plot_inhibitory_pair(variants) -> Figure:
 
 
 def _draw_weights(ax, runs, theory, key, synapse) -> float | None:
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
     time_s = mean_weight["time"].values
-    sampled = select(runs, "sampled_weight", key, synapse=synapse)
+    sampled = at_point(runs, "sampled_weight", key, synapse=synapse)
     if sampled is not None:
         traces = by_seed(sampled, "sample", "time")
         present = np.flatnonzero(np.isfinite(traces).any(axis=(1, 2)))
@@ -272,7 +247,7 @@ def _draw_inputs(ax, runs, key) -> None:
     for part, sources in INPUT_PARTS.items():
         total = None
         for source in sources:
-            da = select(runs, "mean_input", key, population="E", source=source)
+            da = at_point(runs, "mean_input", key, population="E", source=source)
             if da is None:
                 return
             values = by_seed(da, "time")
@@ -287,7 +262,7 @@ def _draw_inputs(ax, runs, key) -> None:
 
 def _draw_rates(ax, runs, key, targets) -> None:
     for population, color in POPULATION_COLORS.items():
-        da = select(runs, "population_rate", key, population=population)
+        da = at_point(runs, "population_rate", key, population=population)
         if da is None:
             continue
         mean, _, _ = running_mean(by_seed(da, "time"))

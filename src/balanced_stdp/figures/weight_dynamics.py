@@ -7,36 +7,17 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..estimators import final_values, running_mean, seed_statistics
 from ..contract import SYNAPSE_TYPES
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, divergence_text,
-                     ensure_swept, facet_gid, facet_label, facets, plastic_synapses,
-                     plot_finite_size, select, theory_at)
-from .panels import theory_name
-from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE,
-                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE, TIME_LABEL, common_limits,
-                    figure_legend, final_label, format_value, new_figure, no_data, styled)
+from ..estimators import final_values, running_mean, seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
+from .facets import coord_values, facet_gid, facet_label, facets
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, final_label, format_value
+from .panels import annotate_divergence, divergence_text, plot_finite_size, theory_name
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_COLORS,
+                    THEORY_STYLE, common_limits, figure_legend, new_figure, no_data, styled)
 
 N_SAMPLED_TRACES = 5
 """Sampled synapses drawn as thin traces per panel (first running seed)."""
-
-CAPTION = (
-    "Mean plastic weight over time for each plasticity rule (rows) and input correlation "
-    "c (columns): black, mean over seeds of the mean unscaled weight j over all existing "
-    "synapses, with a grey ±1 s.d. band over seeds; thin coloured lines, a few sampled "
-    "synapses of one seed; dashed, the mean-field ODE trajectory (spec §6.4; leading order "
-    "or Δ-corrected, as labelled); dotted grey, its fixed point; magenta dash-dot, the "
-    "finite-size theory's trajectory and fixed point where it is computed. Last column: "
-    "final mean weight (last snapshot) against c, mean ± s.d. over seeds (points), and the "
-    "theoretical fixed points (dashed; finite-size: dash-dot). Runs stopped by "
-    "the divergence guard are marked with a red dotted line and listed, and left out of "
-    "the final values.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_weight_dynamics`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 @styled
@@ -75,7 +56,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
     runs = ensure_swept(runs)
     rows = facets(runs, skip=("c", "seed"))
     # Rows of rules under which this synapse type is not plastic show flat lines only.
-    rows = [row for row in rows if synapse in plastic_synapses(runs, row["rule"])] or rows
+    rows = [row for row in rows if synapse in rule_synapses(runs, row["rule"])] or rows
     c_values = coord_values(runs, "c")
     color = SYNAPSE_COLORS[synapse]
     n_cols = len(c_values) + 1
@@ -100,7 +81,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
 
 
 def _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size=None) -> bool:
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
     if mean_weight is None:
         no_data(ax)
         return False
@@ -115,7 +96,7 @@ def _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size=None) 
     if band.any():
         ax.fill_between(time_s[band], (mean - sd)[band], (mean + sd)[band], color="0.6",
                         alpha=0.35, linewidth=0, label="±1 s.d. over seeds", gid="sim-sd")
-    sampled = select(runs, "sampled_weight", key, synapse=synapse)
+    sampled = at_point(runs, "sampled_weight", key, synapse=synapse)
     if sampled is not None:
         traces = by_seed(sampled, "sample", "time")
         present = np.flatnonzero(np.isfinite(traces).any(axis=(1, 2)))
@@ -152,7 +133,7 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
     means, sds, excluded = [], [], []
     for c in c_values:
         key = {**row, "c": c}
-        mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+        mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
         seeds, flags, times = divergence(runs, key)
         if mean_weight is None:
             means.append(np.nan)
