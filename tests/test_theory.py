@@ -23,7 +23,7 @@ from balanced_stdp.theory.covariance import (count_covariance, count_covariance_
                                              network_kernel_integrals)
 from balanced_stdp.theory.bifurcation import fixed_point_branches, saddle_node
 from balanced_stdp.theory.dynamics import MeanFieldModel
-from balanced_stdp.theory.network import Network, NoBalancedStateError
+from balanced_stdp.theory.mean_field_network import Network, NoBalancedStateError
 
 R_X = 0.01          # kHz
 TAU = 200.0         # ms

@@ -27,7 +27,7 @@ from .config import ConfigAdjustedWarning, ConfigError, load_config, resolve_con
 DELTA_CORRECTION_INPUTS = ("mean_weight", "neuron_rate", "neuron_mean_input",
                            "neuron_population", "final_weight_rate_cov", "sampled_weight",
                            "sampled_pre_neuron", "sampled_post_neuron")
-"""Run variables ``theory --from-simulation`` reads (theory.finite_size, theory.prediction)."""
+"""Run variables ``theory --from-simulation`` reads (theory.measured_corrections, theory.prediction)."""
 
 SIMULATE_EPILOG = ("A run stopped by the divergence guard (runaway rates) is a result, not an "
                    "error: it is written with status 'diverged', the time and the reason, a "
@@ -204,7 +204,7 @@ def _theory(args) -> int:
     if config is None:
         ds = theory.predict_from_simulation(_run_for_delta_correction(args.from_simulation))
     elif args.finite_size:
-        from .theory.finite_size_theory import predict_finite_size_point
+        from .theory.finite_size_prediction import predict_finite_size_point
         ds = predict_finite_size_point(config)
     else:
         ds = theory.predict(config)

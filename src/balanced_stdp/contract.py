@@ -453,7 +453,7 @@ THEORY_VARIABLES = {
                                       "final_weight_rate_cov"),
     "manifold_weight": Variable(("synapse",), "mV",
                                 "j*_0 - Cov(j_ab, r_b)/r_b* (iSTDP manifold relation, spec 6.7)"),
-    # the finite-size theory (theory.finite_size_theory, `theory --finite-size`) adds:
+    # the finite-size theory (theory.finite_size_prediction, `theory --finite-size`) adds:
     "rate_quantile": Variable(("population", "quantile"), "Hz",
                               "quantile of the predicted firing-rate distribution over the "
                               "population's neurons at the end of the trajectory"),

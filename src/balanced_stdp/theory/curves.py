@@ -175,8 +175,8 @@ def fixed_points_along(config: dict, key: str, values) -> xr.Dataset:
     context = f" ({key})"
     return xr.Dataset(
         {"fixed_point_weight_along": _theory(
-            "fixed_point_weight_along", sweep["fixed_point_weight"].transpose(dim, "synapse").values,
-            context),
+            "fixed_point_weight_along",
+            sweep["fixed_point_weight"].transpose(dim, "synapse").values, context),
          "fixed_point_rate_along": _theory(
              "fixed_point_rate_along",
              sweep["fixed_point_rate"].transpose(dim, "population").values, context),
