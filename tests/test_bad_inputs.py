@@ -36,7 +36,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from balanced_stdp.figures import figure_targets, registry
-from balanced_stdp.io import open_run, write_dataset_atomic
+from balanced_stdp.io import open_dataset, write_dataset_atomic
 from balanced_stdp.study import (StudyConfigError, check_figures, expand_study,
                                  plastic_synapses, schema_error_message)
 from conftest import REPO, load_test_config, run_snakemake
@@ -170,7 +170,7 @@ def _truncated(tmp, files):
 
 def _flipped(tmp, files):
     path = _copy(files["run"], tmp / "flipped.nc")
-    stored = open_run(files["run"])["neuron_mean_input"].values.tobytes()
+    stored = open_dataset(files["run"])["neuron_mean_input"].values.tobytes()
     data = bytearray(path.read_bytes())
     offset = bytes(data).find(stored) + (len(stored) - 2000) // 2
     for i in range(offset, offset + 2000):
@@ -181,7 +181,7 @@ def _flipped(tmp, files):
 
 def _without_marker(tmp, files):
     path = tmp / "unmarked.nc"
-    run = open_run(files["run"])
+    run = open_dataset(files["run"])
     del run.attrs["complete"]                       # as if killed before the marker
     run.to_netcdf(path)
     return path
@@ -196,12 +196,12 @@ def _theory_file(tmp, files):
 
 def _without_mean_weight(tmp, files):
     path = tmp / "stripped.nc"
-    write_dataset_atomic(open_run(files["run"]).drop_vars("mean_weight"), path)
+    write_dataset_atomic(open_dataset(files["run"]).drop_vars("mean_weight"), path)
     return path
 
 
 def _stored_config_invalid(tmp, files):
-    run = open_run(files["run"])
+    run = open_dataset(files["run"])
     config = json.loads(run.attrs["config"])
     config["N"] = 0
     run.attrs["config"] = json.dumps(config)

@@ -25,7 +25,7 @@ from balanced_stdp.simulation import simulate
 from balanced_stdp.cli import COMPILE_CONFIG, main
 from balanced_stdp.config import (ConfigAdjustedWarning, ConfigError, apply_overrides,
                                   resolve_config)
-from balanced_stdp.io import (IncompleteRunError, is_complete, open_run,
+from balanced_stdp.io import (IncompleteRunError, is_complete, open_dataset,
                               write_dataset_atomic)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def test_simulation_with_a_one_neuron_group_finishes(tmp_path, extra):
                           capture_output=True, text=True, timeout=240,
                           env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert proc.returncode == 0, proc.stderr
-    ds = open_run(out).squeeze()
+    ds = open_dataset(out).squeeze()
     samples = ds.sampled_spike_count_cov
     one_neuron_pair = "ii" if "N=5" in extra else "e1e1"
     # the one-neuron group has no off-diagonal pair: all NaN; a larger group has values
@@ -269,7 +269,7 @@ def test_stale_temporary_beside_the_output_is_removed_when_it_is_written(tmp_pat
     alive = tmp_path / f".theory.nc.tmp-{os.getpid()}-0a1e"      # a running writer's: kept
     alive.write_bytes(b"being written")
     code, _, _ = run_cli(capsys, "theory", EXAMPLE, *KOHONEN_THEORY, "--out", out)
-    assert code == 0 and open_run(out, kind="theory")
+    assert code == 0 and open_dataset(out, kind="theory")
     assert not stale.exists() and alive.exists()
 
 
@@ -295,7 +295,7 @@ def test_a_flipped_block_fails_the_checksum_on_read(tmp_path):
     _flip(path, offset + 3000)                  # 2000 bytes inside the data, mid-file
     assert is_complete(path)                    # the marker is intact
     with pytest.raises(IncompleteRunError, match=r"run\.nc: corrupt netCDF.*checksum"):
-        open_run(path)
+        open_dataset(path)
 
 
 def test_every_variable_of_a_run_carries_a_checksum(finished_run):
@@ -321,13 +321,13 @@ def test_a_damaged_real_run_is_refused(finished_run, tmp_path):
     # flip there reads back the same data and is rightly not an error.)
     damaged = tmp_path / "run.nc"
     damaged.write_bytes(finished_run.read_bytes())
-    stored = open_run(finished_run)["neuron_mean_input"].values.tobytes()
+    stored = open_dataset(finished_run)["neuron_mean_input"].values.tobytes()
     offset = damaged.read_bytes().find(stored)
     assert offset > 0 and len(stored) > 2000
     _flip(damaged, offset + (len(stored) - 2000) // 2)
     assert is_complete(damaged)
     with pytest.raises(IncompleteRunError, match=r"run\.nc: corrupt netCDF"):
-        open_run(damaged)
+        open_dataset(damaged)
 
 
 def test_open_run_checks_kind_and_required_variables(tmp_path):
@@ -335,21 +335,21 @@ def test_open_run_checks_kind_and_required_variables(tmp_path):
     run = write_dataset_atomic(xr.Dataset(data, attrs={"kind": "run"}), tmp_path / "run.nc")
     legacy = write_dataset_atomic(xr.Dataset(data, attrs={
         "title": "balanced-stdp mean-field theory prediction"}), tmp_path / "legacy.nc")
-    assert open_run(run, kind="run", require=("mean_weight",)).mean_weight.sum() == 3
-    assert open_run(legacy, kind="theory")
+    assert open_dataset(run, kind="run", require=("mean_weight",)).mean_weight.sum() == 3
+    assert open_dataset(legacy, kind="theory")
     with pytest.raises(IncompleteRunError, match=r"legacy\.nc: expected a run dataset, found "
                                                  r"theory \(kind = None, title = 'balanced-stdp "
                                                  r"mean-field theory prediction'\)"):
-        open_run(legacy, kind="run")
+        open_dataset(legacy, kind="run")
     with pytest.raises(IncompleteRunError, match=r"run\.nc: lacks the variable\(s\) "
                                                  r"neuron_rate that are needed here; data "
                                                  r"variables found: mean_weight"):
-        open_run(run, require=("mean_weight", "neuron_rate"))
+        open_dataset(run, require=("mean_weight", "neuron_rate"))
 
 
 def test_theory_from_a_run_without_mean_weight_is_refused(finished_run, tmp_path, capsys):
     stripped = tmp_path / "stripped.nc"
-    write_dataset_atomic(open_run(finished_run).drop_vars("mean_weight"), stripped)
+    write_dataset_atomic(open_dataset(finished_run).drop_vars("mean_weight"), stripped)
     code, _, err = run_cli(capsys, "theory", "--from-simulation", stripped,
                            "--out", tmp_path / "theory.nc")
     line = one_line_error(err)
@@ -369,12 +369,12 @@ def test_theory_from_simulation_works_on_a_finished_run(finished_run, tmp_path, 
     code, out, _ = run_cli(capsys, "theory", "--from-simulation", finished_run,
                            "--out", tmp_path / "theory.nc")
     assert code == 0 and "Delta-corrected" in out
-    assert "leading_order_fixed_point_weight" in open_run(tmp_path / "theory.nc")
+    assert "leading_order_fixed_point_weight" in open_dataset(tmp_path / "theory.nc")
 
 
 # ----------------------------------------------------------------------------- 5. divergence
 def test_a_diverged_run_is_written_and_exits_zero(diverged_run):
-    ds = open_run(diverged_run)
+    ds = open_dataset(diverged_run)
     assert ds.attrs["status"] == "diverged" and ds.attrs["diverged_at_s"] == pytest.approx(0.1)
 
 
@@ -441,14 +441,14 @@ def test_aggregated_rasters_keep_padding_missing(tmp_path):
                        "recording": {"raster_duration_s": 0.5, "covariance_window_s": 0.1}},
                       progress=False)
         paths.append(write_dataset_atomic(ds, tmp_path / f"run{seed}.nc"))
-    lengths = [open_run(p).sizes["raster_spike"] for p in paths]
+    lengths = [open_dataset(p).sizes["raster_spike"] for p in paths]
     assert lengths[0] != lengths[1]
     aggregate_files(paths, tmp_path / "aggregate.nc", kind="run")
-    combined = open_run(tmp_path / "aggregate.nc")
+    combined = open_dataset(tmp_path / "aggregate.nc")
     neurons = combined["raster_neuron"].values
     assert not (neurons == np.iinfo(np.int32).min).any()
     assert int(np.isnan(neurons).sum()) == abs(lengths[0] - lengths[1])
     for seed, path, length in zip((1, 2), paths, lengths):
-        single = open_run(path)["raster_neuron"].values.ravel()
+        single = open_dataset(path)["raster_neuron"].values.ravel()
         joined = combined["raster_neuron"].sel(seed=seed).values.ravel()
         np.testing.assert_array_equal(joined[:length], single)

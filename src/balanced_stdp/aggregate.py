@@ -15,7 +15,7 @@ dimensions span the grid. Three things need care before combining:
   stopped run is NaN after its stop, which is how figures show it), so that
   ``combine_by_coords`` concatenates along the swept dimensions only.
 
-Inputs are opened with :func:`balanced_stdp.io.open_run` (which refuses incomplete
+Inputs are opened with :func:`balanced_stdp.io.open_dataset` (which refuses incomplete
 files) and the result is written with :func:`balanced_stdp.io.write_dataset_atomic`. The
 statistics over an aggregate's seeds are :mod:`balanced_stdp.estimators`.
 """
@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from .contract import BASE_SWEPT_DIMS, swept_dims
-from .io import open_run, write_dataset_atomic
+from .io import open_dataset, write_dataset_atomic
 
 PER_RUN_ATTRIBUTES = {
     "config": "complete resolved run config (JSON)",
@@ -159,7 +159,7 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
     ----------
     paths : iterable of path-like
         netCDF files of one experiment's grid; each is opened with
-        :func:`balanced_stdp.io.open_run`, which refuses incomplete files.
+        :func:`balanced_stdp.io.open_dataset`, which refuses incomplete files.
     out_path : path-like
         Output netCDF file, written atomically (temporary file and rename).
     experiment : str, optional
@@ -174,7 +174,7 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
         The combined dataset (as written).
     """
     paths = [Path(p) for p in paths]
-    datasets = [open_run(p, kind=kind) for p in paths]
+    datasets = [open_dataset(p, kind=kind) for p in paths]
     try:
         return write_aggregate(datasets, out_path, experiment, kind, paths)
     finally:

@@ -119,9 +119,9 @@ def _simulate(args) -> int:
 def _run_for_delta_correction(path: Path):
     """The finished, non-diverged run at ``path`` with a valid stored config."""
     from .contract import RUN_KIND
-    from .io import open_run
+    from .io import open_dataset
 
-    run = open_run(path, kind=RUN_KIND, require=DELTA_CORRECTION_INPUTS)
+    run = open_dataset(path, kind=RUN_KIND, require=DELTA_CORRECTION_INPUTS)
     if "config" not in run.attrs:
         raise ConfigError(f"{path}: has no 'config' attribute; not a balanced-stdp run")
     try:

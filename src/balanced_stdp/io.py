@@ -1,15 +1,15 @@
-"""Reading and writing run datasets safely (netCDF4 via xarray).
+"""Reading and writing datasets safely (runs, theory, aggregates; netCDF4 via xarray).
 
 A dataset is written to a temporary file in the destination directory, a
 completeness attribute ``complete = "true"`` is added *after* all data are on
 disk, the file is flushed and only then renamed into place. A reader therefore
 never sees a file that looks complete but is not: an interrupted write leaves at
 most a hidden ``.NAME.tmp-*`` file (removed by the next write of that path), and
-:func:`open_run` refuses any file without the marker or that HDF5 cannot read.
+:func:`open_dataset` refuses any file without the marker or that HDF5 cannot read.
 
 Every array variable carries HDF5's Fletcher-32 checksum, so content damaged after
 the write (a flipped disk block, a bad copy) fails on read instead of returning
-wrong numbers; :func:`open_run` also checks that a file is the kind of dataset
+wrong numbers; :func:`open_dataset` also checks that a file is the kind of dataset
 (run or theory) and has the variables its consumer needs.
 """
 
@@ -222,9 +222,10 @@ def dataset_kind(attrs: dict) -> str | None:
     return kind
 
 
-def open_run(path: str | Path, load: bool = True, *, kind: str | None = None,
-             require: tuple[str, ...] | list[str] = ()) -> xr.Dataset:
-    """Open a run (or theory) dataset, refusing incomplete, corrupt or unsuitable files.
+def open_dataset(path: str | Path, load: bool = True, *, kind: str | None = None,
+                 require: tuple[str, ...] | list[str] = ()) -> xr.Dataset:
+    """Open a run, theory or aggregate dataset, refusing incomplete, corrupt or unsuitable
+    files.
 
     Parameters
     ----------

@@ -13,7 +13,7 @@ import sys
 from balanced_stdp.aggregate import write_aggregate
 from balanced_stdp.config import load_config
 from balanced_stdp.contract import RUN_KIND, THEORY_KIND
-from balanced_stdp.io import open_run
+from balanced_stdp.io import open_dataset
 from balanced_stdp.selection import run_configs
 from balanced_stdp.theory import predict_point
 from balanced_stdp.theory.curves import theory_curves
@@ -26,7 +26,7 @@ with open(smk.log[0], "w") as log:
     runs = list(smk.input.runs) if "runs" in smk.input.keys() else [None] * len(configs)
     predictions = []
     for config_path, run_path in zip(configs, runs):
-        run = open_run(run_path, kind=RUN_KIND) if run_path else None
+        run = open_dataset(run_path, kind=RUN_KIND) if run_path else None
         predictions.append(predict_point(load_config(config_path), run))
         status = str(predictions[-1]["theory_status"].values.ravel()[0])
         print(f"{config_path}: {status}")
