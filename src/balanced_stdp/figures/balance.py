@@ -14,12 +14,12 @@ from ..estimators import running_mean, seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept, theory_at
 from .facets import coord_values, facet_gid, facet_label, facets
 from .labels import TIME_LABEL, format_value
-from .panels import annotate_divergence, plot_seed_mean
+from .panels import CURRENT_PARTS, annotate_divergence, draw_currents
 from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, common_limits,
                     figure_legend, new_figure, no_data, styled)
 
-INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
-"""Bars of the balance panel: excitation (recurrent plus external), inhibition, total."""
+SOURCE_PARTS = {source: (source,) for source in SOURCES}
+"""Curves of the input panels: each source (E, I, X) and the total, one curve each."""
 
 
 def time_averaged_input(runs: xr.Dataset, key: dict, population: str = "E") -> dict[str, float]:
@@ -31,10 +31,10 @@ def time_averaged_input(runs: xr.Dataset, key: dict, population: str = "E") -> d
     Returns
     -------
     dict
-        Part of :data:`INPUT_PARTS` → magnitude (mV/ms); empty if a source is missing.
+        Part of :data:`CURRENT_PARTS` → magnitude (mV/ms); empty if a source is missing.
     """
     out = {}
-    for name, sources in INPUT_PARTS.items():
+    for name, sources in CURRENT_PARTS.items():
         per_seed = None
         for source in sources:
             da = at_point(runs, "mean_input", key, population=population, source=source)
@@ -83,7 +83,8 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
             ax_input.set_gid(facet_gid(key) + ";input")
             ax_rate.set_gid(facet_gid(key) + ";rate")
             ax_input.set_title(f"{facet_label(row)}, c = {format_value(c)}")
-            if _draw_currents(ax_input, runs, key):
+            if draw_currents(ax_input, runs, key, parts=SOURCE_PARTS, total_linewidth=1.4,
+                             ylabel="Input to E (mV/ms)"):
                 _draw_rates(ax_rate, runs, theory, key)
                 inputs.append(ax_input)
                 rates.append(ax_rate)
@@ -95,26 +96,6 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
     fig.suptitle("Balance: mean input currents to E neurons and population rates")
     figure_legend(fig)
     return fig
-
-
-def _draw_currents(ax, runs, key) -> bool:
-    any_data = False
-    for source in SOURCES:
-        da = at_point(runs, "mean_input", key, population="E", source=source)
-        if da is None:
-            continue
-        any_data |= plot_seed_mean(ax, da["time"].values, by_seed(da, "time"),
-                                   color=SOURCE_COLORS[source],
-                                   linewidth=1.4 if source == "total" else 1.0, label=source,
-                                   gid=f"input-{source}")
-    if not any_data:
-        no_data(ax)
-        return False
-    ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
-    ax.set_ylabel("Input to E (mV/ms)")
-    ax.set_xlabel(TIME_LABEL)
-    annotate_divergence(ax, *divergence(runs, key))
-    return True
 
 
 def _draw_rates(ax, runs, theory, key):
@@ -142,7 +123,7 @@ def _draw_rates(ax, runs, theory, key):
 def _draw_balance_bars(ax, runs, row, c_values):
     ax.set_gid(facet_gid(row) + ";balance-bars")
     ax.set_title(f"{facet_label(row)}:\n|time-averaged input|")
-    width = 0.8 / len(INPUT_PARTS)
+    width = 0.8 / len(CURRENT_PARTS)
     drawn = False
     diverged_c = []
     for i, c in enumerate(c_values):
@@ -151,8 +132,8 @@ def _draw_balance_bars(ax, runs, row, c_values):
         if not magnitudes or not np.isfinite(list(magnitudes.values())).any():
             continue
         _, flags, _ = divergence(runs, key)
-        for k, part in enumerate(INPUT_PARTS):
-            x = i + (k - (len(INPUT_PARTS) - 1) / 2) * width
+        for k, part in enumerate(CURRENT_PARTS):
+            x = i + (k - (len(CURRENT_PARTS) - 1) / 2) * width
             ax.bar(x, magnitudes[part], width=width, color=SOURCE_COLORS[part],
                    hatch="///" if flags.any() else None, edgecolor="white", linewidth=0.3,
                    label=f"|{part}|" if not drawn else "_nolegend_",

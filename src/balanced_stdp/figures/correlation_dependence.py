@@ -14,11 +14,11 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..estimators import final_values, seed_statistics
-from ..selection import ExperimentData, at_point, by_seed, divergence, ensure_swept, run_configs
+from ..selection import ExperimentData, at_point, by_seed, divergence, run_configs
 from .captions import rule_parameters
 from .labels import final_label, rule_name
-from .panels import plot_finite_size
-from .style import DIVERGED_COLOR, THEORY_STYLE, new_figure, no_data, styled
+from .panels import draw_per_role, plot_finite_size
+from .style import DIVERGED_COLOR, THEORY_STYLE, new_figure, styled
 
 
 ROLES = ("kohonen", "soft")
@@ -63,8 +63,8 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
     ----------
     kohonen, soft : ExperimentData
         Runs of the c sweeps (dimensions ``c`` and ``N``) of each rule, their theory
-        (with the curve ``fixed_points:c``) and their finite-size theory when computed (its fixed point vs c per N, dash-dot,
-        ``finite-size-N=<N>``).
+        (with the curve ``fixed_points:c``) and their finite-size theory when computed
+        (its fixed point vs c per N, dash-dot, ``finite-size-N=<N>``).
 
     Returns
     -------
@@ -75,12 +75,8 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
     """
     fig = new_figure(8.4, 3.6)
     axes = fig.subplots(1, 2, squeeze=False)[0]
-    for ax, role, data in zip(axes, ROLES, (kohonen, soft)):
-        ax.set_gid(f"final-vs-c-{role}")
-        if data is None or data.runs is None:
-            no_data(ax)
-            continue
-        _draw_role(ax, ensure_swept(data.runs), data.theory, data.finite_size)
+    draw_per_role(axes, ROLES, (kohonen, soft), "final-vs-c-{role}",
+                  lambda ax, runs, data: _draw_role(ax, runs, data.theory, data.finite_size))
     fig.suptitle("Final EE weight vs input correlation c: simulation and leading-order theory")
     return fig
 

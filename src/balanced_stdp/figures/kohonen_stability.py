@@ -252,11 +252,17 @@ def branch(curves: xr.Dataset, stable: bool) -> np.ndarray:
     return np.array([row[m][0] if m.any() else np.nan for row, m in zip(weights, match)])
 
 
-def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
-    ax.set_gid("final-vs-beta")
-    ax.set_title("Final weight vs β₀")
+def _panel(ax, gid: str, title: str, runs: list[SweepRun], empty: str = "no run") -> bool:
+    """Name a panel; False (marked ``empty``) when it has no runs to draw."""
+    ax.set_gid(gid)
+    ax.set_title(title)
     if not runs:
-        no_data(ax)
+        no_data(ax, empty)
+    return bool(runs)
+
+
+def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
+    if not _panel(ax, "final-vs-beta", "Final weight vs β₀", runs):
         return
     betas = np.array(sorted({r.value for r in runs}))
     span = (betas.min() - 0.2, betas.max() + 0.2)
@@ -286,10 +292,7 @@ def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
 
 
 def _draw_ran_away_fraction(ax, runs) -> None:
-    ax.set_gid("ran-away-fraction")
-    ax.set_title("Runs that ran away")
-    if not runs:
-        no_data(ax)
+    if not _panel(ax, "ran-away-fraction", "Runs that ran away", runs):
         return
     betas = np.array(sorted({r.value for r in runs}))
     totals = np.array([sum(r.value == b for r in runs) for b in betas])

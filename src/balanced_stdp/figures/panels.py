@@ -11,11 +11,14 @@ focus"); a rule without a restoring force (classical Hebbian: "neutral") gets no
 
 from __future__ import annotations
 
+import dataclasses
+from typing import NamedTuple
+
 import numpy as np
 import xarray as xr
 
 from ..estimators import running_mean
-from ..selection import at_point, by_seed, divergence, rule_synapses, theory_at
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
 from .labels import FINITE_SIZE_LABEL, SYNAPSE_AXIS_LABELS, TIME_LABEL
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE,
                     FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, no_data)
@@ -25,7 +28,8 @@ THEORY_COLOR = "#e66100"
 slate-grey, green and purple weight traces)."""
 
 CURRENT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
-"""The mean-input curves of spec §8 (E neurons): E+X, I and the total."""
+"""The mean-input curves of spec §8 (E neurons): E+X, I and the total, each the sum of
+these sources."""
 
 
 # ----------------------------------------------------------------------------- marks
@@ -219,63 +223,133 @@ def pooled(runs: xr.Dataset, name: str, key: dict, **extra) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- panels
-def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int = 100,
-                       show_fixed_point: bool = True, divergence_marks: bool = True,
-                       finite_size: xr.Dataset | None = None) -> bool:
+def draw_per_role(axes, roles, experiments, gid: str, draw) -> None:
+    """One panel per role of a figure of roles, axes gid ``gid.format(role=…)``:
+    ``draw(ax, runs, experiment)`` with the role's runs (:func:`ensure_swept`), "no run"
+    where the role has none."""
+    for ax, role, experiment in zip(axes, roles, experiments):
+        ax.set_gid(gid.format(role=role))
+        if experiment is None or experiment.runs is None:
+            no_data(ax)
+            continue
+        draw(ax, ensure_swept(experiment.runs), experiment)
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceStyle:
+    """How one figure's weight-trace panel (:func:`draw_weight_traces`) looks.
+
+    Labels are formatted with ``n`` (traces drawn), ``synapse`` (upper case) and
+    ``theory`` (:func:`theory_name`).
+    """
+
+    n_traces: int = 100
+    linewidth: float = 0.4
+    alpha: float = 0.35
+    label: str = "sampled synapses ({n})"
+    mean_label: str = "simulated mean"
+    sd_band: bool = False
+    """Shade ±1 s.d. over seeds around the seed mean."""
+    ode_style: tuple = (("color", THEORY_COLOR), ("linestyle", "--"), ("linewidth", 1.4))
+    """Line properties of the ODE; no colour: the synapse type's."""
+    ode_label: str = "mean-field ODE, {theory}"
+    finite_ode_only: bool = False
+    fixed_point_label: str = "fixed point j* (dotted), {theory}"
+    stable_fixed_point_only: bool = True
+    """Draw the fixed point only where the theory labels it stable."""
+
+
+class WeightTraces(NamedTuple):
+    """What :func:`draw_weight_traces` drew: the seed mean and the fixed point."""
+
+    time_s: np.ndarray
+    mean: np.ndarray
+    fixed_point: float | None
+
+
+def draw_weight_traces(ax, runs, theory, key: dict, synapse: str,
+                       style: TraceStyle = TraceStyle(), show_fixed_point: bool = True,
+                       divergence_marks: bool = True, axis_labels: bool = True,
+                       finite_size: xr.Dataset | None = None) -> WeightTraces | None:
     """Sampled weights of one seed, the seed mean of the mean weight, the ODE and j*.
 
-    Artists: ``sampled-trace`` (thin, synapse colour), ``sim-mean`` (black),
-    ``theory-ode`` (dashed), ``theory-fixed-point`` (dotted grey, only where stable);
-    given ``finite_size``, its trajectory ``finite-size-mean_weight`` and (stable) fixed
-    point ``finite-size-fixed-point`` (dash-dot, :func:`plot_finite_size`).
-    Returns False (panel marked "no run") without data.
+    Artists: ``sim-sd`` (band, if ``style.sd_band``), ``sampled-trace`` (thin, synapse
+    colour; the first seed with values), ``sim-mean`` (black), ``theory-ode`` (dashed),
+    ``theory-fixed-point`` (dotted grey; only where stable, unless the style says
+    otherwise); given ``finite_size``, its trajectory ``finite-size-mean_weight`` and
+    (stable) fixed point ``finite-size-fixed-point`` (dash-dot, :func:`plot_finite_size`).
+
+    Returns
+    -------
+    WeightTraces or None
+        None (panel marked "no run") without data.
     """
     mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
     if mean_weight is None or not np.isfinite(mean_weight.values.astype(float)).any():
         no_data(ax)
-        return False
+        return None
     time_s = mean_weight["time"].values
+    theory_label = theory_name(theory)
+    mean, sd, _ = running_mean(by_seed(mean_weight, "time"))
+    ok = np.isfinite(mean)
+    band = ok & np.isfinite(sd)
+    if style.sd_band and band.any():
+        ax.fill_between(time_s[band], (mean - sd)[band], (mean + sd)[band], color="0.6",
+                        alpha=0.35, linewidth=0, label="±1 s.d. over seeds", gid="sim-sd")
     sampled = first_seed(runs, "sampled_weight", key, synapse=synapse)
     if sampled is not None:
         traces = sampled.transpose("sample", "time").values.astype(float)
-        traces = traces[np.isfinite(traces).any(axis=1)][:n_traces]
+        traces = traces[np.isfinite(traces).any(axis=1)][:style.n_traces]
+        label = style.label.format(n=len(traces), synapse=synapse.upper())
         for k, trace in enumerate(traces):
             finite = np.isfinite(trace)
             ax.plot(time_s[finite], trace[finite], color=SYNAPSE_COLORS[synapse],
-                    linewidth=0.4, alpha=0.35, gid="sampled-trace",
-                    label=f"sampled synapses ({len(traces)})" if k == 0 else "_nolegend_")
-    mean, _, _ = running_mean(by_seed(mean_weight, "time"))
-    ok = np.isfinite(mean)
+                    linewidth=style.linewidth, alpha=style.alpha, gid="sampled-trace",
+                    label=label if k == 0 else "_nolegend_")
     ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, gid="sim-mean",
-            label="simulated mean")
+            label=style.mean_label)
     ode = theory_at(theory, "mean_weight", key, synapse=synapse)
     if ode is not None:
-        ax.plot(ode["time"].values, ode.values, color=THEORY_COLOR, linestyle="--",
-                linewidth=1.4, gid="theory-ode", label=f"mean-field ODE, {theory_name(theory)}")
-    fixed = fixed_point(theory, key, synapse) if show_fixed_point else None
+        shown = np.isfinite(ode.values) if style.finite_ode_only else slice(None)
+        ax.plot(ode["time"].values[shown], ode.values[shown], gid="theory-ode",
+                label=style.ode_label.format(theory=theory_label),
+                **{"color": SYNAPSE_COLORS[synapse], **dict(style.ode_style)})
+    fixed = None
+    if show_fixed_point and style.stable_fixed_point_only:
+        fixed = fixed_point(theory, key, synapse)
+    elif show_fixed_point:
+        value = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
+        fixed = None if value is None else float(value)
     if fixed is not None:
-        ax.axhline(fixed, gid="theory-fixed-point", label=f"fixed point j* (dotted), "
-                   f"{theory_name(theory)}", **FIXED_POINT_STYLE)
+        ax.axhline(fixed, gid="theory-fixed-point",
+                   label=style.fixed_point_label.format(theory=theory_label),
+                   **FIXED_POINT_STYLE)
     plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
     if show_fixed_point:
         plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
                          label="finite-size fixed point", gid="finite-size-fixed-point",
                          style=FINITE_SIZE_FIXED_POINT)
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
+    if axis_labels:
+        ax.set_xlabel(TIME_LABEL)
+        ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
     if divergence_marks:
         annotate_divergence(ax, *divergence(runs, key))
-    return True
+    return WeightTraces(time_s, mean, fixed)
 
 
-def draw_currents(ax, runs, key: dict, population: str = "E",
+def draw_currents(ax, runs, key: dict, population: str = "E", parts: dict = CURRENT_PARTS,
+                  label_prefix: str = "", total_linewidth: float = 1.3,
+                  ylabel: str | None = "Mean input to {population} (mV/ms)",
                   divergence_marks: bool = True) -> bool:
-    """Mean input to ``population`` over time (seed mean): E+X, I and total.
+    """Mean input to ``population`` over time (seed mean), one curve per part.
 
-    Artists ``input-E+X``, ``input-I``, ``input-total``.
+    ``parts`` maps a curve to the sources it sums (default :data:`CURRENT_PARTS`: E+X, I
+    and the total); artists ``input-<part>``. Without ``ylabel`` the axes are left
+    unlabelled (a column of a grid labels its first panel). False (panel marked "no
+    run") without data.
     """
     any_data = False
-    for part, sources in CURRENT_PARTS.items():
+    for part, sources in parts.items():
         arrays = [at_point(runs, "mean_input", key, population=population, source=s)
                   for s in sources]
         if any(a is None for a in arrays):
@@ -283,14 +357,15 @@ def draw_currents(ax, runs, key: dict, population: str = "E",
         any_data |= plot_seed_mean(ax, arrays[0]["time"].values,
                                    sum(by_seed(a, "time") for a in arrays),
                                    color=SOURCE_COLORS[part],
-                                   linewidth=1.3 if part == "total" else 1.0, label=part,
-                                   gid=f"input-{part}")
+                                   linewidth=total_linewidth if part == "total" else 1.0,
+                                   label=f"{label_prefix}{part}", gid=f"input-{part}")
     if not any_data:
         no_data(ax)
         return False
     ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(f"Mean input to {population} (mV/ms)")
+    if ylabel is not None:
+        ax.set_xlabel(TIME_LABEL)
+        ax.set_ylabel(ylabel.format(population=population))
     if divergence_marks:
         annotate_divergence(ax, *divergence(runs, key))
     return True

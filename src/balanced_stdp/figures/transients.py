@@ -11,10 +11,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..estimators import final_values, running_mean, seed_statistics
-from ..selection import ExperimentData, at_point, by_seed, divergence, ensure_swept, theory_at
+from ..selection import ExperimentData, at_point, by_seed, divergence, theory_at
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, rule_name
-from .panels import (THEORY_COLOR, annotate_divergence, fixed_point, main_synapse,
+from .panels import (THEORY_COLOR, annotate_divergence, draw_per_role, fixed_point, main_synapse,
                      plot_finite_size, theory_name)
 from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, figure_legend, new_figure, no_data,
                     styled)
@@ -44,12 +44,9 @@ def plot_transients(soft: "ExperimentData", kohonen: "ExperimentData",
     """
     fig = new_figure(11.0, 3.6)
     axes = fig.subplots(1, len(ROLES), squeeze=False)[0]
-    for ax, role, data in zip(axes, ROLES, (soft, kohonen, istdp)):
-        ax.set_gid(f"transient|{role}")
-        if data is None or data.runs is None:
-            no_data(ax)
-            continue
-        _draw_transient(ax, ensure_swept(data.runs), data.theory, data.finite_size)
+    draw_per_role(axes, ROLES, (soft, kohonen, istdp), "transient|{role}",
+                  lambda ax, runs, data: _draw_transient(ax, runs, data.theory,
+                                                         data.finite_size))
     fig.suptitle("Mean plastic weight: simulation (c = 0) vs mean-field ODE")
     figure_legend(fig, max_columns=4)
     return fig
