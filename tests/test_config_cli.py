@@ -11,7 +11,7 @@ import pytest
 
 from balanced_stdp.cli import main
 from balanced_stdp.config import ConfigError, load_config, resolve_config
-from balanced_stdp.io import IncompleteRunError, open_dataset, write_dataset_atomic
+from balanced_stdp.io import IncompleteDatasetError, open_dataset, write_dataset_atomic
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "kohonen_istdp.yaml"
 
@@ -111,12 +111,12 @@ def test_incomplete_or_corrupt_files_are_refused(tmp_path):
     # a file written without the marker (as if killed before it) is refused
     partial = tmp_path / "partial.nc"
     ds.to_netcdf(partial)
-    with pytest.raises(IncompleteRunError, match="incomplete or corrupt"):
+    with pytest.raises(IncompleteDatasetError, match="incomplete or corrupt"):
         open_dataset(partial)
     # truncated file
     truncated = tmp_path / "truncated.nc"
     truncated.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(IncompleteRunError):
+    with pytest.raises(IncompleteDatasetError):
         open_dataset(truncated)
     with pytest.raises(FileExistsError):
         write_dataset_atomic(ds, good)

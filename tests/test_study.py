@@ -297,3 +297,13 @@ def test_cost_model_bounds_a_measured_run(tmp_path):
     assert measured["wall_s"] <= RUNTIME_MARGIN * wall_s, (measured, wall_s)
     assert wall_s <= 8 * measured["wall_s"], (measured, wall_s)
     assert measured["rss_mb"] <= memory_mb <= 4 * measured["rss_mb"], (measured, memory_mb)
+
+
+def test_check_figures_accepts_role_figures_of_non_plastic_experiments():
+    grids = {"static": {"p": resolve_config({})}}
+    config = {"figures": {"figS3_covariance_vs_weight": {"jee": "static", "jei": "static"},
+                          "weight_manifold": []}}
+    check_figures(config, grids)
+    config["figures"]["weight_dynamics"] = ["static"]      # a per-experiment figure still is
+    with pytest.raises(StudyConfigError, match="has no plastic synapses"):
+        check_figures(config, grids)

@@ -27,7 +27,8 @@ from .config import ConfigAdjustedWarning, ConfigError, load_config, resolve_con
 DELTA_CORRECTION_INPUTS = ("mean_weight", "neuron_rate", "neuron_mean_input",
                            "neuron_population", "final_weight_rate_cov", "sampled_weight",
                            "sampled_pre_neuron", "sampled_post_neuron")
-"""Run variables ``theory --from-simulation`` reads (theory.measured_corrections, theory.prediction)."""
+"""Run variables ``theory --from-simulation`` reads (theory.measured_corrections,
+theory.prediction)."""
 
 SIMULATE_EPILOG = ("A run stopped by the divergence guard (runaway rates) is a result, not an "
                    "error: it is written with status 'diverged', the time and the reason, a "
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         result, written with ``status = "diverged"``); 2 on bad input, reported as
         one line on stderr before any work is done.
     """
-    from .io import IncompleteRunError, OutputPathError
+    from .io import IncompleteDatasetError, OutputPathError
 
     logging.basicConfig(level=logging.WARNING, format="[balanced-stdp] %(levelname)s: %(message)s")
     try:
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_config_warning
             return handler(args)
-    except (ConfigError, FileExistsError, OutputPathError, IncompleteRunError) as exc:
+    except (ConfigError, FileExistsError, OutputPathError, IncompleteDatasetError) as exc:
         return _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - surface known data errors as one line
         from .theory import NoBalancedStateError

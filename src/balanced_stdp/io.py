@@ -40,7 +40,7 @@ LEGACY_KIND_BY_TITLE = {"balanced-stdp simulation run": RUN_KIND,
 
 
 
-class IncompleteRunError(RuntimeError):
+class IncompleteDatasetError(RuntimeError):
     """A dataset file is missing, half-written, corrupt or not what the reader needs."""
 
 
@@ -242,7 +242,7 @@ def open_dataset(path: str | Path, load: bool = True, *, kind: str | None = None
 
     Raises
     ------
-    IncompleteRunError
+    IncompleteDatasetError
         If the file does not exist, cannot be read as netCDF, lacks the ``complete``
         marker (interrupted write), fails a checksum (damaged after writing), is not
         of the requested ``kind`` or lacks a required variable. The message names the
@@ -250,38 +250,39 @@ def open_dataset(path: str | Path, load: bool = True, *, kind: str | None = None
     """
     path = Path(path)
     if not path.exists():
-        raise IncompleteRunError(f"{path}: no such file")
+        raise IncompleteDatasetError(f"{path}: no such file")
     if path.is_dir():
-        raise IncompleteRunError(f"{path}: is a directory, not a netCDF file")
+        raise IncompleteDatasetError(f"{path}: is a directory, not a netCDF file")
     if not is_complete(path):
-        raise IncompleteRunError(f"{path}: incomplete or corrupt netCDF (no '{COMPLETE_ATTRIBUTE}' "
-                                 "marker); delete it and rerun that simulation")
+        raise IncompleteDatasetError(f"{path}: incomplete or corrupt netCDF (no "
+                                     f"'{COMPLETE_ATTRIBUTE}' marker); delete it and rerun "
+                                     "that simulation")
     try:
         ds = xr.open_dataset(path, engine="netcdf4")
     except (OSError, RuntimeError, ValueError) as exc:
-        raise IncompleteRunError(f"{path}: unreadable netCDF ({exc})") from exc
+        raise IncompleteDatasetError(f"{path}: unreadable netCDF ({exc})") from exc
     # Kind and variables are checked before loading: a wrong file fails fast.
     found_kind = dataset_kind(ds.attrs)
     if kind is not None and found_kind != kind:
         ds.close()
-        raise IncompleteRunError(f"{path}: expected a {kind} dataset, found "
-                                 f"{found_kind or 'an unknown kind'} (kind = "
-                                 f"{ds.attrs.get(KIND_ATTRIBUTE)!r}, title = "
-                                 f"{ds.attrs.get('title')!r})")
+        raise IncompleteDatasetError(f"{path}: expected a {kind} dataset, found "
+                                     f"{found_kind or 'an unknown kind'} (kind = "
+                                     f"{ds.attrs.get(KIND_ATTRIBUTE)!r}, title = "
+                                     f"{ds.attrs.get('title')!r})")
     missing = [name for name in require if name not in ds.variables]
     if missing:
         found = ", ".join(sorted(str(name) for name in ds.data_vars)) or "none"
         ds.close()
-        raise IncompleteRunError(f"{path}: lacks the variable(s) {', '.join(missing)} that are "
-                                 f"needed here; data variables found: {found}")
+        raise IncompleteDatasetError(f"{path}: lacks the variable(s) {', '.join(missing)} that are "
+                                     f"needed here; data variables found: {found}")
     if load:
         try:
             ds = ds.load()
         except (OSError, RuntimeError, ValueError) as exc:
             # HDF5 reports a failed Fletcher-32 checksum or a broken compressed chunk here.
-            raise IncompleteRunError(f"{path}: corrupt netCDF, its data fail to read "
-                                     f"(checksum or decompression error: {exc}); delete it and "
-                                     "rerun what produced it") from exc
+            raise IncompleteDatasetError(f"{path}: corrupt netCDF, its data fail to read "
+                                         f"(checksum or decompression error: {exc}); delete it and "
+                                         "rerun what produced it") from exc
         finally:
             ds.close()
     for name in ("diverged",):
