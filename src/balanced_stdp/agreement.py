@@ -16,9 +16,10 @@ Quantities and their definitions (the same estimator on simulation and theory):
   the mean of ``neuron_rate`` (analysis window (T/2, T]) over the population's neurons;
   the theory's ``population_rate`` averaged over the record times in (T/2, T];
 * ``count_cov_<pair>`` (spikes²), per pair type: ``spike_count_cov`` of run and theory;
-* ``relaxation_time_<syn>`` (s), per plastic synapse type: :func:`~balanced_stdp.estimators.relaxation_time` of
-  the seed-mean simulated ``mean_weight(t)`` (:func:`balanced_stdp.estimators.running_mean`
-  over the runs the divergence guard did not stop) and of each theory's
+* ``relaxation_time_<syn>`` (s), per plastic synapse type:
+  :func:`~balanced_stdp.estimators.relaxation_time` of the seed-mean simulated
+  ``mean_weight(t)`` (:func:`balanced_stdp.estimators.running_mean` over the runs the
+  divergence guard did not stop) and of each theory's
   ``mean_weight(t)``, all up to the run's T; its s.d. is NaN (one estimate from the seed
   mean) and ``n_seeds`` counts the runs in that mean.
 

@@ -576,7 +576,6 @@ if __name__ == "__main__":   # python -m balanced_stdp.contract docs/data-contra
 
 __all__ = ["SYNAPSE_TYPES", "BASE_SWEPT_DIMS", "SOURCES", "RECORD_DIMS", "RUN_KIND",
            "THEORY_KIND", "dimension_name", "get_dotted", "plastic_synapses", "rule_label",
-           "swept_values", "add_swept_dims", "swept_dims",
-           "squeeze_swept", "Layout", "RecordGrid", "stimulation_epochs", "Variable", "RUN_VARIABLES",
-           "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
+           "swept_values", "add_swept_dims", "swept_dims", "squeeze_swept", "Layout",
+           "RecordGrid", "stimulation_epochs", "Variable", "RUN_VARIABLES", "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
            "markdown_variable_table", "markdown_tables", "render_document"]

@@ -201,7 +201,8 @@ def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
 
 # ----------------------------------------------------------------------------- the study
 AGGREGATE_SUFFIXES = {"runs": "", "theory": "_theory", "finite_size": "_theory_finite_size"}
-"""Aggregate kind → the suffix of its file, ``<results_dir>/aggregate/<experiment><suffix>.nc``."""
+"""Aggregate kind → the suffix of its file: ``<results_dir>/aggregate/<experiment><suffix>.nc``
+(the runs, their theory, their finite-size theory)."""
 
 
 class Study(NamedTuple):
