@@ -23,6 +23,6 @@ with open(smk.log[0], "w") as log:
     datasets = {name: open_dataset(getattr(smk.input, name), kind=KINDS[kind])
                 for name, (_, kind) in target.inputs().items() if name in smk.input.keys()}
     first_runs = next((ds for name, ds in datasets.items() if name.endswith("runs")), None)
-    caption = target.spec.caption(first_runs)
+    caption = target.spec.caption_text(first_runs)
     save_figure(target.draw(datasets), smk.output.pdf, smk.output.png, caption=caption)
     print(f"wrote {smk.output.pdf} and {smk.output.png}")
