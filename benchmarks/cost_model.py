@@ -1,6 +1,6 @@
 """How tight the workflow's cost model is on this machine (prints a table; not a test).
 
-The cost model (:mod:`balanced_stdp.study`) sizes every simulation job's requests:
+The cost model (:mod:`balanced_stdp.cost_model`) sizes every simulation job's requests:
 runtime = max(RUNTIME_MARGIN × estimated wall time, MIN_RUNTIME_MIN), memory = the
 estimated peak. The test suite asserts only that the requests cover a measured run (the
 property SLURM needs); how far above the measurement the estimate lies depends on the
@@ -27,7 +27,7 @@ import subprocess
 import sys
 
 from balanced_stdp.config import resolve_config
-from balanced_stdp.study import estimated_memory_mb, estimated_wall_seconds, simulate_runtime_min
+from balanced_stdp.cost_model import estimated_memory_mb, estimated_wall_seconds, simulate_runtime_min
 
 CASES = {
     "kohonen": {"weights": {"ee": 1.0, "ei": -100.0},

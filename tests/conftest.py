@@ -1,8 +1,11 @@
-"""Shared fixtures: running the Snakemake workflow on the tiny test config.
+"""Shared fixtures: running the Snakemake workflow on the tiny test config, and the CLI.
 
 The workflow runs in a fresh working directory per fixture (``--directory``), with the
 repository's Snakefile, ``config/test.yaml`` and one numba cache shared by the whole
-test session, so the kernel is compiled once.
+test session, so the kernel is compiled once. The CLI runs in the test's process
+(:func:`run_cli`): bad input must end in one line (:func:`one_line_error`) before any
+simulation (fixture ``no_simulation``); ``finished_run`` and ``diverged_run`` are small
+runs written by the CLI.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+import balanced_stdp.simulation
+from balanced_stdp.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,3 +73,53 @@ def local_study(tmp_path_factory, workflow_env) -> Path:
     workdir = tmp_path_factory.mktemp("local_study")
     run_snakemake(workdir, "--cores", "2", env=workflow_env)
     return workdir
+
+
+# ----------------------------------------------------------------------------- the CLI
+EXAMPLE = REPO / "examples" / "kohonen_istdp.yaml"
+# A small, fast run: two covariance windows in (T/2, T], few samples.
+SMALL_RUN = ["--set", "N=100", "--set", "duration_s=1.0", "--set", "seed=3",
+             "--set", "recording.sampled_synapses=20", "--set", "recording.sampled_pairs=20",
+             "--set", "recording.raster_duration_s=0.2", "--quiet"]
+KOHONEN_THEORY = ["--set", "weights.ei=-100", "--set", "plasticity.ee.rule=kohonen",
+                  "--set", "plasticity.ee.beta0=2", "--set", "plasticity.ei=null"]
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``balanced-stdp argv`` in this process: (exit code, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip()
+
+
+def one_line_error(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("balanced-stdp: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Make any simulation attempt fail the test: errors must come before it."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the simulation started although the input was bad")
+    monkeypatch.setattr(balanced_stdp.simulation, "simulate", refuse)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A small finished Kohonen + iSTDP run written by the CLI."""
+    out = tmp_path_factory.mktemp("run") / "run.nc"
+    assert main(["simulate", str(EXAMPLE), *SMALL_RUN, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def diverged_run(tmp_path_factory) -> Path:
+    """A run stopped by the divergence guard in its first record bin."""
+    out = tmp_path_factory.mktemp("diverged") / "run.nc"
+    code = main(["simulate", str(EXAMPLE), *SMALL_RUN,
+                 "--set", "divergence.max_bin_rate_hz=0.5", "--out", str(out)])
+    assert code == 0          # a diverged run is a result, not an error
+    return out

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp.agreement import (ESTIMATES, TABLE_COLUMNS, agreement_dataset,
-                                     agreement_table, relaxation_time)
-from balanced_stdp.io import open_run, write_dataset_atomic
+from balanced_stdp.agreement import ESTIMATES, TABLE_COLUMNS, agreement_dataset, agreement_table
+from balanced_stdp.estimators import relaxation_time
+from balanced_stdp.io import open_dataset, write_dataset_atomic
 
 TIME = np.round(np.arange(1, 21) * 0.1, 10)          # 0.1 … 2.0 s, T = 2 s
 CONFIG = {"N": 10, "duration_s": 2.0, "excitatory_fraction": 0.8,
@@ -140,6 +140,6 @@ def test_dataset_has_cf_units_and_round_trips(tmp_path):
     assert ds["final_mean_weight_ee_relative_difference"].sel(
         rule="kohonen", c=0.1, theory_kind="theory") == pytest.approx(0.5, abs=1e-3)
     path = write_dataset_atomic(ds, tmp_path / "agreement.nc")
-    back = open_run(path)
+    back = open_dataset(path)
     assert back["rate_E"].attrs["units"] == "Hz"
     assert int(back["rate_E_n_seeds"].sel(rule="kohonen", c=0.1)) == 2

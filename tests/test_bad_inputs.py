@@ -1,4 +1,4 @@
-"""Every class of bad input tried on balanced-stdp, and its outcome (the hardening issue).
+"""Every class of bad input tried on balanced-stdp, and its outcome.
 
 One parametrized test over :data:`CASES`. Each case says what is wrong, how it is fed
 and a fragment of the expected one-line message, which names the key or file:
@@ -9,8 +9,8 @@ and a fragment of the expected one-line message, which names the key or file:
   ``balanced-stdp: error: …`` on stderr, before any simulation, and must leave every
   file in ``tmp_path`` as it was (nothing written, nothing replaced: bytes compared).
 * ``workflow`` cases break a copy of ``config/test.yaml`` and validate it as
-  ``workflow/rules/common.smk`` does (schema with defaults, ``expand_study``,
-  ``check_figures``, ``figure_targets``), which must raise the workflow's one-line
+  ``workflow/rules/common.smk`` does (:func:`balanced_stdp.study.load_study`: schema with
+  defaults, grids, figures), which must raise the workflow's one-line
   "Invalid workflow config: …" message.
 * ``snakemake`` cases run ``snakemake -n`` on such a config for real (a few, slow).
 
@@ -28,20 +28,15 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import jsonschema
 import pytest
 import xarray as xr
 import yaml
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from balanced_stdp.figures import figure_targets, registry
-from balanced_stdp.io import open_run, write_dataset_atomic
-from balanced_stdp.study import (StudyConfigError, check_figures, expand_study,
-                                 plastic_synapses, schema_error_message)
-from conftest import REPO, load_test_config, run_snakemake
-from test_hardening import (diverged_run, finished_run, no_simulation,  # noqa: F401 (fixtures)
-                            one_line_error, run_cli)
+from balanced_stdp.figures import registry
+from balanced_stdp.io import open_dataset, write_dataset_atomic
+from balanced_stdp.study import StudyConfigError, invalid_config_message, load_study
+from conftest import REPO, load_test_config, one_line_error, run_cli, run_snakemake
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DOC = REPO / "docs" / "bad-inputs.md"
@@ -170,7 +165,7 @@ def _truncated(tmp, files):
 
 def _flipped(tmp, files):
     path = _copy(files["run"], tmp / "flipped.nc")
-    stored = open_run(files["run"])["neuron_mean_input"].values.tobytes()
+    stored = open_dataset(files["run"])["neuron_mean_input"].values.tobytes()
     data = bytearray(path.read_bytes())
     offset = bytes(data).find(stored) + (len(stored) - 2000) // 2
     for i in range(offset, offset + 2000):
@@ -181,7 +176,7 @@ def _flipped(tmp, files):
 
 def _without_marker(tmp, files):
     path = tmp / "unmarked.nc"
-    run = open_run(files["run"])
+    run = open_dataset(files["run"])
     del run.attrs["complete"]                       # as if killed before the marker
     run.to_netcdf(path)
     return path
@@ -196,12 +191,12 @@ def _theory_file(tmp, files):
 
 def _without_mean_weight(tmp, files):
     path = tmp / "stripped.nc"
-    write_dataset_atomic(open_run(files["run"]).drop_vars("mean_weight"), path)
+    write_dataset_atomic(open_dataset(files["run"]).drop_vars("mean_weight"), path)
     return path
 
 
 def _stored_config_invalid(tmp, files):
-    run = open_run(files["run"])
+    run = open_dataset(files["run"])
     config = json.loads(run.attrs["config"])
     config["N"] = 0
     run.attrs["config"] = json.dumps(config)
@@ -806,17 +801,12 @@ def _snapshot(tmp: Path) -> dict[str, bytes | None]:
 
 
 def workflow_error(cfg: dict) -> str | None:
-    """The message ``workflow/rules/common.smk`` stops with, or None if the config passes."""
+    """The message ``workflow/rules/common.smk`` stops with, or None if the config passes
+    (the same :func:`balanced_stdp.study.load_study`, with Snakemake's schema validation)."""
     try:
-        validate(cfg, str(SCHEMA), set_default=True)
-        grids = expand_study(cfg)
-        check_figures(cfg, grids)
-        figure_targets(cfg["figures"], {e: plastic_synapses(grids[e]) for e in grids})
-    except WorkflowError as error:
-        assert isinstance(error.__context__, jsonschema.ValidationError), error
-        return f"Invalid workflow config: {schema_error_message(error.__context__)}"
-    except (StudyConfigError, ValueError) as error:
-        return f"Invalid workflow config: {error}"
+        load_study(cfg, lambda config: validate(config, str(SCHEMA), set_default=True))
+    except StudyConfigError as error:
+        return invalid_config_message(error)
     return None
 
 

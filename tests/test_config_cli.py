@@ -11,7 +11,7 @@ import pytest
 
 from balanced_stdp.cli import main
 from balanced_stdp.config import ConfigError, load_config, resolve_config
-from balanced_stdp.io import IncompleteRunError, open_run, write_dataset_atomic
+from balanced_stdp.io import IncompleteDatasetError, open_dataset, write_dataset_atomic
 from conftest import HANG_GUARD_S
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "kohonen_istdp.yaml"
@@ -86,7 +86,7 @@ def test_simulate_cli_end_to_end(tmp_path):
                            "--out", str(out)], capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 0, proc.stderr
     assert "t =" in proc.stderr and "Hz" in proc.stderr          # progress line
-    ds = open_run(out)
+    ds = open_dataset(out)
     assert ds.attrs["complete"] == "true" and ds.attrs["status"] == "ok"
     assert ds.attrs["rule"] == "ee-kohonen+ei-istdp" and ds.attrs["seed"] == 7
     for key in ("balanced_stdp_version", "numpy_version", "numba_version", "git_revision"):
@@ -105,20 +105,20 @@ def test_incomplete_or_corrupt_files_are_refused(tmp_path):
     import xarray as xr
     ds = xr.Dataset({"a": ("x", np.arange(5.0))})
     good = write_dataset_atomic(ds, tmp_path / "good.nc")
-    assert open_run(good).a.sum() == 10
+    assert open_dataset(good).a.sum() == 10
     umask = os.umask(0)
     os.umask(umask)
     assert good.stat().st_mode & 0o777 == 0o666 & ~umask      # not mkstemp's 0600
     # a file written without the marker (as if killed before it) is refused
     partial = tmp_path / "partial.nc"
     ds.to_netcdf(partial)
-    with pytest.raises(IncompleteRunError, match="incomplete or corrupt"):
-        open_run(partial)
+    with pytest.raises(IncompleteDatasetError, match="incomplete or corrupt"):
+        open_dataset(partial)
     # truncated file
     truncated = tmp_path / "truncated.nc"
     truncated.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(IncompleteRunError):
-        open_run(truncated)
+    with pytest.raises(IncompleteDatasetError):
+        open_dataset(truncated)
     with pytest.raises(FileExistsError):
         write_dataset_atomic(ds, good)
     # no temporary files left behind
@@ -136,7 +136,7 @@ def test_theory_finite_size_writes_the_finite_size_dataset(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("theory (finite-size theory), rule kohonen")
     assert "rate quantiles E (Hz)" in printed
-    ds = open_run(out, kind="theory")
+    ds = open_dataset(out, kind="theory")
     assert ds.attrs["theory_order"] == "finite_size"
     assert ds["rate_quantile"].dims[-2:] == ("population", "quantile")
     assert ds["final_weight_quantile"].attrs["units"] == "mV"
@@ -144,7 +144,7 @@ def test_theory_finite_size_writes_the_finite_size_dataset(tmp_path, capsys):
     leading = tmp_path / "lo.nc"
     assert main(["theory", str(config), "--out", str(leading)]) == 0
     assert capsys.readouterr().out.startswith("theory (leading order)")
-    lo = open_run(leading, kind="theory")
+    lo = open_dataset(leading, kind="theory")
     for name in lo.data_vars:
         assert ds[name].dims == lo[name].dims, name
 

@@ -1,10 +1,12 @@
-"""Tests of the figures package on small synthetic aggregates that follow the data contract.
+"""Tests of the figures package on small synthetic aggregates that follow the data contract:
+seed statistics, the per-experiment diagnostics (weight dynamics, balance, rate–weight,
+weight manifold), learning windows, saving, captions and the figure registry.
 
-A fabricator builds run datasets (docs/data-contract.md) with known values, combines
-them with the workflow's aggregation (:func:`balanced_stdp.aggregate.combine`, i.e.
-``xr.combine_by_coords`` with an outer join), and the tests
-read back what was drawn (artists carry gids) and compare it with statistics computed
-here directly from the fabricated arrays.
+Run datasets with known values (:func:`fabricate.rule_run`) are combined with the
+workflow's aggregation (:func:`balanced_stdp.aggregate.combine`, i.e.
+``xr.combine_by_coords`` with an outer join), and the tests read back what was drawn
+(artists carry gids) and compare it with statistics computed here directly from the
+fabricated arrays.
 """
 
 from __future__ import annotations
@@ -20,128 +22,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp import aggregate, figures
+from balanced_stdp import estimators, figures
 from balanced_stdp.figures import registry, weight_dynamics
-from balanced_stdp.figures.common import plastic_synapses
-from balanced_stdp.config import config_to_json, resolve_config
 from balanced_stdp.plasticity import SPEC_LEARNING_WINDOWS, rule_parameter_defaults
-
-SYNAPSES = ["ee", "ei", "ie", "ii"]
-N_NEURONS = 50
-INTERVAL_S = 0.5
-N_TIME = 30                       # T = 15 s
-N_SAMPLE = 40
-RULE_SYNAPSE = {"kohonen": "ee", "istdp": "ei", "classical_hebbian": "ee", "soft_hebbian": "ee"}
-RULE_SETTINGS = {"kohonen": {"rule": "kohonen", "eta": 0.01, "beta0": 2.0},
-                 "istdp": {"rule": "istdp", "eta": 2e-4},
-                 "classical_hebbian": {"rule": "classical_hebbian", "eta": 5e-3},
-                 "soft_hebbian": {"rule": "soft_hebbian", "eta": 5e-3}}
-TAU_MS = 200.0
-
-
-# ----------------------------------------------------------------------------- fabricator
-def make_config(rule: str, c: float, seed: int, weights_ei: float | None = None) -> dict:
-    user = {"N": N_NEURONS, "duration_s": N_TIME * INTERVAL_S, "c": c, "seed": seed,
-            "plasticity": {RULE_SYNAPSE[rule]: RULE_SETTINGS[rule]}}
-    if weights_ei is not None:
-        user["weights"] = {"ei": weights_ei}
-        user["sweep_dims"] = ["weights.ei"]
-    return resolve_config(user)
-
-
-def make_run(rule: str, c: float, seed: int, *, weights_ei: float | None = None,
-             diverged_at_s: float | None = None) -> xr.Dataset:
-    """One run dataset with the contract's names, dims and units and known values.
-
-    A diverged run has NaN after ``diverged_at_s``; like the simulator's output, its time
-    axis ends at the stop (the aggregation pads it back to the full grid).
-    """
-    rng = np.random.default_rng([seed, int(round(c * 1000)), len(rule),
-                                 int(abs(weights_ei or 0))])
-    time_s = INTERVAL_S * np.arange(1, N_TIME + 1)
-    n_time = time_s.size
-    start = weights_ei if weights_ei is not None else 5.0
-    target = start / 2 + 3.0 * c + 0.2 * seed
-    relax = 1.0 - np.exp(-time_s / 3.0)
-    mean_weight = np.empty((4, n_time))
-    for k, syn in enumerate(SYNAPSES):
-        mean_weight[k] = start + (target - start) * relax + 0.05 * rng.standard_normal(n_time) \
-            + 10 * k
-    pre_rate = rng.uniform(2.0, 30.0, (4, N_SAMPLE))
-    final = 0.1 * pre_rate + rng.standard_normal((4, N_SAMPLE))
-    sampled_weight = (mean_weight[:, None, :] + (final - final.mean(1, keepdims=True))[:, :, None]
-                      * relax[None, None, :])
-    mean_input = np.empty((2, 4, n_time))
-    for p, scale in enumerate((1.0, 1.5)):
-        e = scale * (10.0 + 0.3 * rng.standard_normal(n_time))
-        x = scale * (5.0 + 0.3 * rng.standard_normal(n_time))
-        i = -scale * (14.5 + 0.3 * rng.standard_normal(n_time))
-        mean_input[p] = [e, i, x, e + i + x]
-    population_rate = np.stack([6.0 + seed + rng.standard_normal(n_time),
-                                15.0 + rng.standard_normal(n_time)])
-    stopped = np.zeros(n_time, dtype=bool)
-    if diverged_at_s is not None:
-        stopped = time_s > diverged_at_s
-        last = np.flatnonzero(~stopped)[-1]
-        population_rate[:, last - 2:last + 1] *= 20.0      # runaway before the guard fires
-        for array in (population_rate, mean_weight, sampled_weight, mean_input):
-            array[..., stopped] = np.nan
-        pre_rate[:] = np.nan                     # no analysis window (T/2, T] was reached
-    ds = xr.Dataset(
-        {
-            "population_rate": (("population", "time"), population_rate, {"units": "Hz"}),
-            "neuron_rate": (("neuron",), rng.uniform(0, 20, N_NEURONS), {"units": "Hz"}),
-            "mean_weight": (("synapse", "time"), mean_weight, {"units": "mV"}),
-            "sampled_weight": (("synapse", "sample", "time"), sampled_weight, {"units": "mV"}),
-            "sampled_pre_rate": (("synapse", "sample"), pre_rate, {"units": "Hz"}),
-            "sampled_post_rate": (("synapse", "sample"), rng.uniform(2, 30, (4, N_SAMPLE)),
-                                  {"units": "Hz"}),
-            "mean_input": (("population", "source", "time"), mean_input, {"units": "mV/ms"}),
-            "diverged": ((), np.int8(diverged_at_s is not None), {"units": "1"}),
-            "diverged_at_s": ((), np.nan if diverged_at_s is None else diverged_at_s,
-                              {"units": "s"}),
-        },
-        coords={"time": ("time", time_s, {"units": "s"}), "population": ["E", "I"],
-                "synapse": SYNAPSES, "source": ["E", "I", "X", "total"],
-                "neuron": np.arange(N_NEURONS), "sample": np.arange(N_SAMPLE)},
-    )
-    sweep = {"rule": [rule], "c": [float(c)], "seed": [seed]}
-    if weights_ei is not None:
-        sweep["weights_ei"] = [float(weights_ei)]
-    ds = ds.expand_dims(sweep)
-    if diverged_at_s is not None:
-        ds = ds.sel(time=ds["time"] <= diverged_at_s)
-    ds.attrs = {"config": config_to_json(make_config(rule, c, seed, weights_ei)),
-                "status": "diverged" if diverged_at_s else "ok", "rule": rule, "seed": seed}
-    return ds
-
-
-def make_theory(rule: str, c: float, seed: int, *, weights_ei: float | None = None) -> xr.Dataset:
-    """Theory dataset of one grid point: a smooth ODE trajectory on its own time grid."""
-    time_s = np.linspace(0.0, N_TIME * INTERVAL_S, 61)
-    start = weights_ei if weights_ei is not None else 5.0
-    fixed = start / 2 + 3.0 * c + 1.0                      # deliberately not the seed mean
-    trajectory = np.stack([start + (fixed - start) * (1 - np.exp(-time_s / 2.5)) + 10 * k
-                           for k in range(4)])
-    ds = xr.Dataset(
-        {
-            "mean_weight": (("synapse", "time"), trajectory, {"units": "mV"}),
-            "fixed_point_weight": (("synapse",), fixed + 10.0 * np.arange(4), {"units": "mV"}),
-            "fixed_point_rate": (("population",), np.array([10.0 + c, 23.4 - c]),
-                                 {"units": "Hz"}),
-            "balanced_rate": (("population",), np.array([5.8, 15.9]), {"units": "Hz"}),
-        },
-        coords={"time": time_s, "synapse": SYNAPSES, "population": ["E", "I"]},
-    )
-    sweep = {"rule": [rule], "c": [float(c)], "seed": [seed]}
-    if weights_ei is not None:
-        sweep["weights_ei"] = [float(weights_ei)]
-    return ds.expand_dims(sweep)
-
-
-def combine(datasets) -> xr.Dataset:
-    """The workflow's aggregation (per-run ``config`` kept as a variable, outer join)."""
-    return aggregate.combine(datasets)
+from balanced_stdp.selection import ExperimentData, rule_synapses
+from fabricate import INTERVAL_S, N_SAMPLE, N_TIME, combine, rule_run, rule_theory
 
 
 def combine_by_coords_raw(datasets, combine_attrs="drop_conflicts") -> xr.Dataset:
@@ -162,15 +47,15 @@ def study():
     for rule in ("kohonen", "istdp", "classical_hebbian"):
         for c in C_VALUES:
             for seed in SEEDS:
-                runs[rule, c, seed] = make_run(rule, c, seed,
+                runs[rule, c, seed] = rule_run(rule, c, seed,
                                                diverged_at_s=DIVERGED.get((rule, c, seed)))
-                theories.append(make_theory(rule, c, seed))
+                theories.append(rule_theory(rule, c, seed))
     return runs, combine(list(runs.values())), combine(theories)
 
 
 def test_aggregate_of_unaligned_time_axes_is_rejected():
-    full = make_run("classical_hebbian", 0.5, 1)
-    truncated = make_run("classical_hebbian", 0.5, 2).isel(time=slice(0, 14))
+    full = rule_run("classical_hebbian", 0.5, 1)
+    truncated = rule_run("classical_hebbian", 0.5, 2).isel(time=slice(0, 14))
     with pytest.raises(ValueError, match="reindexing each to the full time grid"):
         figures.plot_balance(combine_by_coords_raw([full, truncated]), None)
 
@@ -201,7 +86,7 @@ def test_running_mean_drops_stopped_runs_and_off_grid_points():
     values = np.array([[1.0, 2.0, nan, 3.0],
                        [3.0, 4.0, nan, 5.0],
                        [5.0, 9.0, 7.0, nan]])       # run 3 stopped at an off-grid time
-    mean, sd, n = aggregate.running_mean(values)
+    mean, sd, n = estimators.running_mean(values)
     np.testing.assert_allclose(mean, [3.0, 5.0, nan, 4.0])
     np.testing.assert_allclose(sd, [2.0, np.std([2, 4, 9], ddof=1), nan, math.sqrt(2.0)])
     np.testing.assert_array_equal(n, [3, 3, 3, 2])
@@ -209,7 +94,7 @@ def test_running_mean_drops_stopped_runs_and_off_grid_points():
 
 def test_final_values_take_last_finite_and_drop_diverged():
     values = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
-    np.testing.assert_allclose(aggregate.final_values(values, [False, False, True]),
+    np.testing.assert_allclose(estimators.final_values(values, [False, False, True]),
                                [2.0, 6.0, np.nan])
 
 
@@ -230,7 +115,7 @@ def test_weight_dynamics_lines_equal_seed_mean_and_theory(study):
     fixed = line(ax, "theory-fixed-point")
     assert fixed.get_ydata()[0] == pytest.approx(2.5 + 1.5 + 1.0)
     sampled = [a for a in ax.lines if a.get_gid() == "sampled-trace"]
-    assert len(sampled) == weight_dynamics.N_SAMPLED_TRACES
+    assert len(sampled) == weight_dynamics.TRACES.n_traces
     first = runs["kohonen", 0.5, 1]["sampled_weight"].sel(synapse="ee").values.reshape(
         N_SAMPLE, -1)[0]
     np.testing.assert_allclose(sampled[0].get_ydata(), first)
@@ -335,22 +220,22 @@ def test_rate_weight_panels_show_pearson_r_of_the_plotted_points(study):
 
 
 def test_plastic_synapse_comes_from_config_or_label():
-    run = combine([make_run("istdp", 0.0, 1)])
-    assert plastic_synapses(run, "istdp") == ["ei"]
+    run = combine([rule_run("istdp", 0.0, 1)])
+    assert rule_synapses(run, "istdp") == ["ei"]
     bare = run.drop_vars("config")
     bare.attrs = {}
-    assert plastic_synapses(bare, "kohonen") == ["ee"]
-    assert plastic_synapses(bare, "ee-kohonen+ei-istdp") == ["ee", "ei"]
-    assert plastic_synapses(bare, "none") == []
+    assert rule_synapses(bare, "kohonen") == ["ee"]
+    assert rule_synapses(bare, "ee-kohonen+ei-istdp") == ["ee", "ei"]
+    assert rule_synapses(bare, "none") == []
 
 
 # ----------------------------------------------------------------------------- manifold
 def test_weight_manifold_final_vs_initial_and_theory():
     initial = (-250.0, -150.0, -55.0)
-    runs = {(w, s): make_run("istdp", 0.0, s, weights_ei=w,
+    runs = {(w, s): rule_run("istdp", 0.0, s, weights_ei=w,
                              diverged_at_s=6.1 if (w, s) == (-55.0, 2) else None)
             for w in initial for s in (1, 2)}
-    theory = combine([make_theory("istdp", 0.0, s, weights_ei=w) for w in initial
+    theory = combine([rule_theory("istdp", 0.0, s, weights_ei=w) for w in initial
                       for s in (1, 2)])
     fig = figures.plot_weight_manifold(combine(list(runs.values())), theory)
     ax_final = axes_by_gid(fig, "rule=istdp;c=0;final-vs-initial")
@@ -450,7 +335,7 @@ def test_figures_leave_no_pyplot_figures_or_rc_changes(study):
 # ----------------------------------------------------------------------------- captions
 @pytest.mark.parametrize("aggregation", ["workflow", "override"])
 def test_caption_names_the_parameters(aggregation):
-    runs = [make_run("kohonen", c, s) for c in C_VALUES for s in SEEDS]
+    runs = [rule_run("kohonen", c, s) for c in C_VALUES for s in SEEDS]
     aggregate_ds = (combine(runs) if aggregation == "workflow"
                     else combine_by_coords_raw(runs, combine_attrs="override"))
     assert ("config" in aggregate_ds.data_vars) == (aggregation == "workflow")
@@ -462,7 +347,7 @@ def test_caption_names_the_parameters(aggregation):
 
 
 def test_caption_of_the_manifold_lists_initial_weights_and_divergence():
-    runs = [make_run("istdp", 0.0, 1, weights_ei=w,
+    runs = [rule_run("istdp", 0.0, 1, weights_ei=w,
                      diverged_at_s=4.0 if w == -55.0 else None) for w in (-250.0, -55.0)]
     caption = figures.caption_for("weight_manifold", combine(runs))
     assert "initial j_ei ∈ {-250, -55} mV" in caption
@@ -515,9 +400,9 @@ def test_figure_targets_reject_bad_figures_sections(config, message):
 
 def test_registry_specs_are_complete_and_consistent():
     for name, spec in registry.FIGURES.items():
-        assert spec.name == name and callable(spec.draw) and spec.category
+        assert spec.name == name and callable(spec.draw_function()) and spec.category
         assert set(spec.inputs) <= set(registry.DATASET_INPUTS)
-        assert spec.caption(None)                          # parameter-free report caption
+        assert spec.caption_text(None)                     # parameter-free report caption
     with pytest.raises(ValueError, match="placeholders"):
         registry.FigureSpec("bad", figures.plot_balance, ("runs",),
                             registry.Expansion.PER_EXPERIMENT, "Bad", lambda runs: "",
@@ -572,7 +457,7 @@ def test_figure_of_roles_reads_each_roles_aggregates_and_draws_them(monkeypatch)
     marker = xr.Dataset(attrs={"name": "kohonen runs"})
     target.draw({"first_runs": marker})
     assert received["first"].runs is marker and received["first"].theory is None
-    assert received["second"] == registry.ExperimentData(None, None)
+    assert received["second"] == ExperimentData(None, None)
     assert received["extra"] is None                   # optional role not configured
     for selection, message in [(["kohonen"], "expected a mapping of roles"),
                                ({"first": "kohonen"}, "no experiment for role 'second'"),

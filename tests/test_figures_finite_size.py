@@ -12,12 +12,14 @@ import pytest
 import xarray as xr
 
 from balanced_stdp.figures import registry
-from balanced_stdp.figures.common import plot_finite_size
-from balanced_stdp.figures.registry import ExperimentData
-from balanced_stdp.figures.style import FINITE_SIZE_LABEL, FINITE_SIZE_STYLE, new_figure
+from balanced_stdp.figures.panels import plot_finite_size
+from balanced_stdp.selection import ExperimentData
+from balanced_stdp.figures.labels import FINITE_SIZE_LABEL
+from balanced_stdp.figures.style import FINITE_SIZE_STYLE, new_figure
 
 import test_figures as base
-import test_figures_figB as figb
+import test_figures_per_rule as figb
+from fabricate import combine, rule_run, rule_theory
 
 SHIFT = 3.25
 """The fabricated finite-size theory: the leading-order theory's weights + SHIFT mV and
@@ -50,8 +52,8 @@ def assert_finite_size_style(line):
 
 # ----------------------------------------------------------------------------- the helper
 def test_helper_draws_time_courses_sweeps_and_values_and_nothing_without_data():
-    theory = base.combine([base.make_theory("kohonen", c, s) for c in (0.0, 0.5)
-                           for s in (1, 2)])
+    theory = combine([rule_theory("kohonen", c, s) for c in (0.0, 0.5)
+                      for s in (1, 2)])
     finite = finite_size_of(theory)
     fig = new_figure(4, 3)
     ax = fig.subplots()
@@ -117,7 +119,7 @@ def test_weight_dynamics_overlays_the_finite_size_trajectory_and_fixed_points(st
 def test_statistics_figure_marks_the_finite_size_theory():
     data = figb.experiment("kohonen", c_values=(0.0, 0.1))
     data = ExperimentData(data.runs, data.theory, finite_size_of(data.theory))
-    fig = registry.FIGURES["fig03_kohonen_statistics"].draw(main=data)
+    fig = registry.FIGURES["fig03_kohonen_statistics"].draw_function()(main=data)
     axes = figb.axes_by_gid(fig)
     trajectory = only_line(axes["traces"], "finite-size-mean_weight")
     expected = data.theory["mean_weight"].sel(rule="kohonen", c=0.0, synapse="ee").isel(seed=0)
@@ -136,7 +138,7 @@ def test_transients_overlay_and_print_the_finite_size_theory():
             (("soft", "soft_hebbian"), ("kohonen", "kohonen"), ("istdp", "istdp"))}
     data["kohonen"] = ExperimentData(data["kohonen"].runs, data["kohonen"].theory,
                                      finite_size_of(data["kohonen"].theory))
-    fig = registry.FIGURES["fig11_mean_field_transients"].draw(**data)
+    fig = registry.FIGURES["fig11_mean_field_transients"].draw_function()(**data)
     axes = figb.axes_by_gid(fig)
     ax = axes["transient|kohonen"]
     expected = data["kohonen"].theory["mean_weight"].sel(c=0.0, synapse="ee").isel(
@@ -156,7 +158,7 @@ def study():
 
 # ----------------------------------------------------------------------------- paper figures
 def test_fig02_final_vs_beta_draws_the_finite_size_fixed_point_per_beta():
-    import test_figures_figA as figa
+    import test_figures_kohonen as figa
     from balanced_stdp.figures import kohonen_stability
     sweep = figa.stability_data(figa.SWEEP_BETAS, (1,), figa.SWEEP_DIVERGED)
     finite = finite_size_of(sweep.theory)
@@ -171,11 +173,10 @@ def test_fig02_final_vs_beta_draws_the_finite_size_fixed_point_per_beta():
 
 
 def test_fig01_rates_and_weight_against_the_finite_size_theory_per_n():
-    import test_figures_figA as figa
-    from balanced_stdp import aggregate
+    import test_figures_kohonen as figa
     from balanced_stdp.figures import network_scaling
-    runs = aggregate.combine([figa.scaling_run(n, s) for n in figa.N_VALUES for s in (1, 2)])
-    theories = aggregate.combine([figa.scaling_theory(n) for n in figa.N_VALUES])
+    runs = combine([figa.scaling_run(n, s) for n in figa.N_VALUES for s in (1, 2)])
+    theories = combine([figa.scaling_theory(n) for n in figa.N_VALUES])
     finite = finite_size_of(theories)
     finite["fixed_point_rate"] = finite["fixed_point_rate"] + 0.01 * finite["N"]  # N-dependent
     fig = network_scaling.plot_network_scaling(ExperimentData(runs, theories, finite))
@@ -190,8 +191,7 @@ def test_fig01_rates_and_weight_against_the_finite_size_theory_per_n():
 
 
 def test_figS1_draws_the_finite_size_fixed_point_vs_c_per_n():
-    import test_figures_figA as figa
-    from balanced_stdp import aggregate
+    import test_figures_kohonen as figa
     from balanced_stdp.figures import correlation_dependence
     kohonen = figa.correlation_runs({"rule": "kohonen", "eta": 0.05, "beta0": 2.0}, 5.0,
                                     (3.0, 3.4, 3.8))
@@ -199,9 +199,8 @@ def test_figS1_draws_the_finite_size_fixed_point_vs_c_per_n():
     for n in (100, 200):
         for c in figa.S1_C:
             cfg = figa.kohonen_config(c=c, n=n, sweep=["N"])
-            theories.append(figa.make_theory(cfg, {"N": n},
-                                             {"fixed_point_weight": 3.0 + c + n / 1000}))
-    finite = aggregate.combine(theories)
+            theories.append(figa.point_theory(cfg, {"fixed_point_weight": 3.0 + c + n / 1000}))
+    finite = combine(theories)
     fig = correlation_dependence.plot_correlation_dependence(
         ExperimentData(kohonen.runs, None, finite), None)
     ax = figa.axes_by_gid(fig, "final-vs-c-kohonen")
@@ -213,12 +212,12 @@ def test_figS1_draws_the_finite_size_fixed_point_vs_c_per_n():
 
 
 def test_fig08b_overlays_the_finite_size_ode_per_eta():
-    import test_figures_figC as figc
+    import test_figures_timescale as figc
     data = {"kohonen": figc.timescale_data("kohonen"), "soft": figc.timescale_data("soft_hebbian"),
             "istdp": figc.timescale_data("istdp")}
     data["kohonen"] = ExperimentData(data["kohonen"].runs, data["kohonen"].theory,
                                      finite_size_of(data["kohonen"].theory))
-    fig = registry.FIGURES["fig08b_timescale_separation"].draw(**data)
+    fig = registry.FIGURES["fig08b_timescale_separation"].draw_function()(**data)
     lines = [a for ax in fig.axes for a in ax.lines
              if str(a.get_gid()).startswith("finite-size|eta=")]
     assert len(lines) == len(figc.ETAS)
@@ -231,12 +230,12 @@ def test_fig08b_overlays_the_finite_size_ode_per_eta():
 
 
 def test_fig07_final_vs_initial_draws_the_finite_size_fixed_point():
-    import test_figures_figC as figc
-    runs = {(c, w): figc.make_run("istdp", c, 1, weights_ei=w) for c in (0.0,)
+    import test_figures_istdp as figc
+    runs = {(c, w): rule_run("istdp", c, 1, weights_ei=w) for c in (0.0,)
             for w in figc.INITIAL}
-    theory = figc.combine([figc.manifold_theory(0.0, w) for w in figc.INITIAL])
-    sweep = ExperimentData(figc.combine(list(runs.values())), theory, finite_size_of(theory))
-    fig = registry.FIGURES["fig07_istdp_manifold"].draw(sweep=sweep)
+    theory = combine([figc.manifold_theory(0.0, w) for w in figc.INITIAL])
+    sweep = ExperimentData(combine(list(runs.values())), theory, finite_size_of(theory))
+    fig = registry.FIGURES["fig07_istdp_manifold"].draw_function()(sweep=sweep)
     ax = base.axes_by_gid(fig, "fig7-D")
     line = only_line(ax, "finite-size-fixed-point")
     np.testing.assert_allclose(line.get_xdata(), figc.INITIAL)

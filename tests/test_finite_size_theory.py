@@ -1,5 +1,5 @@
-"""Finite-size theory (theory.finite_size_theory, theory.transfer) against known answers
-and against fresh simulations.
+"""Finite-size theory (theory.finite_size_model, theory.finite_size_prediction,
+theory.transfer) against known answers and against fresh simulations.
 
 The fast tests check the pieces on known answers: the transfer function of a noiseless
 neuron against the Euler map, the relaxation-time estimator on an exponential, the
@@ -19,9 +19,10 @@ import pytest
 
 from balanced_stdp.config import resolve_config
 from balanced_stdp.theory import predict
-from balanced_stdp.theory.finite_size_theory import (FiniteSizeModel, predict_finite_size,
-                                                     predict_finite_size_point,
-                                                     predict_finite_size_points)
+from balanced_stdp.theory.finite_size_model import FiniteSizeModel
+from balanced_stdp.theory.finite_size_prediction import (predict_finite_size,
+                                                         predict_finite_size_point,
+                                                         predict_finite_size_points)
 from balanced_stdp.theory.transfer import InputNoise, MembraneParameters, TransferFunction
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import xarray as xr
 
-from balanced_stdp.io import open_run
+from balanced_stdp.io import open_dataset
 from conftest import REPO, load_test_config, run_snakemake
 from slurm_cluster import REQUIRE_ENV, SlurmCluster, ensure_installed, unavailable_reason
 from test_workflow import RESULTS, comparable, expected_figure_stems, study_grids
@@ -60,8 +60,8 @@ def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, work
 
     for target in targets:
         if target.endswith(".nc"):
-            xr.testing.assert_identical(comparable(open_run(workdir / target)),
-                                        comparable(open_run(local_study / target)))
+            xr.testing.assert_identical(comparable(open_dataset(workdir / target)),
+                                        comparable(open_dataset(local_study / target)))
         else:
             assert (workdir / target).stat().st_size > 5000
 

@@ -1,4 +1,5 @@
-"""balanced_stdp.study: grid expansion, run paths, cost model, caption summary.
+"""balanced_stdp.study and balanced_stdp.cost_model: grid expansion, run paths, caption summary,
+job costs.
 
 The workflow config is validated as the workflow does it (snakemake.utils.validate
 with the schema's defaults), then expanded; every assertion is on a concrete value.
@@ -17,14 +18,15 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from balanced_stdp.config import get_dotted, resolve_config
+from balanced_stdp.config import resolve_config
+from balanced_stdp.contract import get_dotted
 from balanced_stdp.recorder import RASTER_CAPACITY_RATE_HZ
-from balanced_stdp.study import (RUNTIME_MARGIN, StudyConfigError, aggregate_memory_mb, check_figures,
-                                 estimated_dataset_mb, estimated_memory_mb,
-                                 estimated_wall_seconds, expand_experiment, expand_study,
+from balanced_stdp.cost_model import (RUNTIME_MARGIN, aggregate_memory_mb, estimated_dataset_mb,
+                                      estimated_memory_mb, estimated_wall_seconds,
+                                      simulate_runtime_min, simulate_threads)
+from balanced_stdp.study import (StudyConfigError, check_figures, expand_experiment, expand_study,
                                  experiment_summary, path_value, plastic_synapses, rst_escape,
-                                 run_files, run_path, schema_error_message,
-                                 simulate_runtime_min, simulate_threads)
+                                 run_files, run_path, schema_error_message)
 from conftest import REPO
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -301,3 +303,13 @@ def test_cost_model_bounds_a_measured_run(tmp_path):
     assert measured["cpu_s"] <= RUNTIME_MARGIN * wall_s, (measured, wall_s)
     assert simulate_runtime_min(cfg) >= RUNTIME_MARGIN * wall_s / 60
     assert measured["rss_mb"] <= memory_mb <= 4 * measured["rss_mb"], (measured, memory_mb)
+
+
+def test_check_figures_accepts_role_figures_of_non_plastic_experiments():
+    grids = {"static": {"p": resolve_config({})}}
+    config = {"figures": {"figS3_covariance_vs_weight": {"jee": "static", "jei": "static"},
+                          "weight_manifold": []}}
+    check_figures(config, grids)
+    config["figures"]["weight_dynamics"] = ["static"]      # a per-experiment figure still is
+    with pytest.raises(StudyConfigError, match="has no plastic synapses"):
+        check_figures(config, grids)

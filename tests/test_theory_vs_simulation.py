@@ -79,7 +79,7 @@ def test_kohonen_final_weight(kohonen_runs):
 
     Compared quantity: the mean weight averaged over the last 30 s against the Kohonen
     fixed point j* = β₀ (τ r_e(j*) + K⁻/r_e) of the theory whose rates pass through the
-    simulated state (net-input Δ, :mod:`balanced_stdp.theory.finite_size`). This tests
+    simulated state (net-input Δ, :mod:`balanced_stdp.theory.measured_corrections`). This tests
     the plasticity part of the theory at finite N. The leading-order j* = 3 is not a
     fair target at N = 2000: the balanced rates themselves carry O(1/√N) corrections of
     ~25 % here (r_e ≈ 5.5 Hz simulated vs 7.5 Hz at leading order), and j* ∝ r_e.

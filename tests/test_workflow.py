@@ -30,9 +30,9 @@ import yaml
 from snakemake.utils import validate
 
 from balanced_stdp.agreement import TABLE_COLUMNS
-from balanced_stdp.config import describe_fields, rule_label
-from balanced_stdp.contract import dimension_name, swept_values
-from balanced_stdp.io import open_run
+from balanced_stdp.config import describe_fields
+from balanced_stdp.contract import dimension_name, rule_label, swept_values
+from balanced_stdp.io import open_dataset
 from balanced_stdp.figures import figure_targets
 from balanced_stdp.study import expand_study, plastic_synapses, run_path
 from balanced_stdp.theory import predict_point
@@ -93,8 +93,8 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
     cfg = load_test_config()
     grids = study_grids(cfg)
     for name, experiment in cfg["experiments"].items():
-        runs = open_run(local_study / RESULTS / f"aggregate/{name}.nc", kind="run")
-        theory = open_run(local_study / RESULTS / f"aggregate/{name}_theory.nc", kind="theory")
+        runs = open_dataset(local_study / RESULTS / f"aggregate/{name}.nc", kind="run")
+        theory = open_dataset(local_study / RESULTS / f"aggregate/{name}_theory.nc", kind="theory")
         labels = sorted({rule_label(point) for point in grids[name].values()})
         for ds in (runs, theory):
             assert ds["rule"].values.tolist() == labels, name
@@ -112,7 +112,7 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
         # every grid point of the aggregate holds exactly its run's data ...
         for point, run_config in grids[name].items():
             selection = {dim: values[0] for dim, values in swept_values(run_config).items()}
-            run = open_run(local_study / run_path(name, point, "run.nc", RESULTS))
+            run = open_dataset(local_study / run_path(name, point, "run.nc", RESULTS))
             swept = [d for d in run["diverged"].dims]
             for var in ("mean_weight", "sampled_weight", "neuron_rate", "mean_input"):
                 expected = run[var].squeeze(swept)
@@ -129,7 +129,7 @@ def test_aggregates_span_the_grid_and_equal_the_runs(local_study):
                 xr.testing.assert_equal(theory[var].sel(selection), single[var].squeeze(swept))
     # the original tiny experiments run to the end and keep every population firing
     for name in ("kohonen", "istdp_initial_conditions"):
-        runs = open_run(local_study / RESULTS / f"aggregate/{name}.nc")
+        runs = open_dataset(local_study / RESULTS / f"aggregate/{name}.nc")
         assert (runs["status"] == "ok").all(), f"{name}: a tiny run diverged"
         assert (runs["population_rate"].mean("time") > 0).all(), f"{name}: silent population"
 
@@ -144,13 +144,13 @@ def test_every_experiment_has_its_agreement_table_and_finite_size_theory(local_s
         assert header[0] == "experiment" and header[-10:] == list(TABLE_COLUMNS), name
         assert len(table) > 1, f"{name}: empty agreement table"
         assert all(line.startswith(f"{name},") for line in table[1:])
-        agreement = open_run(aggregate_dir / f"{name}_agreement.nc")
+        agreement = open_dataset(aggregate_dir / f"{name}_agreement.nc")
         assert all("units" in agreement[v].attrs for v in agreement.data_vars
                    if v != "theory_order")
         assert (aggregate_dir / f"{name}_agreement.html").read_text().count("<tr") == len(table)
         if experiment.get("finite_size_theory", True):
-            finite = open_run(aggregate_dir / f"{name}_theory_finite_size.nc", kind="theory")
-            theory = open_run(aggregate_dir / f"{name}_theory.nc", kind="theory")
+            finite = open_dataset(aggregate_dir / f"{name}_theory_finite_size.nc", kind="theory")
+            theory = open_dataset(aggregate_dir / f"{name}_theory.nc", kind="theory")
             assert finite.attrs["theory_order"] == "finite_size"
             assert {"rate_quantile", "final_weight_quantile"} <= set(finite.data_vars)
             for dim in ("rule", "c", "seed", "time", "synapse", "population"):
@@ -445,7 +445,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_en
     first.wait(timeout=HANG_GUARD_S)
     assert len(finished_runs()) < n_runs - 1, "the kill came too late to interrupt anything"
     for path in finished_runs():  # whatever exists is complete (atomic writes)
-        open_run(path)
+        open_dataset(path)
 
     # 2. the same command (after the unlock Snakemake asks for); one simulation job is
     #    killed: Snakemake reports the failure, finishes the rest and exits non-zero
@@ -462,5 +462,5 @@ def test_killed_run_resumes_to_the_uninterrupted_result(local_study, workflow_en
     leftovers = [p for p in (workdir / RESULTS).rglob("*") if ".tmp" in p.name]
     assert leftovers == [], leftovers
     for target in targets:
-        xr.testing.assert_identical(comparable(open_run(workdir / target)),
-                                    comparable(open_run(local_study / target)))
+        xr.testing.assert_identical(comparable(open_dataset(workdir / target)),
+                                    comparable(open_dataset(local_study / target)))

@@ -15,8 +15,9 @@ dimensions span the grid. Three things need care before combining:
   stopped run is NaN after its stop, which is how figures show it), so that
   ``combine_by_coords`` concatenates along the swept dimensions only.
 
-Inputs are opened with :func:`balanced_stdp.io.open_run` (which refuses incomplete
-files) and the result is written with :func:`balanced_stdp.io.write_dataset_atomic`.
+Inputs are opened with :func:`balanced_stdp.io.open_dataset` (which refuses incomplete
+files) and the result is written with :func:`balanced_stdp.io.write_dataset_atomic`. The
+statistics over an aggregate's seeds are :mod:`balanced_stdp.estimators`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import xarray as xr
 
 from .contract import BASE_SWEPT_DIMS, swept_dims
-from .io import open_run, write_dataset_atomic
+from .io import open_dataset, write_dataset_atomic
 
 PER_RUN_ATTRIBUTES = {
     "config": "complete resolved run config (JSON)",
@@ -158,7 +159,7 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
     ----------
     paths : iterable of path-like
         netCDF files of one experiment's grid; each is opened with
-        :func:`balanced_stdp.io.open_run`, which refuses incomplete files.
+        :func:`balanced_stdp.io.open_dataset`, which refuses incomplete files.
     out_path : path-like
         Output netCDF file, written atomically (temporary file and rename).
     experiment : str, optional
@@ -173,7 +174,7 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
         The combined dataset (as written).
     """
     paths = [Path(p) for p in paths]
-    datasets = [open_run(p, kind=kind) for p in paths]
+    datasets = [open_dataset(p, kind=kind) for p in paths]
     try:
         return write_aggregate(datasets, out_path, experiment, kind, paths)
     finally:
@@ -183,10 +184,18 @@ def aggregate_files(paths: Iterable[str | os.PathLike], out_path: str | os.PathL
 
 def write_aggregate(datasets: Sequence[xr.Dataset], out_path: str | os.PathLike,
                     experiment: str | None = None, kind: str | None = None,
-                    sources: Sequence[str | os.PathLike] = ()) -> xr.Dataset:
+                    sources: Sequence[str | os.PathLike] = (),
+                    extra: Callable[[xr.Dataset], xr.Dataset] | None = None) -> xr.Dataset:
     """Combine one experiment's datasets (:func:`combine`) and write them atomically,
-    with the ``experiment``, ``kind``, ``n_runs`` and ``source_files`` attributes."""
+    with the ``experiment``, ``kind``, ``n_runs`` and ``source_files`` attributes.
+
+    ``extra(combined)`` gives variables of the experiment as a whole (the theory curves
+    of :mod:`balanced_stdp.theory.curves`, computed from the combined run configs), which
+    are merged into the combined dataset.
+    """
     combined = combine(datasets)
+    if extra is not None:
+        combined = xr.merge([combined, extra(combined)], combine_attrs="override")
     combined.attrs["n_runs"] = len(datasets)
     combined.attrs["source_files"] = json.dumps([str(p) for p in sources])
     if experiment is not None:
@@ -195,105 +204,3 @@ def write_aggregate(datasets: Sequence[xr.Dataset], out_path: str | os.PathLike,
         combined.attrs["kind"] = kind
     write_dataset_atomic(combined, out_path)
     return combined
-
-
-# ----------------------------------------------------------------------------- seed statistics
-# The figures' statistics (balanced_stdp.figures): a time course is averaged over the runs
-# *still running* at each time (a run stopped by the divergence guard is NaN after its
-# stop and leaves the average); spreads are sample standard deviations (ddof = 1) over
-# two or more runs; a run's final value is its last recorded one, and diverged runs have
-# none.
-def last_finite_index(values: np.ndarray) -> np.ndarray:
-    """Index of the last finite entry along the last axis (−1 where there is none).
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        Any array; the last axis is time.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer indices with the shape of ``values`` without its last axis.
-    """
-    finite = np.isfinite(values)
-    n = values.shape[-1]
-    last = n - 1 - np.argmax(finite[..., ::-1], axis=-1)
-    return np.where(finite.any(axis=-1), last, -1)
-
-
-def running_mean(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and s.d. over runs (axis 0) of time courses, over the runs still running.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        (run, time) values; a run is running up to its last finite value.
-
-    Returns
-    -------
-    mean, sd, n_running : numpy.ndarray
-        Per time: the mean and sample s.d. (ddof = 1; NaN with fewer than two runs)
-        over the running runs, and their number. Both are NaN at a time at which a
-        running run has no value (off-grid point) or no run is running.
-    """
-    values = np.asarray(values, dtype=float)
-    finite = np.isfinite(values)
-    last = last_finite_index(values)
-    running = np.arange(values.shape[1])[None, :] <= last[:, None]
-    n_running = running.sum(axis=0)
-    valid = (n_running > 0) & ~(running & ~finite).any(axis=0)
-    filled = np.where(finite & running, values, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = filled.sum(axis=0) / n_running
-        squares = np.where(finite & running, (values - mean) ** 2, 0.0).sum(axis=0)
-        sd = np.sqrt(squares / (n_running - 1))
-    mean = np.where(valid, mean, np.nan)
-    sd = np.where(valid & (n_running >= 2), sd, np.nan)
-    return mean, sd, n_running
-
-
-def final_values(values: np.ndarray, diverged: np.ndarray) -> np.ndarray:
-    """Last finite value of each run along the last axis; NaN for diverged runs.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        (run, …, time) values.
-    diverged : array_like of bool
-        Per run (broadcast against ``values`` without its last axis): stopped by the
-        divergence guard.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``values`` without its last axis.
-    """
-    values = np.asarray(values, dtype=float)
-    last = last_finite_index(values)
-    picked = np.take_along_axis(values, np.maximum(last, 0)[..., None], axis=-1)[..., 0]
-    picked = np.where(last >= 0, picked, np.nan)
-    return np.where(np.asarray(diverged, dtype=bool), np.nan, picked)
-
-
-def seed_statistics(values) -> tuple[float, float, int]:
-    """Mean, sample s.d. and count of the finite values (one per seed).
-
-    Parameters
-    ----------
-    values : array_like
-        Per-seed values; NaN (missing or diverged runs) are left out.
-
-    Returns
-    -------
-    mean, sd : float
-        NaN without finite values; ``sd`` (ddof = 1) is NaN for fewer than two.
-    count : int
-        Number of finite values.
-    """
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return np.nan, np.nan, 0
-    sd = float(np.std(finite, ddof=1)) if finite.size >= 2 else np.nan
-    return float(np.mean(finite)), sd, int(finite.size)

@@ -10,15 +10,16 @@ Quantities and their definitions (the same estimator on simulation and theory):
 
 * ``final_mean_weight_<syn>`` (mV), per plastic synapse type: the mean weight at the end
   of the run — a run's last recorded ``mean_weight`` (runs stopped by the divergence
-  guard have none, :func:`balanced_stdp.aggregate.final_values`), the theory's
+  guard have none, :func:`balanced_stdp.estimators.final_values`), the theory's
   ``mean_weight`` trajectory at the run's last record time ``T``;
 * ``rate_<pop>`` (Hz), per population of the runs (E, I, and E1, E2 with optogenetics):
   the mean of ``neuron_rate`` (analysis window (T/2, T]) over the population's neurons;
   the theory's ``population_rate`` averaged over the record times in (T/2, T];
 * ``count_cov_<pair>`` (spikes²), per pair type: ``spike_count_cov`` of run and theory;
-* ``relaxation_time_<syn>`` (s), per plastic synapse type: :func:`relaxation_time` of
-  the seed-mean simulated ``mean_weight(t)`` (:func:`balanced_stdp.aggregate.running_mean`
-  over the runs the divergence guard did not stop) and of each theory's
+* ``relaxation_time_<syn>`` (s), per plastic synapse type:
+  :func:`~balanced_stdp.estimators.relaxation_time` of the seed-mean simulated
+  ``mean_weight(t)`` (:func:`balanced_stdp.estimators.running_mean` over the runs the
+  divergence guard did not stop) and of each theory's
   ``mean_weight(t)``, all up to the run's T; its s.d. is NaN (one estimate from the seed
   mean) and ``n_seeds`` counts the runs in that mean.
 
@@ -31,26 +32,15 @@ dataset with CF ``units`` and ``long_name`` per quantity.
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .aggregate import final_values, running_mean, seed_statistics
-from .contract import SYNAPSE_TYPES, swept_dims
-
-RELAXATION_LEVEL = float(np.exp(-1.0))
-"""Fraction of the initial distance to the final value at which the weight is relaxed."""
-
-FINAL_FRACTION = 0.1
-"""Fraction of the trajectory's samples (the last ones, at least one) whose mean is its
-final value for :func:`relaxation_time`."""
-
-MIN_RELATIVE_CHANGE = 0.02
-"""A trajectory whose initial distance to its final value is below this fraction of
-max(|initial|, |final|) does not move meaningfully: its relaxation time is NaN."""
+from .contract import plastic_synapses, swept_dims
+from .estimators import final_values, relaxation_time, running_mean, seed_statistics
+from .selection import at_point, by_seed, divergence, point_config, theory_at
 
 ESTIMATES = ("simulation_mean", "simulation_sd", "theory", "finite_size_theory")
 """The ``estimate`` coordinate of the netCDF table: per quantity and grid point."""
@@ -70,58 +60,7 @@ QUANTITY_KINDS = {
 """Quantity prefix → (units, long_name template)."""
 
 
-# ----------------------------------------------------------------------------- estimators
-def relaxation_time(time_s, values) -> float:
-    """Time for a trajectory to come within 1/e of its initial distance to its final value.
-
-    The initial value is the first sample ``w(t₀)``, the final value ``w_f`` the mean of
-    the last :data:`FINAL_FRACTION` of the samples (at least one). The estimate is
-    ``t* − t₀``, where ``t*`` is the first time at which ``|w(t) − w_f|`` falls to
-    ``|w(t₀) − w_f|/e``, linearly interpolated between the samples around it; for
-    ``w(t) = w_f + A e^{−t/τ}`` sampled long enough (T ≫ τ) it is τ.
-
-    Parameters
-    ----------
-    time_s : array_like
-        Sample times (s), increasing.
-    values : array_like
-        The trajectory at those times.
-
-    Returns
-    -------
-    float
-        Relaxation time (s); NaN if the trajectory has fewer than three finite samples, is
-        not finite up to its last sample (stopped or lost balance), moves by less than
-        :data:`MIN_RELATIVE_CHANGE` of its size, or comes within 1/e only among the
-        samples that define its final value (not settled before T). A weight still
-        drifting at T (e.g. unbounded Hebbian growth) gets a finite value: the time scale
-        of its change over the run.
-    """
-    time_s = np.asarray(time_s, dtype=float)
-    values = np.asarray(values, dtype=float)
-    finite = np.isfinite(values) & np.isfinite(time_s)
-    if finite.sum() < 3 or not finite[-1]:
-        return np.nan
-    first = int(np.argmax(finite))
-    t, w = time_s[first:], values[first:]
-    if not np.isfinite(w).all():
-        return np.nan
-    n_final = max(1, int(round(FINAL_FRACTION * w.size)))
-    final = float(np.mean(w[-n_final:]))
-    distance = np.abs(w - final)
-    initial = distance[0]
-    if not initial > MIN_RELATIVE_CHANGE * max(abs(w[0]), abs(final), 1e-12):
-        return np.nan
-    target = RELAXATION_LEVEL * initial
-    below = np.flatnonzero(distance <= target)
-    if below.size == 0 or below[0] >= w.size - n_final:
-        return np.nan                 # not within 1/e before the samples of its final value
-    k = int(below[0])
-    d0, d1 = distance[k - 1], distance[k]
-    t_cross = t[k - 1] + (d0 - target) / (d0 - d1) * (t[k] - t[k - 1])
-    return float(t_cross - t[0])
-
-
+# ----------------------------------------------------------------------------- comparison
 def relative_difference(theory: float, simulation: float) -> float:
     """(theory − simulation)/|simulation|; NaN if either is NaN or the simulation is 0."""
     if not (np.isfinite(theory) and np.isfinite(simulation)) or simulation == 0:
@@ -130,33 +69,6 @@ def relative_difference(theory: float, simulation: float) -> float:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _at(ds: xr.Dataset | None, name: str, point: dict, **extra) -> xr.DataArray | None:
-    """``ds[name]`` at the grid point (dims it lacks ignored); None if absent."""
-    if ds is None or name not in ds.variables:
-        return None
-    da = ds[name]
-    indexers = {d: v for d, v in {**point, **extra}.items() if d in da.dims}
-    try:
-        return da.sel(indexers)
-    except (KeyError, ValueError):
-        return None
-
-
-def _seed_averaged(da: xr.DataArray | None) -> xr.DataArray | None:
-    """Theory at a point, averaged over seeds (identical but for the Δ-corrected theory)."""
-    if da is None:
-        return None
-    if "seed" in da.dims:
-        da = da.mean("seed", skipna=True)
-    return da
-
-
-def _by_seed(da: xr.DataArray, *trailing: str) -> np.ndarray:
-    dims = (["seed"] if "seed" in da.dims else []) + list(trailing)
-    values = da.transpose(*dims).values.astype(float)
-    return values if "seed" in da.dims else values[None]
-
-
 def _scalar(da: xr.DataArray | None) -> float:
     if da is None:
         return np.nan
@@ -164,33 +76,12 @@ def _scalar(da: xr.DataArray | None) -> float:
     return float(values[0]) if values.size == 1 else np.nan
 
 
-def _point_config(runs: xr.Dataset, point: dict) -> dict:
-    """The run config of a grid point (its first seed with one)."""
-    text = _at(runs, "config", point)
-    if text is not None:
-        for item in np.asarray(text.values, dtype=object).ravel():
-            if isinstance(item, bytes):
-                item = item.decode()
-            if isinstance(item, str) and item.strip():
-                return json.loads(item)
-    if "config" in runs.attrs:
-        return json.loads(runs.attrs["config"])
-    return {}
-
-
-def _diverged(runs: xr.Dataset, point: dict, n_seeds: int) -> np.ndarray:
-    flags = _at(runs, "diverged", point)
-    if flags is None:
-        return np.zeros(n_seeds, dtype=bool)
-    return np.nan_to_num(_by_seed(flags).reshape(-1)) > 0.5
-
-
 def _theory_order(theory: xr.Dataset | None, point: dict) -> str:
     """``delta_corrected`` if the theory at the point used a measured Δ, else
     ``leading_order`` (empty without theory)."""
     if theory is None:
         return ""
-    delta = _at(theory, "finite_size_delta", point)
+    delta = at_point(theory, "finite_size_delta", point)
     if delta is not None and np.any(np.nan_to_num(np.asarray(delta.values, dtype=float)) != 0):
         return "delta_corrected"
     return "leading_order"
@@ -198,10 +89,10 @@ def _theory_order(theory: xr.Dataset | None, point: dict) -> str:
 
 def _population_rates(runs: xr.Dataset, point: dict, population: str) -> np.ndarray:
     """Per seed: mean ``neuron_rate`` over the neurons of ``population`` (NaN if unknown)."""
-    rates = _at(runs, "neuron_rate", point)
+    rates = at_point(runs, "neuron_rate", point)
     if rates is None:
         return np.array([np.nan])
-    values = _by_seed(rates, "neuron")
+    values = by_seed(rates, "neuron")
     labels = rates.coords.get("neuron_population")
     if labels is not None and labels.dims == ("neuron",):
         labels = np.asarray(labels.values).astype(str)
@@ -209,7 +100,7 @@ def _population_rates(runs: xr.Dataset, point: dict, population: str) -> np.ndar
         members = (np.char.startswith(labels, "E") if population == "E"
                    else labels == population)
     else:
-        config = _point_config(runs, point)
+        config = point_config(runs, point)
         n_e = int(round(config.get("N", 0) * config.get("excitatory_fraction", 0.8)))
         members = np.zeros(values.shape[1], dtype=bool)
         if population == "E":
@@ -245,10 +136,6 @@ def _final_theory_weight(da: xr.DataArray | None, duration_s: float) -> float:
     return float(da.values[inside[-1]]) if inside.size else np.nan
 
 
-def _plastic(config: dict) -> list[str]:
-    return [s for s in SYNAPSE_TYPES if s in config.get("plasticity", {})]
-
-
 # ----------------------------------------------------------------------------- the table
 def grid_points(runs: xr.Dataset) -> list[dict]:
     """Every combination of the runs' swept coordinates except ``seed``."""
@@ -261,10 +148,9 @@ def grid_points(runs: xr.Dataset) -> list[dict]:
 def point_rows(runs: xr.Dataset, theory: xr.Dataset | None, finite_size: xr.Dataset | None,
                point: dict) -> list[dict]:
     """The table rows (quantity and :data:`TABLE_COLUMNS`) of one grid point."""
-    config = _point_config(runs, point)
+    config = point_config(runs, point)
     duration = float(config.get("duration_s", runs["time"].values[-1]))
-    n_seeds = runs.sizes.get("seed", 1)
-    flags = _diverged(runs, point, n_seeds)
+    _, flags, _ = divergence(runs, point)
     order = _theory_order(theory, point)
     rows = []
 
@@ -282,14 +168,14 @@ def point_rows(runs: xr.Dataset, theory: xr.Dataset | None, finite_size: xr.Data
                      "relative_difference_theory": relative_difference(lo, mean),
                      "relative_difference_finite_size": relative_difference(fs, mean)})
 
-    plastic = _plastic(config)
+    plastic = plastic_synapses(config)
     for synapse in plastic:
-        weight = _at(runs, "mean_weight", point, synapse=synapse)
+        weight = at_point(runs, "mean_weight", point, synapse=synapse)
         if weight is None:
             continue
-        per_seed = _by_seed(weight, "time")
-        theories = tuple(_final_theory_weight(_seed_averaged(_at(ds, "mean_weight", point,
-                                                                 synapse=synapse)), duration)
+        per_seed = by_seed(weight, "time")
+        theories = tuple(_final_theory_weight(theory_at(ds, "mean_weight", point,
+                                                        synapse=synapse), duration)
                          for ds in (theory, finite_size))
         add("final_mean_weight", synapse, final_values(per_seed, flags), theories)
     populations = [str(p) for p in runs["population"].values] if "population" in runs.dims \
@@ -297,26 +183,25 @@ def point_rows(runs: xr.Dataset, theory: xr.Dataset | None, finite_size: xr.Data
     for population in populations:
         sim = _population_rates(runs, point, population)
         sim = np.where(flags, np.nan, sim) if sim.shape == flags.shape else sim
-        theories = tuple(_window_mean(_seed_averaged(_at(ds, "population_rate", point,
-                                                         population=population)), duration)
+        theories = tuple(_window_mean(theory_at(ds, "population_rate", point,
+                                                population=population), duration)
                          for ds in (theory, finite_size))
         add("rate", population, sim, theories)
     if "pair_type" in runs.dims:
         for pair in [str(p) for p in runs["pair_type"].values]:
-            cov = _at(runs, "spike_count_cov", point, pair_type=pair)
+            cov = at_point(runs, "spike_count_cov", point, pair_type=pair)
             if cov is None:
                 continue
-            sim = np.where(flags, np.nan, _by_seed(cov).reshape(-1))
-            theories = tuple(_scalar(_seed_averaged(_at(ds, "spike_count_cov", point,
-                                                        pair_type=pair)))
+            sim = np.where(flags, np.nan, by_seed(cov).reshape(-1))
+            theories = tuple(_scalar(theory_at(ds, "spike_count_cov", point, pair_type=pair))
                              for ds in (theory, finite_size))
             add("count_cov", pair, sim, theories)
     for synapse in plastic:
-        weight = _at(runs, "mean_weight", point, synapse=synapse)
+        weight = at_point(runs, "mean_weight", point, synapse=synapse)
         if weight is None:
             continue
         time_s = weight["time"].values
-        per_seed = _by_seed(weight, "time")
+        per_seed = by_seed(weight, "time")
         per_seed = np.where(flags[:, None], np.nan, per_seed) if per_seed.shape[0] == \
             flags.size else per_seed
         inside = time_s <= duration + 1e-9
@@ -324,7 +209,7 @@ def point_rows(runs: xr.Dataset, theory: xr.Dataset | None, finite_size: xr.Data
         sim_tau = relaxation_time(time_s[inside], mean)
         theories = []
         for ds in (theory, finite_size):
-            trajectory = _seed_averaged(_at(ds, "mean_weight", point, synapse=synapse))
+            trajectory = theory_at(ds, "mean_weight", point, synapse=synapse)
             if trajectory is None:
                 theories.append(np.nan)
                 continue

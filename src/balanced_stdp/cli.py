@@ -27,7 +27,8 @@ from .config import ConfigAdjustedWarning, ConfigError, load_config, resolve_con
 DELTA_CORRECTION_INPUTS = ("mean_weight", "neuron_rate", "neuron_mean_input",
                            "neuron_population", "final_weight_rate_cov", "sampled_weight",
                            "sampled_pre_neuron", "sampled_post_neuron")
-"""Run variables ``theory --from-simulation`` reads (theory.finite_size, theory.prediction)."""
+"""Run variables ``theory --from-simulation`` reads (theory.measured_corrections,
+theory.prediction)."""
 
 SIMULATE_EPILOG = ("A run stopped by the divergence guard (runaway rates) is a result, not an "
                    "error: it is written with status 'diverged', the time and the reason, a "
@@ -119,9 +120,9 @@ def _simulate(args) -> int:
 def _run_for_delta_correction(path: Path):
     """The finished, non-diverged run at ``path`` with a valid stored config."""
     from .contract import RUN_KIND
-    from .io import open_run
+    from .io import open_dataset
 
-    run = open_run(path, kind=RUN_KIND, require=DELTA_CORRECTION_INPUTS)
+    run = open_dataset(path, kind=RUN_KIND, require=DELTA_CORRECTION_INPUTS)
     if "config" not in run.attrs:
         raise ConfigError(f"{path}: has no 'config' attribute; not a balanced-stdp run")
     try:
@@ -204,7 +205,7 @@ def _theory(args) -> int:
     if config is None:
         ds = theory.predict_from_simulation(_run_for_delta_correction(args.from_simulation))
     elif args.finite_size:
-        from .theory.finite_size_theory import predict_finite_size_point
+        from .theory.finite_size_prediction import predict_finite_size_point
         ds = predict_finite_size_point(config)
     else:
         ds = theory.predict(config)
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         result, written with ``status = "diverged"``); 2 on bad input, reported as
         one line on stderr before any work is done.
     """
-    from .io import IncompleteRunError, OutputPathError
+    from .io import IncompleteDatasetError, OutputPathError
 
     logging.basicConfig(level=logging.WARNING, format="[balanced-stdp] %(levelname)s: %(message)s")
     try:
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_config_warning
             return handler(args)
-    except (ConfigError, FileExistsError, OutputPathError, IncompleteRunError) as exc:
+    except (ConfigError, FileExistsError, OutputPathError, IncompleteDatasetError) as exc:
         return _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - surface known data errors as one line
         from .theory import NoBalancedStateError

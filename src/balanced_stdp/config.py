@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from .contract import get_dotted
 from .plasticity import RULES, SYNAPSE_TYPES, rule_parameter_defaults
 
 
@@ -480,16 +481,6 @@ def resolve_config(user: dict | None) -> dict:
     return config
 
 
-def get_dotted(config: dict, key: str):
-    """Value of a dotted key such as ``weights.ee``; raises KeyError if absent."""
-    node = config
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(key)
-        node = node[part]
-    return node
-
-
 def with_dotted(config: dict, key: str, value) -> dict:
     """Deep copy of ``config`` with the dotted key set to ``value`` (parents must exist)."""
     out = copy.deepcopy(config)
@@ -547,18 +538,6 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 def config_to_json(config: dict) -> str:
     """Canonical JSON form stored in datasets (sorted keys)."""
     return json.dumps(config, sort_keys=True)
-
-
-def rule_label(config: dict) -> str:
-    """Readable label of the plasticity setting: the rule name, ``none``, or
-    ``ee-kohonen+ei-istdp`` when several types are plastic."""
-    plastic = [(s, config["plasticity"][s]["rule"]) for s in SYNAPSE_TYPES
-               if s in config["plasticity"]]
-    if not plastic:
-        return "none"
-    if len(plastic) == 1:
-        return plastic[0][1]
-    return "+".join(f"{s}-{r}" for s, r in plastic)
 
 
 def describe_fields(table: dict | None = None, prefix: str = "") -> list[tuple[str, str, str]]:

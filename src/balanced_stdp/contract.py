@@ -5,7 +5,8 @@ line up on live here once:
 
 * dimension and coordinate names, and which dimensions are *swept parameters*
   (``rule``, ``c``, ``seed`` and every ``sweep_dims`` key, dots replaced by ``_``)
-  rather than record dimensions;
+  rather than record dimensions, with the values a run config gives them (its rule
+  label, its plastic synapse types, the value of a dotted key);
 * the population layout — (E, I), or (E1, E2, I) under optogenetics — and the
   labels built on it: populations, synapse blocks and pair types, each with the
   network groups it pools;
@@ -42,7 +43,8 @@ SOURCES = ("E", "I", "X", "total")
 
 RECORD_DIMS = frozenset({"time", "population", "synapse", "source", "neuron", "sample",
                          "pair_type", "pair_sample", "raster_spike", "mode",
-                         "network_population", "epoch", "quantile"})
+                         "network_population", "epoch", "quantile", "along", "root",
+                         "branch_parameter", "drift_parameter", "drift_weight"})
 """Dimensions of the contract that are not swept parameters."""
 
 RUN_KIND, THEORY_KIND = "run", "theory"
@@ -55,10 +57,34 @@ def dimension_name(key: str) -> str:
     return key.replace(".", "_")
 
 
+def get_dotted(config: dict, key: str):
+    """Value of a dotted key such as ``weights.ee``; raises KeyError if absent."""
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def plastic_synapses(config: dict) -> list[str]:
+    """Plastic synapse types of a resolved run config, in contract order."""
+    return [s for s in SYNAPSE_TYPES if s in config.get("plasticity", {})]
+
+
+def rule_label(config: dict) -> str:
+    """The ``rule`` coordinate of a run config: the rule name, ``none``, or
+    ``ee-kohonen+ei-istdp`` when several types are plastic."""
+    plastic = [(s, config["plasticity"][s]["rule"]) for s in plastic_synapses(config)]
+    if not plastic:
+        return "none"
+    if len(plastic) == 1:
+        return plastic[0][1]
+    return "+".join(f"{s}-{r}" for s, r in plastic)
+
+
 def swept_values(config: dict) -> dict[str, list]:
     """Length-1 swept dimensions of one resolved run config, in contract order."""
-    from .config import get_dotted, rule_label   # config imports plasticity, not us
-
     sweep = {"rule": [rule_label(config)], "c": [float(config["c"])],
              "seed": [int(config["seed"])]}
     for key in config["sweep_dims"]:
@@ -319,6 +345,11 @@ COORDINATES = {
     "pair_sample": ("", "sampled neuron pair index"),
     "mode": ("", "Jacobian eigenvalue index"),
     "epoch": ("", "stimulation epoch (before, during, after the laser)"),
+    "along": ("", "values of the config key (attribute key) a theory curve runs along"),
+    "root": ("", "fixed point index, by weight"),
+    "branch_parameter": ("", "parameter (attribute key) of the fixed-point branches"),
+    "drift_parameter": ("", "parameter (attribute key) of the drift curves"),
+    "drift_weight": ("mV", "mean weight at which the drift is evaluated"),
 }
 """Record coordinates: (units, long_name)."""
 
@@ -422,7 +453,7 @@ THEORY_VARIABLES = {
                                       "final_weight_rate_cov"),
     "manifold_weight": Variable(("synapse",), "mV",
                                 "j*_0 - Cov(j_ab, r_b)/r_b* (iSTDP manifold relation, spec 6.7)"),
-    # the finite-size theory (theory.finite_size_theory, `theory --finite-size`) adds:
+    # the finite-size theory (theory.finite_size_prediction, `theory --finite-size`) adds:
     "rate_quantile": Variable(("population", "quantile"), "Hz",
                               "quantile of the predicted firing-rate distribution over the "
                               "population's neurons at the end of the trajectory"),
@@ -441,6 +472,33 @@ THEORY_VARIABLES = {
     # the workflow's per-point theory (theory.predict_point) adds:
     "theory_status": Variable((), "", "ok, or why this grid point has only the leading-order "
                                       "prediction"),
+    # theory curves an experiment's figures ask for (theory.curves; without swept dims, but
+    # for the swept keys a curve is not along where there are several values):
+    "branch_weight": Variable(("branch_parameter", "root"), "mV",
+                              "fixed points of a one-weight mean-field model along a parameter "
+                              "(NaN: fewer roots)"),
+    "branch_stable": Variable(("branch_parameter", "root"), "1",
+                              "1 stable, 0 unstable, -1 no such root"),
+    "saddle_node_parameter": Variable((), "1", "parameter at which the stable and unstable "
+                                               "branches meet (saddle-node)"),
+    "saddle_node_weight": Variable((), "mV", "mean weight at the saddle-node"),
+    "drift_per_eta": Variable(("drift_parameter", "drift_weight"), "mV/ms",
+                              "mean-field drift of the mean weight per effective learning rate"),
+    "fixed_point_weight_along": Variable(("along", "synapse"), "mV",
+                                         "leading-order fixed point of the mean weights along a "
+                                         "config key"),
+    "fixed_point_rate_along": Variable(("along", "population"), "Hz",
+                                       "balanced rates at that fixed point"),
+    "fixed_point_count_cov_along": Variable(("along", "pair_type"), "spikes2",
+                                            "spec 6.2 count covariance at the fixed-point rates"),
+    "balanced_rate_along": Variable(("along", "population"), "Hz",
+                                    "balanced rates at the initial weights along a config key"),
+    "spike_count_cov_along": Variable(("along", "pair_type"), "spikes2",
+                                      "count covariance at the initial weights along a config "
+                                      "key"),
+    "spike_count_corr_along": Variable(("along", "pair_type"), "1",
+                                       "count correlation at the initial weights along a config "
+                                       "key (Poisson count variance)"),
 }
 """Variables of a theory dataset (``balanced-stdp theory``); with optogenetics the
 fixed-point group also appears with the suffix ``_laser_on`` (X2 on)."""
@@ -517,7 +575,7 @@ if __name__ == "__main__":   # python -m balanced_stdp.contract docs/data-contra
 
 
 __all__ = ["SYNAPSE_TYPES", "BASE_SWEPT_DIMS", "SOURCES", "RECORD_DIMS", "RUN_KIND",
-           "THEORY_KIND", "dimension_name", "swept_values", "add_swept_dims", "swept_dims",
-           "squeeze_swept", "Layout", "RecordGrid", "stimulation_epochs", "Variable", "RUN_VARIABLES",
-           "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
+           "THEORY_KIND", "dimension_name", "get_dotted", "plastic_synapses", "rule_label",
+           "swept_values", "add_swept_dims", "swept_dims", "squeeze_swept", "Layout",
+           "RecordGrid", "stimulation_epochs", "Variable", "RUN_VARIABLES", "THEORY_VARIABLES", "VARIABLES", "variable", "coordinates", "provenance",
            "markdown_variable_table", "markdown_tables", "render_document"]

@@ -1,15 +1,15 @@
-"""Reading and writing run datasets safely (netCDF4 via xarray).
+"""Reading and writing datasets safely (runs, theory, aggregates; netCDF4 via xarray).
 
 A dataset is written to a temporary file in the destination directory, a
 completeness attribute ``complete = "true"`` is added *after* all data are on
 disk, the file is flushed and only then renamed into place. A reader therefore
 never sees a file that looks complete but is not: an interrupted write leaves at
 most a hidden ``.NAME.tmp-*`` file (removed by the next write of that path), and
-:func:`open_run` refuses any file without the marker or that HDF5 cannot read.
+:func:`open_dataset` refuses any file without the marker or that HDF5 cannot read.
 
 Every array variable carries HDF5's Fletcher-32 checksum, so content damaged after
 the write (a flipped disk block, a bad copy) fails on read instead of returning
-wrong numbers; :func:`open_run` also checks that a file is the kind of dataset
+wrong numbers; :func:`open_dataset` also checks that a file is the kind of dataset
 (run or theory) and has the variables its consumer needs.
 """
 
@@ -40,7 +40,7 @@ LEGACY_KIND_BY_TITLE = {"balanced-stdp simulation run": RUN_KIND,
 
 
 
-class IncompleteRunError(RuntimeError):
+class IncompleteDatasetError(RuntimeError):
     """A dataset file is missing, half-written, corrupt or not what the reader needs."""
 
 
@@ -222,9 +222,10 @@ def dataset_kind(attrs: dict) -> str | None:
     return kind
 
 
-def open_run(path: str | Path, load: bool = True, *, kind: str | None = None,
-             require: tuple[str, ...] | list[str] = ()) -> xr.Dataset:
-    """Open a run (or theory) dataset, refusing incomplete, corrupt or unsuitable files.
+def open_dataset(path: str | Path, load: bool = True, *, kind: str | None = None,
+                 require: tuple[str, ...] | list[str] = ()) -> xr.Dataset:
+    """Open a run, theory or aggregate dataset, refusing incomplete, corrupt or unsuitable
+    files.
 
     Parameters
     ----------
@@ -241,7 +242,7 @@ def open_run(path: str | Path, load: bool = True, *, kind: str | None = None,
 
     Raises
     ------
-    IncompleteRunError
+    IncompleteDatasetError
         If the file does not exist, cannot be read as netCDF, lacks the ``complete``
         marker (interrupted write), fails a checksum (damaged after writing), is not
         of the requested ``kind`` or lacks a required variable. The message names the
@@ -249,38 +250,39 @@ def open_run(path: str | Path, load: bool = True, *, kind: str | None = None,
     """
     path = Path(path)
     if not path.exists():
-        raise IncompleteRunError(f"{path}: no such file")
+        raise IncompleteDatasetError(f"{path}: no such file")
     if path.is_dir():
-        raise IncompleteRunError(f"{path}: is a directory, not a netCDF file")
+        raise IncompleteDatasetError(f"{path}: is a directory, not a netCDF file")
     if not is_complete(path):
-        raise IncompleteRunError(f"{path}: incomplete or corrupt netCDF (no '{COMPLETE_ATTRIBUTE}' "
-                                 "marker); delete it and rerun that simulation")
+        raise IncompleteDatasetError(f"{path}: incomplete or corrupt netCDF (no "
+                                     f"'{COMPLETE_ATTRIBUTE}' marker); delete it and rerun "
+                                     "that simulation")
     try:
         ds = xr.open_dataset(path, engine="netcdf4")
     except (OSError, RuntimeError, ValueError) as exc:
-        raise IncompleteRunError(f"{path}: unreadable netCDF ({exc})") from exc
+        raise IncompleteDatasetError(f"{path}: unreadable netCDF ({exc})") from exc
     # Kind and variables are checked before loading: a wrong file fails fast.
     found_kind = dataset_kind(ds.attrs)
     if kind is not None and found_kind != kind:
         ds.close()
-        raise IncompleteRunError(f"{path}: expected a {kind} dataset, found "
-                                 f"{found_kind or 'an unknown kind'} (kind = "
-                                 f"{ds.attrs.get(KIND_ATTRIBUTE)!r}, title = "
-                                 f"{ds.attrs.get('title')!r})")
+        raise IncompleteDatasetError(f"{path}: expected a {kind} dataset, found "
+                                     f"{found_kind or 'an unknown kind'} (kind = "
+                                     f"{ds.attrs.get(KIND_ATTRIBUTE)!r}, title = "
+                                     f"{ds.attrs.get('title')!r})")
     missing = [name for name in require if name not in ds.variables]
     if missing:
         found = ", ".join(sorted(str(name) for name in ds.data_vars)) or "none"
         ds.close()
-        raise IncompleteRunError(f"{path}: lacks the variable(s) {', '.join(missing)} that are "
-                                 f"needed here; data variables found: {found}")
+        raise IncompleteDatasetError(f"{path}: lacks the variable(s) {', '.join(missing)} that are "
+                                     f"needed here; data variables found: {found}")
     if load:
         try:
             ds = ds.load()
         except (OSError, RuntimeError, ValueError) as exc:
             # HDF5 reports a failed Fletcher-32 checksum or a broken compressed chunk here.
-            raise IncompleteRunError(f"{path}: corrupt netCDF, its data fail to read "
-                                     f"(checksum or decompression error: {exc}); delete it and "
-                                     "rerun what produced it") from exc
+            raise IncompleteDatasetError(f"{path}: corrupt netCDF, its data fail to read "
+                                         f"(checksum or decompression error: {exc}); delete it and "
+                                         "rerun what produced it") from exc
         finally:
             ds.close()
     for name in ("diverged",):

@@ -142,6 +142,7 @@ class InputChunk(NamedTuple):
     jump_laser_mv_per_ms: float
 
 
+# One function over 120 lines on purpose: the step loop of spec §2.5 compiles as one loop.
 @jit
 def run_steps(first_step, last_step, neuron, state, synapses, drive, record, guard,
               parallel=False, phase_ticks=None):

@@ -28,9 +28,9 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from .config import config_to_json, rule_label
+from .config import config_to_json
 from .contract import (RUN_KIND, SOURCES, SYNAPSE_TYPES, RecordGrid, add_swept_dims,
-                       coordinates, provenance, variable)
+                       coordinates, provenance, rule_label, variable)
 from .divergence import STATUS_MESSAGES
 from .measurements import (block_weight_rate_moments, mean_weight_per_label,
                            spike_count_statistics, weight_rate_covariance)
@@ -347,99 +347,36 @@ class Recorder:
             Everything recorded up to ``last_step``, with the swept parameters as
             length-1 dimensions and the run's global attributes (timing excepted).
         """
-        config, grid, layout, buf = self.config, self.grid, self.layout, self.buffers
-        dt = grid.dt_ms
+        config, grid, layout = self.config, self.grid, self.layout
         n = self.populations.n_neurons
-        bounds = buf.group_bounds
-        bin_end_steps = grid.bin_end_steps(last_step)
-        n_done_bins = bin_end_steps.size
-        steps_in_bin = np.diff(np.concatenate([[0], bin_end_steps]))
-
-        # Per population label: pool the groups (E = E1 ∪ E2) by summing counts and sums.
-        pooled = list(layout.populations.values())
-        sizes = np.array([self.group_sizes[list(g)].sum() for g in pooled])
-        counts = buf.bin_spike_counts[:n_done_bins].astype(np.float64)
-        counts = np.stack([counts[:, list(g)].sum(axis=1) for g in pooled], axis=1)
-        currents = buf.bin_current_sums[:n_done_bins]
-        currents = np.stack([currents[:, list(g)].sum(axis=1) for g in pooled], axis=1)
-        bin_s = steps_in_bin * dt / 1000.0
-        population_rate = counts / (bin_s[:, None] * sizes[None, :])
-        mean_input = currents / (steps_in_bin[:, None, None] * sizes[None, :, None])
-        mean_input = np.concatenate([mean_input, mean_input.sum(axis=2, keepdims=True)], axis=2)
-
-        # Per-neuron quantities over the analysis window (T/2, t_stop].
-        analysis_steps = last_step - grid.half_step
-        if analysis_steps > 0:
-            neuron_rate = buf.neuron_counts / (analysis_steps * dt / 1000.0)
-            # inputs are accumulated from step T/2 on (spec §2.5 step 8: t_n ≥ T/2)
-            neuron_input = buf.neuron_input_sums.T / (analysis_steps + 1)
-        else:
-            neuron_rate = np.full(n, np.nan)
-            neuron_input = np.full((n, 3), np.nan)
-        neuron_input = np.concatenate([neuron_input, neuron_input.sum(axis=1, keepdims=True)],
-                                      axis=1)
-
-        # Spike-count statistics over the complete covariance windows.
-        complete_windows = max(0, min(buf.window_counts.shape[0],
-                                      analysis_steps // grid.covariance_steps))
-        n_pair_samples = config["recording"]["sampled_pairs"]
-        counts_stats = spike_count_statistics(buf.window_counts[:complete_windows], layout,
-                                              bounds, n_pair_samples, self.pair_rng)
-
-        # Sampled synapses: their neurons and rates; weight–rate covariance over all synapses.
-        sampled = buf.sampled_synapses
-        valid = sampled >= 0
-        safe = np.where(valid, sampled, 0)
-        sampled_pre = np.where(valid, self.connectivity.presynaptic_neuron(safe), -1)
-        sampled_post = np.where(valid, self.connectivity.columns.targets[safe], -1)
-        n_blocks = layout.n_groups ** 2
-        moments = block_weight_rate_moments(weights * math.sqrt(n),
-                                            self.connectivity.columns.column_start,
-                                            self.block_of_synapse, n_blocks, neuron_rate)
-        weight_rate_cov = [weight_rate_covariance(moments, codes)
-                           for codes in self.label_codes.values()]
-        mean_weight = mean_weight_per_label(buf.block_sums, self.block_counts,
-                                            self.label_codes.values(), n)
-
-        # Raster: the ring buffer's entries within the last raster window.
-        stored = min(int(buf.raster_cursor[0]), buf.raster_steps.size)
-        r_steps, r_neurons = buf.raster_steps[:stored], buf.raster_neurons[:stored]
-        keep = r_steps > last_step - self.raster_window_steps
-        order = np.argsort(r_steps[keep], kind="stable")
-        r_steps, r_neurons = r_steps[keep][order], r_neurons[keep][order]
-
+        population_rate, mean_input = self._population_series(last_step)
+        neuron_rate, neuron_input = self._neuron_window(last_step)
+        counts, complete_windows = self._count_statistics(last_step)
+        synapses = self._synapse_statistics(last_step, weights, neuron_rate)
+        raster_time, raster_neuron = self._raster(last_step)
         diverged = status != 0
-        diverged_at_s = last_step * dt / 1000.0 if diverged else np.nan
+        diverged_at_s = last_step * grid.dt_ms / 1000.0 if diverged else np.nan
 
         def run(name, data, **attrs):
             return variable(RUN_KIND, name, data, **attrs)
 
         ds = xr.Dataset(
             {
-                "population_rate": run("population_rate", population_rate.T),
+                "population_rate": run("population_rate", population_rate),
                 "neuron_rate": run("neuron_rate", neuron_rate),
-                "mean_weight": run("mean_weight", mean_weight[:, :n_done_bins]),
-                "sampled_weight": run("sampled_weight", buf.sampled_weights[:, :, :n_done_bins]),
-                "sampled_pre_neuron": run("sampled_pre_neuron", sampled_pre.astype(np.int32)),
-                "sampled_post_neuron": run("sampled_post_neuron", sampled_post.astype(np.int32)),
-                "sampled_pre_rate": run("sampled_pre_rate",
-                                        np.where(valid, neuron_rate[sampled_pre], np.nan)),
-                "sampled_post_rate": run("sampled_post_rate",
-                                         np.where(valid, neuron_rate[sampled_post], np.nan)),
-                "final_weight_rate_cov": run("final_weight_rate_cov", np.array(weight_rate_cov)),
-                "mean_input": run("mean_input", mean_input.transpose(1, 2, 0)),
+                **{name: run(name, data) for name, data in synapses.items()},
+                "mean_input": run("mean_input", mean_input),
                 "neuron_mean_input": run("neuron_mean_input", neuron_input),
-                "spike_count_cov": run("spike_count_cov", counts_stats["cov"],
+                "spike_count_cov": run("spike_count_cov", counts["cov"],
                                        window_s=config["recording"]["covariance_window_s"],
                                        n_windows=complete_windows),
-                "spike_count_corr": run("spike_count_corr", counts_stats["corr"]),
-                "spike_count_var": run("spike_count_var", counts_stats["var"]),
-                "sampled_spike_count_cov": run("sampled_spike_count_cov",
-                                               counts_stats["sampled_cov"]),
+                "spike_count_corr": run("spike_count_corr", counts["corr"]),
+                "spike_count_var": run("spike_count_var", counts["var"]),
+                "sampled_spike_count_cov": run("sampled_spike_count_cov", counts["sampled_cov"]),
                 "sampled_spike_count_corr": run("sampled_spike_count_corr",
-                                                counts_stats["sampled_corr"]),
-                "raster_time": run("raster_time", r_steps * dt / 1000.0),
-                "raster_neuron": run("raster_neuron", r_neurons.astype(np.int32)),
+                                                counts["sampled_corr"]),
+                "raster_time": run("raster_time", raster_time),
+                "raster_neuron": run("raster_neuron", raster_neuron),
                 "diverged": run("diverged", np.int8(diverged)),
                 "diverged_at_s": run("diverged_at_s", diverged_at_s),
             },
@@ -447,13 +384,112 @@ class Recorder:
                 time=grid.times_s(last_step), population=list(layout.populations),
                 synapse=list(layout.synapses), source=list(SOURCES), neuron=np.arange(n),
                 neuron_population=self.populations.neuron_labels(),
-                sample=np.arange(sampled.shape[1]), pair_type=list(layout.pair_types),
-                pair_sample=np.arange(n_pair_samples)),
+                sample=np.arange(self.buffers.sampled_synapses.shape[1]),
+                pair_type=list(layout.pair_types),
+                pair_sample=np.arange(config["recording"]["sampled_pairs"])),
         )
         if self.epochs:
             ds = ds.merge(self._epoch_statistics(last_step))
         ds = add_swept_dims(ds, config)
-        ds.attrs = {
+        ds.attrs = self._attributes(status, last_step, diverged_at_s)
+        return ds
+
+    def _population_series(self, last_step: int) -> tuple[np.ndarray, np.ndarray]:
+        """``population_rate`` (population, time) and ``mean_input`` (population, source,
+        time) per record bin: the groups of a population label (E = E1 ∪ E2) pooled by
+        summing their counts and current sums."""
+        buf = self.buffers
+        bin_end_steps = self.grid.bin_end_steps(last_step)
+        n_done_bins = bin_end_steps.size
+        steps_in_bin = np.diff(np.concatenate([[0], bin_end_steps]))
+        pooled = list(self.layout.populations.values())
+        sizes = np.array([self.group_sizes[list(g)].sum() for g in pooled])
+        counts = buf.bin_spike_counts[:n_done_bins].astype(np.float64)
+        counts = np.stack([counts[:, list(g)].sum(axis=1) for g in pooled], axis=1)
+        currents = buf.bin_current_sums[:n_done_bins]
+        currents = np.stack([currents[:, list(g)].sum(axis=1) for g in pooled], axis=1)
+        bin_s = steps_in_bin * self.grid.dt_ms / 1000.0
+        population_rate = counts / (bin_s[:, None] * sizes[None, :])
+        mean_input = currents / (steps_in_bin[:, None, None] * sizes[None, :, None])
+        mean_input = np.concatenate([mean_input, mean_input.sum(axis=2, keepdims=True)], axis=2)
+        return population_rate.T, mean_input.transpose(1, 2, 0)
+
+    def _analysis_steps(self, last_step: int) -> int:
+        """Steps of the analysis window (T/2, t_stop]."""
+        return last_step - self.grid.half_step
+
+    def _neuron_window(self, last_step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-neuron rate (Hz) and time-averaged input per source, with the total, over
+        the analysis window (T/2, t_stop]; NaN if the run stopped before it."""
+        buf, n = self.buffers, self.populations.n_neurons
+        analysis_steps = self._analysis_steps(last_step)
+        if analysis_steps > 0:
+            neuron_rate = buf.neuron_counts / (analysis_steps * self.grid.dt_ms / 1000.0)
+            # inputs are accumulated from step T/2 on (spec §2.5 step 8: t_n ≥ T/2)
+            neuron_input = buf.neuron_input_sums.T / (analysis_steps + 1)
+        else:
+            neuron_rate = np.full(n, np.nan)
+            neuron_input = np.full((n, 3), np.nan)
+        neuron_input = np.concatenate([neuron_input, neuron_input.sum(axis=1, keepdims=True)],
+                                      axis=1)
+        return neuron_rate, neuron_input
+
+    def _count_statistics(self, last_step: int) -> tuple[dict, int]:
+        """Spike-count statistics over the complete covariance windows, and their number."""
+        buf = self.buffers
+        complete_windows = max(0, min(buf.window_counts.shape[0],
+                                      self._analysis_steps(last_step)
+                                      // self.grid.covariance_steps))
+        stats = spike_count_statistics(buf.window_counts[:complete_windows], self.layout,
+                                       buf.group_bounds, self.config["recording"]["sampled_pairs"],
+                                       self.pair_rng)
+        return stats, complete_windows
+
+    def _synapse_statistics(self, last_step: int, weights: np.ndarray,
+                            neuron_rate: np.ndarray) -> dict:
+        """Mean and sampled weights per record bin, the sampled synapses' neurons and
+        rates, and the weight–rate covariance over all synapses (``final_weight_rate_cov``)."""
+        buf, n = self.buffers, self.populations.n_neurons
+        n_done_bins = self.grid.bin_end_steps(last_step).size
+        sampled = buf.sampled_synapses
+        valid = sampled >= 0
+        safe = np.where(valid, sampled, 0)
+        sampled_pre = np.where(valid, self.connectivity.presynaptic_neuron(safe), -1)
+        sampled_post = np.where(valid, self.connectivity.columns.targets[safe], -1)
+        moments = block_weight_rate_moments(weights * math.sqrt(n),
+                                            self.connectivity.columns.column_start,
+                                            self.block_of_synapse, self.layout.n_groups ** 2,
+                                            neuron_rate)
+        weight_rate_cov = [weight_rate_covariance(moments, codes)
+                           for codes in self.label_codes.values()]
+        mean_weight = mean_weight_per_label(buf.block_sums, self.block_counts,
+                                            self.label_codes.values(), n)
+        return {
+            "mean_weight": mean_weight[:, :n_done_bins],
+            "sampled_weight": buf.sampled_weights[:, :, :n_done_bins],
+            "sampled_pre_neuron": sampled_pre.astype(np.int32),
+            "sampled_post_neuron": sampled_post.astype(np.int32),
+            "sampled_pre_rate": np.where(valid, neuron_rate[sampled_pre], np.nan),
+            "sampled_post_rate": np.where(valid, neuron_rate[sampled_post], np.nan),
+            "final_weight_rate_cov": np.array(weight_rate_cov),
+        }
+
+    def _raster(self, last_step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times (s) and neurons of the raster sample: the ring buffer's entries
+        within the last raster window, in time order."""
+        buf = self.buffers
+        stored = min(int(buf.raster_cursor[0]), buf.raster_steps.size)
+        steps, neurons = buf.raster_steps[:stored], buf.raster_neurons[:stored]
+        keep = steps > last_step - self.raster_window_steps
+        order = np.argsort(steps[keep], kind="stable")
+        steps, neurons = steps[keep][order], neurons[keep][order]
+        return steps * self.grid.dt_ms / 1000.0, neurons.astype(np.int32)
+
+    def _attributes(self, status: int, last_step: int, diverged_at_s: float) -> dict:
+        """The run's global attributes: kind, status, config, provenance, conventions."""
+        config, grid = self.config, self.grid
+        diverged = status != 0
+        return {
             "title": "balanced-stdp simulation run",
             "Conventions": "CF-1.10",
             "kind": RUN_KIND,
@@ -465,11 +501,11 @@ class Recorder:
             "config": config_to_json(config),
             **provenance(),
             "git_revision": _git_revision(),
-            "analysis_window_s": f"({grid.half_step * dt / 1000.0}, {last_step * dt / 1000.0}]",
+            "analysis_window_s": f"({grid.half_step * grid.dt_ms / 1000.0}, "
+                                 f"{last_step * grid.dt_ms / 1000.0}]",
             "covariance_convention": "off-diagonal block means (spec 5.2 recommendation)",
             "plastic_synapses": ",".join(config["plasticity"]) or "none",
         }
-        return ds
 
     def _epoch_statistics(self, last_step: int) -> xr.Dataset:
         """Count covariances and correlations of each stimulation epoch (spec §10), over

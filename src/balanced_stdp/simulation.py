@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from .config import ConfigError, resolve_config
+from .cost_model import estimated_memory_mb, estimated_wall_seconds
 from .divergence import STATUS_MESSAGES, STATUS_RUNNING, DivergenceGuard
 from .inputs import BLOCK_MS, CorrelatedPoissonInput, times_to_steps
 from .kernel import InputChunk, NeuronParameters, NeuronState, RecurrentSynapses, run_steps
@@ -117,16 +118,14 @@ def check_size(config: dict) -> tuple[float, float]:
     """Estimated peak memory (MB) and wall time (s) of a run, refused before anything is
     allocated when the memory exceeds what is available.
 
-    The estimates are the workflow's cost model (:mod:`balanced_stdp.study`), which a
-    test checks against a measured run.
+    The estimates are the workflow's cost model (:mod:`balanced_stdp.cost_model`), which
+    a test checks against a measured run.
 
     Raises
     ------
     ConfigError
         Naming the estimate and the keys that set it.
     """
-    from .study import estimated_memory_mb, estimated_wall_seconds
-
     memory_mb, wall_s = estimated_memory_mb(config), estimated_wall_seconds(config)
     available = available_memory_mb()
     if memory_mb > available:

@@ -1,15 +1,17 @@
-"""The study of the Snakemake workflow: experiment grids, run paths, job costs, captions.
+"""The study of the Snakemake workflow: experiment grids, run paths, captions.
 
 A workflow config (``config/*.yaml``, validated against
 ``workflow/schemas/config.schema.yaml`` with its defaults filled in) names
 experiments, each a grid of run-config keys. :func:`expand_study` turns it into
 every grid point's path and complete run config, checked by the simulator's own
-validation; :func:`check_figures` checks the figure lists against the experiments.
-The cost model estimates each job's wall time and memory for its ``resources``, and
-:func:`experiment_summary` names an experiment's parameters in figure captions.
+validation; :func:`check_figures` checks the figure lists against the experiments;
+:func:`load_study` does all of it, with the schema, and lists the figure targets and the
+theory curves they need. :func:`experiment_summary` names an experiment's parameters in
+figure captions; each job's ``resources`` come from :mod:`balanced_stdp.cost_model`.
 
-Plain Python without Snakemake: ``workflow/rules/common.smk`` calls it while the
-workflow is parsed and turns :class:`StudyConfigError` into its one-line error.
+Plain Python without Snakemake (nor a plotting library): ``workflow/rules/common.smk``
+calls it while the workflow is parsed and turns :class:`StudyConfigError` into its
+one-line error (:func:`invalid_config_message`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import hashlib
 import itertools
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, NamedTuple
 
-import numpy as np
+import yaml
 
-from .config import ConfigError, get_dotted, resolve_config, rule_label
-from .contract import SYNAPSE_TYPES, dimension_name
-from .recorder import RASTER_CAPACITY_RATE_HZ
+from .config import ConfigError, resolve_config
+from . import contract
+from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label
+from .figures.registry import FigureTarget, caption_for, figure_targets
 
 RESULTS_DIR = "results"
 """Default ``results_dir``: runs in ``<results_dir>/runs/<experiment>/<point>/<file>``,
@@ -172,8 +175,7 @@ def run_files(experiment: str, points: Iterable[str], file: str,
 
 def plastic_synapses(points: dict[str, dict]) -> list[str]:
     """Plastic synapse types of an experiment (from its first grid point), in contract order."""
-    first = next(iter(points.values()))
-    return [s for s in SYNAPSE_TYPES if s in first["plasticity"]]
+    return contract.plastic_synapses(next(iter(points.values())))
 
 
 def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
@@ -197,122 +199,127 @@ def check_figures(config: dict, grids: dict[str, dict[str, dict]]) -> None:
                                    "grid key weights.ei (the initial-condition sweep)")
 
 
-# ----------------------------------------------------------------------------- job costs
-# Wall time of one simulation, measured with `balanced-stdp simulate` on the 2-core
-# development machine (single-threaded kernel, Kohonen rule, p = 0.1, dt = 0.1 ms): the
-# kernel took 0.036, 0.080, 0.40 and 1.38 s per simulated second at N = 1000, 2000, 5000
-# and 10000, i.e. a part linear in N (neuron updates) plus one in N^2 (spike delivery
-# and plasticity over p N synapses per spike), ~1.6e-5 N + 1.2e-8 N^2. The estimate is
-# 50 % above that; other jobs on the same cores slowed runs by up to 2x, which the
-# factor RUNTIME_MARGIN of the runtime request covers.
-RUNTIME_MARGIN = 2.0
-MIN_RUNTIME_MIN = 5.0
-
-# Memory: the simulator's buffers (balanced_stdp.simulation.simulate and network.py).
-# Their dtypes are not exported there, so the assumptions are stated once here.
-SAMPLED_WEIGHT_BYTES = np.dtype(np.float32).itemsize   # sampled_weights buffer
-WINDOW_COUNT_BYTES = np.dtype(np.uint16).itemsize      # window_counts (spike counts per window)
-RASTER_BUFFER_BYTES = np.dtype(np.int64).itemsize + np.dtype(np.int32).itemsize  # step, neuron
-FLOAT_BYTES = np.dtype(np.float64).itemsize            # dataset variables, traces
-RASTER_DATASET_BYTES = FLOAT_BYTES + np.dtype(np.int32).itemsize  # raster_time, raster_neuron
-# network.py stores 21 B per synapse (int32 target, row index and source, int8 type,
-# float64 weight); construction temporaries bring the peak to about 30 B.
-CONNECTIVITY_BYTES_PER_SYNAPSE = 30.0
-BASE_MEMORY_MB = 600.0       # interpreter, numpy, numba, xarray and the compiled kernel
-                             # (568 MB measured for a 4-s N = 2000 run in a fresh clone)
-PEAK_FACTOR = 2.0            # copies while the dataset is assembled and written
+# ----------------------------------------------------------------------------- the study
+AGGREGATE_SUFFIXES = {"runs": "", "theory": "_theory", "finite_size": "_theory_finite_size"}
+"""Aggregate kind → the suffix of its file: ``<results_dir>/aggregate/<experiment><suffix>.nc``
+(the runs, their theory, their finite-size theory)."""
 
 
-def _synapse_count(cfg: dict) -> float:
-    """Expected recurrent plus external synapses."""
-    return cfg["connection_probability"] * cfg["N"] ** 2 * (1.0 + cfg["external_fraction"])
+class Study(NamedTuple):
+    """A validated workflow config, expanded: what the workflow builds, and where."""
+
+    config: dict
+    """The workflow config, with the schema's defaults filled in."""
+    grids: dict[str, dict[str, dict]]
+    """Experiment → grid point path → resolved run config (:func:`expand_study`)."""
+    figure_targets: dict[str, FigureTarget]
+    """Figure file stem → its target (:func:`balanced_stdp.figures.figure_targets`)."""
+    theory_curves: dict[str, tuple[str, ...]]
+    """Experiment → the theory curves its figures draw (computed by its theory job)."""
+
+    def path(self, path: str) -> str:
+        """``path`` inside the config's results directory (``results_dir``)."""
+        return f"{self.config['results_dir']}/{path}"
+
+    def point_files(self, experiment: str, file: str) -> list[str]:
+        """``file`` (``config.yaml``, ``run.nc``) of every grid point of an experiment."""
+        return run_files(experiment, self.grids[experiment], file, self.config["results_dir"])
+
+    def has_finite_size_theory(self, experiment: str) -> bool:
+        """``experiments.<name>.finite_size_theory``: its finite-size theory is computed."""
+        return self.config["experiments"][experiment]["finite_size_theory"]
+
+    def aggregate_files(self, inputs: dict[str, tuple[str, str]]) -> dict[str, str]:
+        """Input name → aggregate file, for (experiment, kind) pairs; the finite-size
+        theory only where the experiment computes it."""
+        return {name: self.path(f"aggregate/{experiment}{AGGREGATE_SUFFIXES[kind]}.nc")
+                for name, (experiment, kind) in inputs.items()
+                if kind != "finite_size" or self.has_finite_size_theory(experiment)}
+
+    def all_aggregates(self) -> list[str]:
+        """Every experiment's runs, theory and (where computed) finite-size aggregate."""
+        return list(self.aggregate_files({f"{e} {kind}": (e, kind) for e in self.grids
+                                          for kind in AGGREGATE_SUFFIXES}).values())
+
+    def all_agreement_tables(self) -> list[str]:
+        """Every experiment's agreement table (CSV, netCDF, HTML) and the summary."""
+        return [self.path(f"aggregate/{e}_agreement.{ext}") for e in self.grids
+                for ext in ("csv", "nc", "html")] + [
+                    self.path("aggregate/agreement_summary.csv")]
+
+    def all_figures(self) -> list[str]:
+        """Every figure target's PDF and PNG."""
+        return [self.path(f"figures/{stem}.{ext}") for stem in self.figure_targets
+                for ext in ("pdf", "png")]
+
+    def run_config_yaml(self, experiment: str, point: str) -> str:
+        """A grid point's resolved run config as the YAML text of its ``config.yaml``."""
+        path = run_path(experiment, point, "config.yaml", self.config["results_dir"])
+        return (f"# Resolved run config; reproduce with: balanced-stdp simulate {path} "
+                "--out RUN.nc\n" + yaml.safe_dump(self.grids[experiment][point],
+                                                  sort_keys=False))
+
+    def figure_caption(self, stem: str) -> str:
+        """A figure's report caption: its text, then what each experiment it is drawn
+        from is and which parameters produced it (:func:`report_caption`)."""
+        target = self.figure_targets[stem]
+        return report_caption(caption_for(target.figure, None),
+                              [(e, self.config["experiments"][e], self.grids[e])
+                               for e in target.experiments])
 
 
-def _record_bins(cfg: dict) -> float:
-    return cfg["duration_s"] / cfg["recording"]["interval_s"]
+def load_study(config: dict, validate_schema: Callable[[dict], None]) -> Study:
+    """Validate a workflow config and expand it into its grids and figure targets.
+
+    Parameters
+    ----------
+    config : dict
+        The workflow config; ``validate_schema`` fills in the schema's defaults.
+    validate_schema : callable
+        Checks ``config`` against ``workflow/schemas/config.schema.yaml`` (Snakemake's
+        ``validate``); the :class:`jsonschema.ValidationError` it raises, or wraps as
+        the context of its own error, is reported by :func:`schema_error_message`.
+
+    Raises
+    ------
+    StudyConfigError
+        For any problem of the config, with one line naming the key
+        (:func:`invalid_config_message` is the workflow's message).
+    """
+    try:
+        validate_schema(config)
+    except Exception as error:
+        schema_error = _schema_error(error)
+        if schema_error is None:
+            raise
+        raise StudyConfigError(schema_error_message(schema_error)) from None
+    try:
+        grids = expand_study(config)
+        check_figures(config, grids)
+        targets = figure_targets(config["figures"], {e: plastic_synapses(grids[e])
+                                                     for e in grids})
+    except ValueError as error:          # StudyConfigError too: one line, the key first
+        raise StudyConfigError(str(error)) from None
+    curves: dict[str, set] = {}
+    for target in targets.values():
+        for experiment, requests in target.theory_curves().items():
+            curves.setdefault(experiment, set()).update(requests)
+    return Study(config, grids, targets,
+                 {e: tuple(sorted(r)) for e, r in curves.items() if r})
 
 
-def _raster_capacity(cfg: dict) -> float:
-    """Entries of the simulator's raster ring buffer (and at most of the raster sample)."""
-    return cfg["N"] * cfg["recording"]["raster_duration_s"] * RASTER_CAPACITY_RATE_HZ
+def _schema_error(error: BaseException):
+    """The jsonschema error behind ``error`` (itself, or the one it was raised from)."""
+    for candidate in (error, error.__context__):
+        if candidate is not None and hasattr(candidate, "validator") \
+                and hasattr(candidate, "absolute_path"):
+            return candidate
+    return None
 
 
-def estimated_wall_seconds(cfg: dict) -> float:
-    """Expected wall time of one simulation job (s), including start-up and set-up."""
-    n = cfg["N"]
-    steps_per_ms = 0.1 / cfg["dt_ms"]
-    per_sim_second = steps_per_ms * (
-        2.5e-5 * n + 1.8e-8 * n**2 * cfg["connection_probability"] / 0.1)
-    setup = 10.0 + 2.0e-6 * _synapse_count(cfg)
-    return setup + per_sim_second * cfg["duration_s"]
-
-
-def estimated_memory_mb(cfg: dict) -> float:
-    """Expected peak memory of one simulation job (MB)."""
-    n, duration_s, rec = cfg["N"], cfg["duration_s"], cfg["recording"]
-    bins = _record_bins(cfg)
-    connectivity = CONNECTIVITY_BYTES_PER_SYNAPSE * _synapse_count(cfg)
-    # spike counts per window and neuron over the analysis window (T/2, T]
-    windows = WINDOW_COUNT_BYTES * n * (duration_s / 2.0) / rec["covariance_window_s"]
-    # sampled weights while recording, plus their float64 copy in the dataset
-    samples = ((SAMPLED_WEIGHT_BYTES + FLOAT_BYTES) * len(SYNAPSE_TYPES)
-               * rec["sampled_synapses"] * bins)
-    traces = FLOAT_BYTES * bins * (4 * len(SYNAPSE_TYPES) + 16)
-    raster = RASTER_BUFFER_BYTES * _raster_capacity(cfg)
-    buffers = connectivity + windows + samples + traces + raster
-    return BASE_MEMORY_MB + PEAK_FACTOR * buffers / 1e6
-
-
-def estimated_dataset_mb(cfg: dict) -> float:
-    """Expected size of one run dataset in memory (MB): the time series dominate."""
-    rec = cfg["recording"]
-    time_series = FLOAT_BYTES * _record_bins(cfg) * len(SYNAPSE_TYPES) * (
-        rec["sampled_synapses"] + 6)
-    per_neuron = FLOAT_BYTES * (8 * cfg["N"] + 3 * rec["sampled_pairs"])
-    raster = RASTER_DATASET_BYTES * _raster_capacity(cfg)
-    return (time_series + per_neuron + raster) / 1e6
-
-
-def simulate_threads(cfg: dict) -> int:
-    """Cores of one simulation job: the run config's ``threads`` (1 unless an experiment
-    asks for more, for a single large run)."""
-    return int(cfg.get("threads", 1))
-
-
-def simulate_runtime_min(cfg: dict, scale: float = 1.0) -> float:
-    """Runtime to request for one simulation job (min): a margin over the estimate."""
-    return max(RUNTIME_MARGIN * scale * estimated_wall_seconds(cfg) / 60.0, MIN_RUNTIME_MIN)
-
-
-def theory_memory_mb(cfgs: Iterable[dict]) -> float:
-    """Memory of an experiment's theory job (MB); the Δ-corrected theory opens its runs
-    one at a time."""
-    return 800.0 + 0.5 * max(estimated_memory_mb(cfg) for cfg in cfgs)
-
-
-THEORY_MINUTES_PER_POINT = 0.5
-"""Generous per-point time of the theory (measured: 0.1–3 s, the slowest with c > 0)."""
-
-
-def theory_runtime_min(cfgs: Iterable[dict]) -> float:
-    """Runtime request of an experiment's theory job (min)."""
-    return max(MIN_RUNTIME_MIN, THEORY_MINUTES_PER_POINT * len(list(cfgs)))
-
-
-FINITE_SIZE_THEORY_MINUTES_PER_POINT = 0.5
-"""Per-point time request of the finite-size theory: measured 5–15 s per point (N ≤ 5000,
-one core, shared machine); seeds of a point share one computation, so this is generous."""
-
-
-def finite_size_theory_runtime_min(cfgs: Iterable[dict]) -> float:
-    """Runtime request of an experiment's finite-size theory job (min)."""
-    return max(MIN_RUNTIME_MIN, FINITE_SIZE_THEORY_MINUTES_PER_POINT * len(list(cfgs)))
-
-
-def aggregate_memory_mb(cfgs: Iterable[dict]) -> float:
-    """Memory of an aggregation or figure job (MB): every run of the experiment plus the
-    combined copy."""
-    return 1000.0 + 3.0 * sum(estimated_dataset_mb(cfg) for cfg in cfgs)
+def invalid_config_message(error: StudyConfigError) -> str:
+    """The one line the workflow stops with for an invalid config."""
+    return f"Invalid workflow config: {error}"
 
 
 # ----------------------------------------------------------------------------- captions

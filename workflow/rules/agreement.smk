@@ -35,7 +35,7 @@ rule agreement:
 
 rule agreement_summary:
     input:
-        expand(results("aggregate/{experiment}_agreement.csv"), experiment=EXPERIMENTS),
+        expand(results("aggregate/{experiment}_agreement.csv"), experiment=list(GRIDS)),
     output:
         report(
             results("aggregate/agreement_summary.csv"),

@@ -20,7 +20,7 @@ rule figure:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=get_figure_mem_mb,
+        mem_mb=aggregate_mem_mb,
         runtime=20,
     params:
         target=get_figure_target,

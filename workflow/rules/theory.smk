@@ -2,7 +2,8 @@
 # from the run configs, or Δ-corrected ones from the finished runs (experiments.<name>
 # .theory). Combined like the runs, with the same coordinates. The finite-size theory
 # (experiments.<name>.finite_size_theory) is a second job per experiment, from the
-# configs only.
+# configs only. The theory curves the experiment's figures draw (dense in a config key,
+# balanced_stdp.theory.curves) are part of its theory dataset.
 
 
 rule theory:
@@ -20,6 +21,7 @@ rule theory:
         runtime=theory_runtime,
     params:
         model_version=MODEL_VERSION,
+        curves=get_theory_curves,
     script:
         "../scripts/theory.py"
 

@@ -8,15 +8,15 @@ import sys
 
 from balanced_stdp.agreement import agreement_table, write_agreement
 from balanced_stdp.contract import RUN_KIND, THEORY_KIND
-from balanced_stdp.io import open_run
+from balanced_stdp.io import open_dataset
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 with open(smk.log[0], "w") as log:
     sys.stdout = sys.stderr = log
-    runs = open_run(smk.input.runs, kind=RUN_KIND)
-    theory = open_run(smk.input.theory, kind=THEORY_KIND)
-    finite_size = (open_run(smk.input.finite_size, kind=THEORY_KIND)
+    runs = open_dataset(smk.input.runs, kind=RUN_KIND)
+    theory = open_dataset(smk.input.theory, kind=THEORY_KIND)
+    finite_size = (open_dataset(smk.input.finite_size, kind=THEORY_KIND)
                    if "finite_size" in smk.input.keys() else None)
     table = agreement_table(runs, theory, finite_size, experiment=smk.wildcards.experiment)
     write_agreement(table, smk.output.csv, smk.output.nc, smk.output.html)

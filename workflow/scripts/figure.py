@@ -11,7 +11,7 @@ import sys
 
 from balanced_stdp.contract import RUN_KIND, THEORY_KIND
 from balanced_stdp.figures import FigureTarget, save_figure
-from balanced_stdp.io import open_run
+from balanced_stdp.io import open_dataset
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 KINDS = {"runs": RUN_KIND, "theory": THEORY_KIND, "finite_size": THEORY_KIND}
@@ -20,9 +20,9 @@ with open(smk.log[0], "w") as log:
     sys.stdout = sys.stderr = log
     target = FigureTarget(**smk.params.target)
     # the finite-size theory is an input only where the experiment computes it
-    datasets = {name: open_run(getattr(smk.input, name), kind=KINDS[kind])
+    datasets = {name: open_dataset(getattr(smk.input, name), kind=KINDS[kind])
                 for name, (_, kind) in target.inputs().items() if name in smk.input.keys()}
     first_runs = next((ds for name, ds in datasets.items() if name.endswith("runs")), None)
-    caption = target.spec.caption(first_runs)
+    caption = target.spec.caption_text(first_runs)
     save_figure(target.draw(datasets), smk.output.pdf, smk.output.png, caption=caption)
     print(f"wrote {smk.output.pdf} and {smk.output.png}")

@@ -1,6 +1,6 @@
 """Snakemake script: the finite-size theory of every grid point of one experiment, combined.
 
-Each point gets :func:`balanced_stdp.theory.finite_size_theory.predict_finite_size_point`
+Each point gets :func:`balanced_stdp.theory.finite_size_prediction.predict_finite_size_point`
 from its run config alone (never fitted to the run), computed once for all seeds of a
 point; a point the theory does not cover keeps the leading-order values and says why in
 ``theory_status``.
@@ -11,7 +11,7 @@ import sys
 from balanced_stdp.aggregate import write_aggregate
 from balanced_stdp.config import load_config
 from balanced_stdp.contract import THEORY_KIND
-from balanced_stdp.theory.finite_size_theory import predict_finite_size_points
+from balanced_stdp.theory.finite_size_prediction import predict_finite_size_points
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 

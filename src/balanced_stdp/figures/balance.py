@@ -9,31 +9,17 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import running_mean, seed_statistics
 from ..contract import SOURCES
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     facet_gid, facet_label, facets, plot_seed_mean, select, theory_at)
-from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, TIME_LABEL,
-                    common_limits, figure_legend, format_value, new_figure, no_data, styled)
+from ..estimators import running_mean, seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept, theory_at
+from .facets import coord_values, facet_gid, facet_label, facets
+from .labels import TIME_LABEL, format_value
+from .panels import CURRENT_PARTS, annotate_divergence, draw_currents
+from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, common_limits,
+                    figure_legend, new_figure, no_data, styled)
 
-INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
-"""Bars of the balance panel: excitation (recurrent plus external), inhibition, total."""
-
-CAPTION = (
-    "Balance of excitation and inhibition. For each rule and c: top, mean input current to "
-    "E neurons from recurrent excitation (E, blue), external input (X, light blue), "
-    "inhibition (I, red) and their total (black), mean over seeds; bottom, E (blue) and I "
-    "(red) population rates with the theoretical rates dashed (fixed point of the weight "
-    "dynamics, or balanced rates where no fixed point exists). Right: magnitudes of the "
-    "time-averaged inputs |E+X|, |I| and |total| per c, with the ratio |total|/max part; "
-    "a small ratio means the large excitatory and inhibitory inputs cancel. Diverged runs "
-    "(red dotted line, hatched bars) have lost balance.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_balance`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
+SOURCE_PARTS = {source: (source,) for source in SOURCES}
+"""Curves of the input panels: each source (E, I, X) and the total, one curve each."""
 
 
 def time_averaged_input(runs: xr.Dataset, key: dict, population: str = "E") -> dict[str, float]:
@@ -45,13 +31,13 @@ def time_averaged_input(runs: xr.Dataset, key: dict, population: str = "E") -> d
     Returns
     -------
     dict
-        Part of :data:`INPUT_PARTS` → magnitude (mV/ms); empty if a source is missing.
+        Part of :data:`CURRENT_PARTS` → magnitude (mV/ms); empty if a source is missing.
     """
     out = {}
-    for name, sources in INPUT_PARTS.items():
+    for name, sources in CURRENT_PARTS.items():
         per_seed = None
         for source in sources:
-            da = select(runs, "mean_input", key, population=population, source=source)
+            da = at_point(runs, "mean_input", key, population=population, source=source)
             if da is None:
                 return {}
             values = np.nanmean(by_seed(da, "time"), axis=1)
@@ -97,7 +83,8 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
             ax_input.set_gid(facet_gid(key) + ";input")
             ax_rate.set_gid(facet_gid(key) + ";rate")
             ax_input.set_title(f"{facet_label(row)}, c = {format_value(c)}")
-            if _draw_currents(ax_input, runs, key):
+            if draw_currents(ax_input, runs, key, parts=SOURCE_PARTS, total_linewidth=1.4,
+                             ylabel="Input to E (mV/ms)"):
                 _draw_rates(ax_rate, runs, theory, key)
                 inputs.append(ax_input)
                 rates.append(ax_rate)
@@ -111,29 +98,9 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
     return fig
 
 
-def _draw_currents(ax, runs, key) -> bool:
-    any_data = False
-    for source in SOURCES:
-        da = select(runs, "mean_input", key, population="E", source=source)
-        if da is None:
-            continue
-        any_data |= plot_seed_mean(ax, da["time"].values, by_seed(da, "time"),
-                                   color=SOURCE_COLORS[source],
-                                   linewidth=1.4 if source == "total" else 1.0, label=source,
-                                   gid=f"input-{source}")
-    if not any_data:
-        no_data(ax)
-        return False
-    ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
-    ax.set_ylabel("Input to E (mV/ms)")
-    ax.set_xlabel(TIME_LABEL)
-    annotate_divergence(ax, *divergence(runs, key))
-    return True
-
-
 def _draw_rates(ax, runs, theory, key):
     for population in POPULATION_COLORS:         # E, I
-        da = select(runs, "population_rate", key, population=population)
+        da = at_point(runs, "population_rate", key, population=population)
         if da is None:
             continue
         mean, _, _ = running_mean(by_seed(da, "time"))
@@ -156,7 +123,7 @@ def _draw_rates(ax, runs, theory, key):
 def _draw_balance_bars(ax, runs, row, c_values):
     ax.set_gid(facet_gid(row) + ";balance-bars")
     ax.set_title(f"{facet_label(row)}:\n|time-averaged input|")
-    width = 0.8 / len(INPUT_PARTS)
+    width = 0.8 / len(CURRENT_PARTS)
     drawn = False
     diverged_c = []
     for i, c in enumerate(c_values):
@@ -165,8 +132,8 @@ def _draw_balance_bars(ax, runs, row, c_values):
         if not magnitudes or not np.isfinite(list(magnitudes.values())).any():
             continue
         _, flags, _ = divergence(runs, key)
-        for k, part in enumerate(INPUT_PARTS):
-            x = i + (k - (len(INPUT_PARTS) - 1) / 2) * width
+        for k, part in enumerate(CURRENT_PARTS):
+            x = i + (k - (len(CURRENT_PARTS) - 1) / 2) * width
             ax.bar(x, magnitudes[part], width=width, color=SOURCE_COLORS[part],
                    hatch="///" if flags.any() else None, edgecolor="white", linewidth=0.3,
                    label=f"|{part}|" if not drawn else "_nolegend_",

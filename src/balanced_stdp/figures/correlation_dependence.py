@@ -3,50 +3,38 @@
 
 One panel per rule (roles ``kohonen`` and ``soft``), each with the final mean weight of
 every network size (one colour per N) and the leading-order mean-field fixed point
-dense in c, K terms included (:func:`balanced_stdp.theory.parameter_sweep`).
+dense in c, K terms included: the theory curve ``fixed_points:c`` of the roles' theory
+aggregates (:func:`balanced_stdp.theory.curves.fixed_points_along`).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .. import theory as mean_field
-from ..aggregate import final_values, seed_statistics
-from .captions import rule_parameters, with_parameters
-from .common import by_seed, divergence, ensure_swept, plot_finite_size, run_configs, select
-from .style import (DIVERGED_COLOR, THEORY_STYLE, final_label, new_figure, no_data, rule_name,
-                    styled)
+from ..estimators import final_values, seed_statistics
+from ..selection import ExperimentData, at_point, by_seed, divergence, run_configs
+from .captions import rule_parameters
+from .labels import final_label, rule_name
+from .panels import draw_per_role, plot_finite_size
+from .style import DIVERGED_COLOR, THEORY_STYLE, new_figure, styled
 
-if TYPE_CHECKING:                     # the registry imports this module
-    from .registry import ExperimentData
 
-DENSE_C = np.linspace(0.0, 1.0, 41)
 ROLES = ("kohonen", "soft")
 
-CAPTION = (
-    "Final mean EE weight against the input correlation c for Kohonen's rule (left) and "
-    "the soft-bound Hebbian rule (right), for each network size N (markers, one colour "
-    "per N; mean ± s.d. over seeds of the last snapshot). Dashed: leading-order mean-field "
-    "fixed point, dense in c, with the correlation terms K⁺, K⁻ of spec §6.3–6.8 (the "
-    "leading-order theory does not depend on N, so one line is drawn when the sizes "
-    "agree). Kohonen's fixed point rises mildly with c; the soft-Hebbian one stays at "
-    "j_max because K⁺_ee = K⁻_ee. Runs stopped by the divergence guard are marked × at "
-    "the top of the panel (never dropped).")
 
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_correlation_dependence`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
-
-
-def theory_vs_c(config: dict, c_values=DENSE_C) -> np.ndarray:
-    """Leading-order fixed point of the mean EE weight (mV) along c (NaN: none)."""
-    sweep = mean_field.parameter_sweep(config, "c", c_values)
-    return sweep["fixed_point_weight"].sel(synapse="ee").values
+def theory_vs_c(theory: xr.Dataset | None, n) -> xr.DataArray | None:
+    """The leading-order EE fixed point along c at size ``n`` (``along``: c), from the
+    theory curve ``fixed_points:c`` of the theory aggregate; None without it."""
+    if theory is None or "fixed_point_weight_along" not in theory.variables:
+        return None
+    curve = theory["fixed_point_weight_along"].sel(synapse="ee")
+    if "N" in curve.dims:
+        if n not in curve["N"].values:
+            return None
+        curve = curve.sel(N=n)
+    return curve
 
 
 def final_by_c(runs: xr.Dataset, n) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -55,7 +43,7 @@ def final_by_c(runs: xr.Dataset, n) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     means, sds, n_diverged = [], [], []
     for c in c_values:
         key = {"rule": runs["rule"].values[0], "c": c, "N": n}
-        mean_weight = select(runs, "mean_weight", key, synapse="ee")
+        mean_weight = at_point(runs, "mean_weight", key, synapse="ee")
         _, flags, _ = divergence(runs, key)
         if mean_weight is None:
             means.append(np.nan), sds.append(np.nan), n_diverged.append(0)
@@ -74,9 +62,9 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
     Parameters
     ----------
     kohonen, soft : ExperimentData
-        Runs of the c sweeps (dimensions ``c`` and ``N``) of each rule, and their
-        finite-size theory when computed (its fixed point vs c per N, dash-dot,
-        ``finite-size-N=<N>``).
+        Runs of the c sweeps (dimensions ``c`` and ``N``) of each rule, their theory
+        (with the curve ``fixed_points:c``) and their finite-size theory when computed
+        (its fixed point vs c per N, dash-dot, ``finite-size-N=<N>``).
 
     Returns
     -------
@@ -87,17 +75,14 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
     """
     fig = new_figure(8.4, 3.6)
     axes = fig.subplots(1, 2, squeeze=False)[0]
-    for ax, role, data in zip(axes, ROLES, (kohonen, soft)):
-        ax.set_gid(f"final-vs-c-{role}")
-        if data is None or data.runs is None:
-            no_data(ax)
-            continue
-        _draw_role(ax, ensure_swept(data.runs), data.finite_size)
+    draw_per_role(axes, ROLES, (kohonen, soft), "final-vs-c-{role}",
+                  lambda ax, runs, data: _draw_role(ax, runs, data.theory, data.finite_size))
     fig.suptitle("Final EE weight vs input correlation c: simulation and leading-order theory")
     return fig
 
 
-def _draw_role(ax, runs: xr.Dataset, finite_size: xr.Dataset | None = None) -> None:
+def _draw_role(ax, runs: xr.Dataset, theory: xr.Dataset | None,
+               finite_size: xr.Dataset | None = None) -> None:
     from matplotlib import colormaps
     rule = str(runs["rule"].values[0])
     n_values = [int(n) for n in runs["N"].values] if "N" in runs.dims else [None]
@@ -114,13 +99,14 @@ def _draw_role(ax, runs: xr.Dataset, finite_size: xr.Dataset | None = None) -> N
                                     label=f"simulation, N = {n}")
             container.lines[0].set_gid(f"sim-N={n}")
             top.append(np.nanmax(means))
-        config = next((c for c in configs if c.get("N") == n), configs[0] if configs else None)
-        if config is not None:
-            values = theory_vs_c(config)
+        curve = theory_vs_c(theory, n)
+        if curve is not None:
+            values = curve.values
             if not any(np.allclose(values, v, equal_nan=True) for v in drawn_theory):
                 label = ("theory, leading order with K terms" if not drawn_theory
                          else f"theory, N = {n}")
-                ax.plot(DENSE_C, values, color="0.25" if not drawn_theory else color,
+                ax.plot(curve["along"].values, values,
+                        color="0.25" if not drawn_theory else color,
                         gid=f"theory-N={n}", label=label, **THEORY_STYLE)
                 drawn_theory.append(values)
                 top.append(np.nanmax(values))

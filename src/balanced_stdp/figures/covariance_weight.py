@@ -3,8 +3,10 @@ covariances and correlations of non-plastic networks with correlated input
 (c > 0) against the closed forms of spec §6.2, over j_ee and over j_ei (spec §7 #18).
 
 The theory is drawn densely in the weight: for every weight the balanced rates
-r = −W⁻¹W_x r_x (spec §6.1) give C_ab = T_win c r_a r_b / r_x
-(:func:`balanced_stdp.theory.count_sweep.count_statistics_along`). The covariance is
+r = −W⁻¹W_x r_x (spec §6.1) give C_ab = T_win c r_a r_b / r_x (the theory curve
+``count_statistics:weights.ee`` or ``…ei`` of the roles' theory aggregates,
+:func:`balanced_stdp.theory.curves.count_statistics_curve`); at the simulated weights it
+is the theory aggregate's ``spike_count_cov``. The covariance is
 the linear response T_win c r_x (W⁻¹W_x)_a (W⁻¹W_x)_b and does not depend on the
 finite-size shift of the rates (spec §6.6), so simulated rates below the balanced ones
 do not enter it; the theory's correlations, however, assume Poisson count variances
@@ -19,12 +21,11 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..aggregate import seed_statistics
 from ..contract import dimension_name
-from ..theory.count_sweep import count_statistics_along
-from .captions import with_parameters
-from .common import (by_seed, coord_values, divergence, divergence_text, ensure_swept,
-                     run_configs, select)
+from ..estimators import seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept
+from .facets import coord_values
+from .panels import divergence_text
 from .style import DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
 
 PAIR_TYPES = ("ee", "ei", "ii")
@@ -34,45 +35,19 @@ PAIR_COLORS = {pair: SYNAPSE_COLORS[pair] for pair in PAIR_TYPES}
 SWEEPS = {"jee": "weights.ee", "jei": "weights.ei"}
 """Role → the config key it sweeps."""
 
-DENSE_POINTS = 200
-"""Points of the dense theory curves."""
-
-CAPTION = (
-    "Spike-count covariances vs weight in non-plastic networks with correlated external "
-    "input (spec §7 #18). Top row: j_ee swept at j_ei = −100 mV; bottom row: j_ei swept at "
-    "j_ee = 25 mV. Left: mean off-diagonal count covariances C_ee, C_ei, C_ii (T_win = "
-    "250 ms, over the second half of each run; points, mean ± s.d. over seeds) and the "
-    "leading-order closed form C_ab = T_win c r_a r_b / r_x of spec §6.2 with the balanced "
-    "rates of each weight (dashed, drawn densely in the weight). Middle: the corresponding "
-    "mean correlations, the theory ρ_ab = c √(r_a r_b)/r_x (dashed; Poisson count variance "
-    "r T_win assumed) and the theory covariance divided by the measured mean count "
-    "variances, √(Var_a Var_b) (open circles), which removes the Fano-factor assumption; "
-    "the simulated value is the mean of per-pair correlations, which with heterogeneous "
-    "rates lies below mean covariance over mean variances. "
-    "Right: simulation/theory ratio of the covariances per point; the panel text gives "
-    "the mean ratio per pair type. EE dark slate grey, EI green, II purple.")
 
 
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_covariance_vs_weight`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
-
-
-def dense_theory(runs: xr.Dataset, key: str) -> xr.Dataset | None:
-    """Closed-form statistics on a dense grid spanning the swept weight of ``runs``."""
-    configs = run_configs(runs)
-    dim = dimension_name(key)
-    if not configs or dim not in runs.dims:
+def dense_theory(theory: xr.Dataset | None) -> xr.Dataset | None:
+    """The theory curve dense in the swept weight (``along``), None without it."""
+    if theory is None or "spike_count_cov_along" not in theory.variables:
         return None
-    values = np.asarray(runs[dim].values, dtype=float)
-    grid = np.linspace(values.min(), values.max(), DENSE_POINTS)
-    return count_statistics_along(configs[0], key, grid)
+    return theory
 
 
 def theory_over_measured_variance(runs: xr.Dataset, key: dict, theory_cov) -> np.ndarray:
     """Theory covariance / √(Var_a Var_b) with the measured count variances, per seed
     (seed, pair_type); NaN without ``spike_count_var``."""
-    variance = select(runs, "spike_count_var", key)
+    variance = at_point(runs, "spike_count_var", key)
     if variance is None:
         return np.full((runs.sizes["seed"], len(PAIR_TYPES)), np.nan)
     var = by_seed(variance.sel(population=["E", "I"]), "population")
@@ -88,9 +63,9 @@ def plot_covariance_vs_weight(jee, jei) -> Figure:
     Parameters
     ----------
     jee, jei : ExperimentData
-        Runs (and theory) of the non-plastic sweeps over ``weights_ee`` and
-        ``weights_ei`` (:class:`~balanced_stdp.figures.registry.ExperimentData`); the
-        dense theory is computed from the run configs stored in the runs aggregate.
+        Runs and theory of the non-plastic sweeps over ``weights_ee`` and
+        ``weights_ei`` (:class:`~balanced_stdp.selection.ExperimentData`); the dense
+        theory is the theory aggregate's curve along the weight.
 
     Returns
     -------
@@ -138,7 +113,7 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
     if dim not in runs.dims:
         raise ValueError(f"plot_covariance_vs_weight needs runs swept over '{dim}'")
     weights = np.asarray(coord_values(runs, dim), dtype=float)
-    dense = dense_theory(runs, key_name)
+    dense = dense_theory(theory)
     theory_points = np.stack([_theory_at_points(runs, theory, key_name, weights, pair)
                               for pair in PAIR_TYPES], axis=-1)         # (weight, pair)
     over_variance = []
@@ -149,7 +124,7 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
         seeds, flags, times = divergence(runs, key)
         diverged += [(value, s, t) for s, f, t in zip(seeds, flags, times) if f]
         for name, per_pair in stats.items():
-            da = select(runs, name, key)
+            da = at_point(runs, name, key)
             values = by_seed(da, "pair_type") if da is not None \
                 else np.full((seeds.size, len(PAIR_TYPES)), np.nan)
             values[flags] = np.nan                      # a stopped run has no statistics
@@ -169,8 +144,9 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
                                     color=color, markersize=3.5, capsize=2)
             container.lines[0].set_gid(f"sim-{kind}|{pair}")
             if dense is not None:
-                curve = dense[name].sel(pair_type=pair)
-                ax.plot(curve[dim].values, curve.values, color=color, gid=f"theory-{kind}|{pair}",
+                curve = dense[f"{name}_along"].sel(pair_type=pair)
+                ax.plot(curve["along"].values, curve.values, color=color,
+                        gid=f"theory-{kind}|{pair}",
                         **THEORY_STYLE)
         ax_corr.plot(weights, over_variance[:, k], "o", mfc="none", color=color, markersize=5,
                      gid=f"theory-corr-var|{pair}")
@@ -200,16 +176,11 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
 
 def _theory_at_points(runs, theory, key_name, weights, pair) -> np.ndarray:
     """Theory covariance at the simulated weights: the theory aggregate's value (the
-    workflow's prediction per grid point), else the closed form computed there."""
+    workflow's prediction per grid point; NaN where it has none)."""
     dim = dimension_name(key_name)
     values = np.full(weights.size, np.nan)
     for n, value in enumerate(weights):
-        da = select(theory, "spike_count_cov", {dim: value}, pair_type=pair)
+        da = at_point(theory, "spike_count_cov", {dim: value}, pair_type=pair)
         if da is not None and np.isfinite(da.values).any():
             values[n] = float(np.nanmean(da.values))
-    missing = ~np.isfinite(values)
-    configs = run_configs(runs)
-    if missing.any() and configs:
-        computed = count_statistics_along(configs[0], key_name, weights[missing])
-        values[missing] = computed["spike_count_cov"].sel(pair_type=pair).values
     return values

@@ -11,23 +11,18 @@ the stop (spec §10), and its currents and rates get insets of the time before t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import matplotlib.ticker as mticker
 import numpy as np
-import xarray as xr
 from matplotlib.figure import Figure
 
-from .captions import with_parameters
-from .common import coord_values, divergence, ensure_swept, run_configs, select
+from ..selection import ExperimentData, at_point, divergence, ensure_swept, run_configs
+from .facets import coord_values
+from .labels import final_label, rule_name
 from .panels import (THEORY_COLOR, draw_currents, draw_population_rates, draw_weight_traces,
                      fixed_point, main_synapse, mark_value, stability_labels,
                      theory_name)
-from .style import (SYNAPSE_COLORS, figure_legend, final_label, new_figure, no_data, rule_name,
-                    styled)
+from .style import SYNAPSE_COLORS, figure_legend, new_figure, no_data, styled
 
-if TYPE_CHECKING:                     # the registry imports this module
-    from .registry import ExperimentData
 
 ROLES = ("classical", "bounded", "soft")
 """Columns, left to right."""
@@ -45,25 +40,6 @@ runaway live there."""
 
 INSET_FRACTION = 0.95
 """Insets show the time up to this fraction of the earliest stop of a diverged run."""
-
-CAPTION = (
-    "Hebbian variants (spec §8 Fig 10), c = 0; columns: classical (unbounded), hard-bound, "
-    "soft-bound Hebbian EE plasticity. Row 1: distribution of the sampled EE weights, each "
-    "averaged over the second half of the run (seeds pooled); for the classical rule a "
-    "single snapshot at T/2, or at the last record before the divergence guard stopped the "
-    "run if earlier (spec §10). Black line: mean; orange dashed: the stable mean-field "
-    "fixed point, drawn only where the theory has one (the classical rule has none). Row "
-    "2: up to 100 sampled weights of one seed, the simulated mean (black), the mean-field "
-    "ODE (orange dashed, leading order) and the fixed point (dotted grey); the classical "
-    "column uses a symmetric-log axis so weights stay visible before the runaway. Row 3: "
-    "mean input to E neurons (E+X blue, I red, total black). Row 4: E (blue) and I (red) "
-    "population rates with the fixed-point rates (dashed). Runs stopped by the divergence "
-    "guard are marked (red dotted line and text); insets show the time before the stop.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_hebbian_variants`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 @styled
@@ -147,7 +123,7 @@ def _final_weights(runs, key, synapse, snapshot: bool) -> tuple[np.ndarray, list
     """Per sampled synapse (seeds pooled): the mean over the second half (T/2, T], or,
     for ``snapshot``, the value at T/2 or at the last record before a stop if earlier;
     with the snapshot time (s) of each seed."""
-    sampled = select(runs, "sampled_weight", key, synapse=synapse)
+    sampled = at_point(runs, "sampled_weight", key, synapse=synapse)
     values = sampled.transpose("seed", "sample", "time").values.astype(float)
     time_s = sampled["time"].values
     half = _duration_s(runs, time_s) / 2.0
@@ -207,7 +183,7 @@ def _stabilities(theory, key) -> list[str]:
 
 def _symlog_threshold(runs, key, synapse) -> float:
     """Linear range of a symmetric-log weight axis: twice the largest initial |mean|."""
-    values = select(runs, "mean_weight", key, synapse=synapse).values.astype(float)
+    values = at_point(runs, "mean_weight", key, synapse=synapse).values.astype(float)
     start = np.nanmax(np.abs(values[..., 0])) if values.size else 0.0
     return _nice_ceiling(2.0 * max(float(start), 1.0))
 

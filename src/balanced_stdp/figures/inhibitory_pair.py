@@ -16,23 +16,24 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import running_mean
 from ..contract import dimension_name
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, divergence, ensure_swept, run_configs,
-                     select, theory_at)
-from .style import (DIVERGED_COLOR, FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS,
-                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, figure_legend,
-                    format_value, new_figure, no_data, styled)
+from ..estimators import running_mean
+from ..selection import at_point, by_seed, divergence, ensure_swept, run_configs, theory_at
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
+from .panels import TraceStyle, annotate_divergence, draw_currents, draw_weight_traces
+from .style import DIVERGED_COLOR, POPULATION_COLORS, figure_legend, new_figure, no_data, styled
 
 ETA_DIMS = {"ei": dimension_name("plasticity.ei.eta"), "ii": dimension_name("plasticity.ii.eta")}
 """Swept learning rates η₀ of the EI and II iSTDP rules."""
 
-N_TRACES = 50
-"""Sampled synapses drawn per weight panel (first running seed)."""
 
-ODE_STYLE = {"linestyle": "--", "linewidth": 1.5, "color": "black"}
-"""The mean-field ODE: black dashed (the simulated mean is black solid)."""
+TRACES = TraceStyle(n_traces=50, linewidth=0.4, alpha=0.45, label="sampled {synapse} synapses",
+                    ode_style=(("linestyle", "--"), ("linewidth", 1.5), ("color", "black")),
+                    ode_label="mean-field ODE, leading order (dashed)", finite_ode_only=True,
+                    fixed_point_label="fixed point (j_ei*, j_ii*)",
+                    stable_fixed_point_only=False)
+"""Weight panels: 50 sampled synapses (first running seed), the seed mean, the mean-field
+ODE black dashed (the simulated mean is black solid) and the fixed point, stable or not."""
 
 WEIGHT_RANGE_FACTOR = 2.0
 """Weight panels span at most this multiple of max(|j*|, |j(0)|) (EI ±300, II ±510 mV at
@@ -50,32 +51,6 @@ INPUT_LIMIT = 10.0
 RATE_LIMIT = 50.0
 """Highest rate shown (Hz), as in the paper's enlarged slow-EI panels."""
 
-INPUT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
-"""Curves of the input row: excitation (recurrent plus external), inhibition, total."""
-
-CAPTION = (
-    "EI and II iSTDP together (spec §7 #13, the paper's Fig 12). Columns: learning-rate "
-    "pairs (η_ei, η_ii) of the sweep — equal η (slow), slow EI (η_ei < η_ii), slow II "
-    "(η_ii < η_ei) and, as a fourth column, equal η (fast); the column title gives the theory's stability of "
-    "the common fixed point (Jacobian of the two mean-field ODEs, spec §6.5). Rows 1–2: "
-    "50 sampled I→E (EI, green) and I→I (II, purple) weights of one seed, their mean over "
-    "all synapses (black, mean over seeds), the mean-field ODE (black dashed, leading "
-    "order; it stops where the theory loses the balanced state) and the fixed point "
-    "(j_ei*, j_ii*) (grey dotted). Row 3: mean input to E neurons, E+X (blue), I (red) and "
-    "total (black). Row 4: E (blue) and I (red) population rates with the target rates "
-    "ρ_e and ρ_i (dotted). Each column has its own y-range: the slow-EI case, unstable in "
-    "theory, makes large excursions. Colours: EI green / II purple as in every figure of "
-    "this study; the paper's Fig 12 material swaps them (magenta EI, green II). Axes are "
-    "bounded (weights to 2 max(|j*|, |j(0)|), inputs ±10 mV/ms, rates ≤ 50 Hz) and the "
-    "extreme of any clipped line is stated. A mean weight beyond 10 max(|j*|, |j(0)|) has "
-    "run away — inhibition then silences the network, which the spike-count divergence "
-    "guard does not catch — and is marked like a diverged run (red dotted line and text), "
-    "as are runs stopped by the guard.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_inhibitory_pair`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 def columns(runs: xr.Dataset) -> list[tuple[str, dict]]:
@@ -112,7 +87,7 @@ def target_rates(runs: xr.Dataset) -> dict[str, float]:
 
 def stability_label(theory: xr.Dataset | None, key: dict) -> str | None:
     """The theory's ``stability`` label at a grid point (None if unknown)."""
-    da = select(theory, "stability", key)
+    da = at_point(theory, "stability", key)
     if da is None:
         return None
     values = [v.decode() if isinstance(v, bytes) else str(v)
@@ -129,7 +104,7 @@ def plot_inhibitory_pair(variants) -> Figure:
     ----------
     variants : ExperimentData
         Runs and theory of the η_ei × η_ii sweep
-        (:class:`~balanced_stdp.figures.registry.ExperimentData`); the runs have the
+        (:class:`~balanced_stdp.selection.ExperimentData`); the runs have the
         dimensions ``plasticity_ei_eta`` and ``plasticity_ii_eta``.
 
     Returns
@@ -167,7 +142,7 @@ def plot_inhibitory_pair(variants) -> Figure:
                              f"theory: {stability or 'n/a'}", fontsize=8)
         for row, name in enumerate(("ei", "ii", "input", "rate")):
             axes[row, j].set_gid(f"{gid};{name}")
-        if select(runs, "mean_weight", key) is None:
+        if at_point(runs, "mean_weight", key) is None:
             for ax in axes[:, j]:
                 no_data(ax)
             continue
@@ -178,7 +153,8 @@ def plot_inhibitory_pair(variants) -> Figure:
             if runaway:
                 ax.axvline(min(runaway), color=DIVERGED_COLOR, linestyle=":", linewidth=1.0,
                            gid="runaway-at")
-        _draw_inputs(axes[2, j], runs, key)
+        draw_currents(axes[2, j], runs, key, label_prefix="input ", ylabel=None,
+                      divergence_marks=False)
         _draw_rates(axes[3, j], runs, key, targets)
         limit_range(axes[2, j], -INPUT_LIMIT, INPUT_LIMIT, "mV/ms")
         limit_range(axes[3, j], 0.0, max(RATE_LIMIT, 1.5 * max(targets.values(), default=0)),
@@ -196,35 +172,14 @@ def plot_inhibitory_pair(variants) -> Figure:
 
 
 def _draw_weights(ax, runs, theory, key, synapse) -> float | None:
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
-    time_s = mean_weight["time"].values
-    sampled = select(runs, "sampled_weight", key, synapse=synapse)
-    if sampled is not None:
-        traces = by_seed(sampled, "sample", "time")
-        present = np.flatnonzero(np.isfinite(traces).any(axis=(1, 2)))
-        if present.size:
-            chosen = traces[present[0]]
-            chosen = chosen[np.isfinite(chosen).any(axis=1)][:N_TRACES]
-            for k, trace in enumerate(chosen):
-                ok = np.isfinite(trace)
-                ax.plot(time_s[ok], trace[ok], color=SYNAPSE_COLORS[synapse], linewidth=0.4,
-                        alpha=0.45, gid="sampled-trace",
-                        label=f"sampled {synapse.upper()} synapses" if k == 0 else "_nolegend_")
-    mean, _, _ = running_mean(by_seed(mean_weight, "time"))
+    drawn = draw_weight_traces(ax, runs, theory, key, synapse, TRACES, divergence_marks=False,
+                               axis_labels=False)
+    if drawn is None:
+        return None
+    time_s, mean, fixed = drawn
     ok = np.isfinite(mean)
-    ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, gid="sim-mean",
-            label="simulated mean")
-    ode = theory_at(theory, "mean_weight", key, synapse=synapse)
-    if ode is not None:
-        finite = np.isfinite(ode.values)
-        ax.plot(ode["time"].values[finite], ode.values[finite], gid="theory-ode",
-                label="mean-field ODE, leading order (dashed)", **ODE_STYLE)
-    fixed = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
-    scale = 0.0
-    if fixed is not None:
-        ax.axhline(float(fixed), gid="theory-fixed-point", label="fixed point (j_ei*, j_ii*)",
-                   **FIXED_POINT_STYLE)
-        scale = abs(float(fixed))
+    scale = 0.0 if fixed is None else abs(fixed)
+    mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
     initial = by_seed(mean_weight, "time")[:, 0]
     bound = WEIGHT_RANGE_FACTOR * max(scale, float(np.nanmax(np.abs(initial))))
     runaway = np.flatnonzero(ok & (np.abs(mean) > RUNAWAY_FACTOR / WEIGHT_RANGE_FACTOR * bound))
@@ -268,26 +223,9 @@ def limit_range(ax, low: float, high: float, unit: str, report: bool = True) -> 
                       "edgecolor": "none"})
 
 
-def _draw_inputs(ax, runs, key) -> None:
-    for part, sources in INPUT_PARTS.items():
-        total = None
-        for source in sources:
-            da = select(runs, "mean_input", key, population="E", source=source)
-            if da is None:
-                return
-            values = by_seed(da, "time")
-            total = values if total is None else total + values
-        mean, _, _ = running_mean(total)
-        ok = np.isfinite(mean)
-        ax.plot(da["time"].values[ok], mean[ok], color=SOURCE_COLORS[part],
-                linewidth=1.3 if part == "total" else 1.0, gid=f"input-{part}",
-                label=f"input {part}")
-    ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
-
-
 def _draw_rates(ax, runs, key, targets) -> None:
     for population, color in POPULATION_COLORS.items():
-        da = select(runs, "population_rate", key, population=population)
+        da = at_point(runs, "population_rate", key, population=population)
         if da is None:
             continue
         mean, _, _ = running_mean(by_seed(da, "time"))

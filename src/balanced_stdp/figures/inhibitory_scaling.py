@@ -3,8 +3,8 @@
 iSTDP with correlated input (c = 0.1) and for EI + II iSTDP with independent input
 (c = 0), with the mean-field theory.
 
-Theory drawn: the leading-order fixed point along N
-(:func:`balanced_stdp.theory.parameter_sweep`; it does not depend on N), the covariances
+Theory drawn: the leading-order fixed point along N (the theory curve ``fixed_points:N``
+of :mod:`balanced_stdp.theory.curves`; it does not depend on N), the covariances
 of spec §6.2 at its rates (O(1) for c > 0, ∝ 1/N for c = 0), and — for experiments
 predicted with the Δ correction (spec §6.6) — the Δ-corrected fixed point of each run.
 """
@@ -16,74 +16,27 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, seed_statistics
-from ..theory import parameter_sweep
-from ..theory.covariance import count_covariance_closed_form
-from .captions import with_parameters
-from .common import (by_seed, divergence, divergence_text, ensure_swept, plastic_synapses,
-                     run_configs, select)
-from .style import (DIVERGED_COLOR, POPULATION_COLORS, SYNAPSE_COLORS, THEORY_STYLE,
-                    final_label, figure_legend, new_figure, no_data, styled)
+from ..estimators import final_values, seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses
+from .labels import final_label
+from .panels import divergence_text
+from .style import (DIVERGED_COLOR, POPULATION_COLORS, SYNAPSE_COLORS, THEORY_STYLE, figure_legend,
+                    new_figure, no_data, styled)
 
 PAIR_TYPES = ("ee", "ei", "ii")
-DENSE_POINTS = 25
-"""Network sizes of the dense leading-order theory curves."""
+CURVES = {"fixed_point_weight": "fixed_point_weight_along",
+          "fixed_point_rate": "fixed_point_rate_along",
+          "spike_count_cov": "fixed_point_count_cov_along"}
+"""Theory drawn at each simulated N → its curve dense in N (``fixed_points:N``)."""
 
 DELTA_STYLE = {"linestyle": "--", "linewidth": 1.0, "marker": "D", "markersize": 4,
                "markerfacecolor": "white"}
 """Δ-corrected theory: one open diamond per simulated N, dashed."""
 
-CAPTION = (
-    "Inhibitory plasticity vs network size N (log axis). Top row: EI iSTDP with correlated "
-    "input (c = 0.1, τ_STDP = 50 ms; spec §7 #14); bottom row: EI and II iSTDP together "
-    "with independent input (c = 0; spec §7 #15). Left: final mean plastic weights (EI "
-    "green, II purple; last snapshot, mean ± s.d. over seeds). Middle: E (blue) and I (red) "
-    "rates over the second half of each run. Right: mean off-diagonal spike-count "
-    "covariances C_ee, C_ei, C_ii (T_win = 250 ms). Dashed lines: leading-order mean-field "
-    "fixed point (independent of N) and the covariances of spec §6.2 at its rates — O(1) "
-    "for c = 0.1 (C_ab = T_win c r_a r_b / r_x), ∝ 1/N for c = 0 (C_ab = (T_win/N) r_a r_b / "
-    "(q_x r_x)). Open diamonds (dashed): Δ-corrected theory of each run (spec §6.6), where "
-    "the experiment was predicted with it. Runs stopped by the divergence guard are listed "
-    "and left out.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_inhibitory_scaling`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
-
 
 def sizes(runs: xr.Dataset) -> np.ndarray:
     """Simulated network sizes N, sorted."""
     return np.sort(np.asarray(runs["N"].values, dtype=int))
-
-
-def leading_order_along_n(runs: xr.Dataset) -> xr.Dataset | None:
-    """Leading-order fixed points and §6.2 covariances on a dense log grid of N.
-
-    N is rounded to multiples of 5 (0.2 N and 0.8 N must be whole neurons).
-
-    Returns
-    -------
-    xarray.Dataset or None
-        ``fixed_point_weight`` (N, synapse), ``fixed_point_rate`` (N, population) in Hz,
-        ``spike_count_cov`` (N, pair_type); None without stored run configs.
-    """
-    configs = run_configs(runs)
-    if not configs:
-        return None
-    config = configs[0]
-    n = sizes(runs)
-    grid = sorted({int(5 * round(v / 5)) for v in np.geomspace(n.min(), n.max(), DENSE_POINTS)})
-    sweep = parameter_sweep(config, "N", grid)
-    window_ms = 1000.0 * config["recording"]["covariance_window_s"]
-    covariances = []
-    for size, rates_hz in zip(grid, sweep["fixed_point_rate"].sel(population=["E", "I"]).values):
-        matrix = count_covariance_closed_form(rates_hz / 1000.0, config["c"],
-                                              config["external_rate_hz"] / 1000.0, window_ms,
-                                              size, config["external_fraction"])
-        covariances.append([matrix[0, 0], matrix[0, 1], matrix[1, 1]])
-    return sweep.assign(spike_count_cov=(("N", "pair_type"), np.array(covariances))).assign_coords(
-        pair_type=list(PAIR_TYPES))
 
 
 def simulated(runs: xr.Dataset, name: str, n_values, **extra) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +49,7 @@ def simulated(runs: xr.Dataset, name: str, n_values, **extra) -> tuple[np.ndarra
     means, sds = [], []
     for n in n_values:
         key = {"N": n, "rule": runs["rule"].values[0], "c": runs["c"].values[0]}
-        da = select(runs, name, key, **extra)
+        da = at_point(runs, name, key, **extra)
         _, flags, _ = divergence(runs, key)
         if da is None:
             means.append(np.nan)
@@ -125,7 +78,7 @@ def plot_inhibitory_scaling(istdp, ei_ii) -> Figure:
     ----------
     istdp, ei_ii : ExperimentData
         Runs and theory of the EI iSTDP (c = 0.1) and EI + II iSTDP (c = 0) sweeps over
-        ``N`` (:class:`~balanced_stdp.figures.registry.ExperimentData`).
+        ``N`` (:class:`~balanced_stdp.selection.ExperimentData`).
 
     Returns
     -------
@@ -160,19 +113,18 @@ def plot_inhibitory_scaling(istdp, ei_ii) -> Figure:
 def _draw_row(axes, runs, theory, title) -> None:
     ax_weight, ax_rate, ax_cov = axes
     n = sizes(runs)
-    dense = leading_order_along_n(runs)
     delta_corrected = theory is not None and "leading_order_fixed_point_weight" in theory
-    synapses = plastic_synapses(runs, str(runs["rule"].values[0]))
+    synapses = rule_synapses(runs, str(runs["rule"].values[0]))
     for synapse in synapses:
-        _series(ax_weight, runs, theory, dense, n, "mean_weight", "fixed_point_weight",
+        _series(ax_weight, runs, theory, n, "mean_weight", "fixed_point_weight",
                 {"synapse": synapse}, SYNAPSE_COLORS[synapse], f"weight|{synapse}",
                 f"$j_{{{synapse}}}$", delta_corrected)
     for population, color in POPULATION_COLORS.items():
-        _series(ax_rate, runs, theory, dense, n, "population_rate", "fixed_point_rate",
+        _series(ax_rate, runs, theory, n, "population_rate", "fixed_point_rate",
                 {"population": population}, color, f"rate|{population}",
                 f"$r_{population.lower()}$", delta_corrected)
     for pair in PAIR_TYPES:
-        _series(ax_cov, runs, theory, dense, n, "spike_count_cov", "spike_count_cov",
+        _series(ax_cov, runs, theory, n, "spike_count_cov", "spike_count_cov",
                 {"pair_type": pair}, SYNAPSE_COLORS[pair], f"cov|{pair}", f"$C_{{{pair}}}$",
                 delta_corrected)
     if float(runs["c"].values[0]) == 0:
@@ -199,19 +151,19 @@ def _draw_row(axes, runs, theory, title) -> None:
                           "edgecolor": DIVERGED_COLOR, "linewidth": 0.5})
 
 
-def _series(ax, runs, theory, dense, n, run_name, theory_name, selector, color, gid, label,
+def _series(ax, runs, theory, n, run_name, theory_name, selector, color, gid, label,
             delta_corrected) -> None:
     mean, sd = simulated(runs, run_name, n, **selector)
     if np.isfinite(mean).any():
         container = ax.errorbar(n, mean, yerr=np.nan_to_num(sd), fmt="o", color=color,
                                 markersize=4, capsize=2, label=f"{label} simulation")
         container.lines[0].set_gid(f"sim-{gid}")
-    if dense is not None and theory_name in dense:
-        curve = dense[theory_name].sel(selector)
-        ax.plot(curve["N"].values, curve.values, color=color, gid=f"theory-{gid}",
+    if theory is not None and CURVES[theory_name] in theory.variables:
+        curve = theory[CURVES[theory_name]].sel(selector)
+        ax.plot(curve["along"].values, curve.values, color=color, gid=f"theory-{gid}",
                 label="leading-order theory (dashed)", **THEORY_STYLE)
     if delta_corrected:
-        values = [select(theory, theory_name, {"N": size}, **selector) for size in n]
+        values = [at_point(theory, theory_name, {"N": size}, **selector) for size in n]
         y = np.array([float(np.nanmean(v.values)) if v is not None else np.nan
                       for v in values])
         if np.isfinite(y).any():

@@ -19,12 +19,14 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .captions import with_parameters
-from .common import coord_values, facet_label, facets, plot_finite_size, run_configs
+from ..selection import run_configs
+from .facets import coord_values, facet_label, facets
+from .labels import format_value
 from .manifold import (INITIAL_LABEL, INITIAL_WEIGHT, LEADING_ORDER_J_EI, checked_sweep,
                        draw_final_vs_initial, draw_trajectories, initial_colors, scalar_theory,
                        sweep_trajectories, theory_along_sweep)
-from .style import SYNAPSE_COLORS, THEORY_STYLE, format_value, new_figure, no_data, styled
+from .panels import plot_finite_size
+from .style import SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
 
 PAPER_THRESHOLD_PER_RECORD = 1e-6
 """Paper's convergence threshold: |dJ| per 10-ms record, scaled weight J = j/√N."""
@@ -86,7 +88,6 @@ def convergence_time(time_s, weight, threshold: float, window_s: float = SMOOTHI
     centres, _, drift = smoothed_drift(time_s, weight, window_s)
     below = np.flatnonzero(np.abs(drift) < threshold)
     return float(centres[below[0]]) if below.size else np.nan
-
 
 
 # ----------------------------------------------------------------------------- panels
@@ -175,47 +176,7 @@ def _draw_inputs(ax, runs, theory, row, sweep) -> None:
     ax.legend(loc="lower left", fontsize=6)
 
 
-
 # ----------------------------------------------------------------------------- figures
-FIG07_CAPTION = (
-    "Fig 7 — EI iSTDP converges to a manifold of fixed points (spec §6.7), c = 0. "
-    "A: mean I→E weight j_ei(t) for every initial value (colour), with the Δ-corrected "
-    "mean-field ODE of each run (thin dashed). B: time to convergence, the first time the "
-    "derivative of the 5-s moving average of the mean weight falls below 100 mV/s × η_eff "
-    "(η_eff = η₀√N/|j_norm|, the effective learning rate; this equals the paper's 1e−6 per "
-    "10-ms record of the scaled weight at its η₀ = 2e−4, N = 15000), in units of 1/η_eff "
-    "(right axis: seconds). C: phase portrait, smoothed dj_ei/dt against j_ei per "
-    "trajectory; the first records are dropped as in the paper (its 5 s rescaled by the "
-    "ratio of learning rates, at most a tenth of the run), red dots mark where each drawn "
-    "trajectory starts. "
-    "D: final against initial j_ei (points; last record), the Δ-corrected fixed point of "
-    "each run (dashed; Δ measured per initial condition, spec §6.6), the manifold relation "
-    "j*_0 − Cov(j_ei, r_i)/r_i* from the measured covariance (dotted crosses) and the "
-    "leading-order j*_0 (thin line). E: mean input to E over [T/2, T]: measured R_total, "
-    "the mean-field R_mean from the mean weights and rates, their difference and the "
-    "rate–weight covariance input √N p q_i Cov(j_ei, r_i), against the covariance the "
-    "manifold relation implies from the simulated final weights (dashed): positive when "
-    "starting from strong, negative from weak inhibition.")
-
-FIG08A_CAPTION = (
-    "Fig 8 candidate — the iSTDP manifold with correlated input (c = 0.1) beside c = 0. "
-    "A: final against initial j_ei per c (points) and the Δ-corrected fixed point of each "
-    "run, which includes the correlation terms K of spec §6.8 (dashed, same colour). "
-    "B: the shift final(c = 0.1) − final(c = 0) per initial j_ei, simulated (points), "
-    "with the Δ-corrected theory (dashed) and the leading-order shift (dotted); spec §6.8 "
-    "expects a mild shift of order c/(2τ r_x). "
-    "C: mean j_ei(t) at c = 0.1 for every initial value, with the Δ-corrected ODE (thin "
-    "dashed).")
-
-
-def caption_fig07(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_istdp_manifold`, with the parameters of ``runs``."""
-    return with_parameters(FIG07_CAPTION, runs)
-
-
-def caption_fig08a(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_manifold_correlated`, with the parameters of ``runs``."""
-    return with_parameters(FIG08A_CAPTION, runs)
 
 
 def _row_at_c(runs: xr.Dataset, c: float) -> dict | None:

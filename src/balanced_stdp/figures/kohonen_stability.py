@@ -2,62 +2,38 @@
 
 Drawn from the β₀ sweep (role ``sweep``), optionally its replicate seeds near the runaway
 (``replicates``) and an initial-weight sweep (``initial_conditions``). Theory is the
-leading-order mean field of spec §6.4–6.5, computed from the stored run configs: the
-fixed point j* = β₀ τ r_e(j*) (stable root of j² − 45 j + 63 β₀ = 0 at j_ei = −100), the
-drift per learning rate, and the stable and unstable branches meeting at the saddle-node.
+leading-order mean field of spec §6.4–6.5: the fixed point j* = β₀ τ r_e(j*) (stable root
+of j² − 45 j + 63 β₀ = 0 at j_ei = −100) of each grid point, and the sweep's theory curves
+(:func:`balanced_stdp.theory.curves.kohonen_stability`): the drift per learning rate, and
+the stable and unstable branches meeting at the saddle-node.
 A run stopped by the divergence guard ("ran away") keeps its marker on every panel.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .. import theory as mean_field
-from ..config import with_dotted
-from ..theory import bifurcation
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, divergence, ensure_swept, facets,
-                     plot_finite_size, run_configs, select, theory_at)
-from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE,
-                    TIME_LABEL, format_value, new_figure, no_data, styled)
+from ..selection import (ExperimentData, at_point, by_seed, divergence, ensure_swept, run_configs,
+                         theory_at)
+from .facets import facets
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
+from .panels import annotate_divergence, plot_finite_size
+from .style import DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
 
-if TYPE_CHECKING:                     # the registry imports this module
-    from .registry import ExperimentData
 
 BETA_KEY = "plasticity.ee.beta0"
 BETA_DIM = "plasticity_ee_beta0"
 INITIAL_DIM = "weights_ee"
 PAPER_BETAS = (1.2, 2.4, 3.4, 3.6)
 """β₀ of the paper's weight panels (A–D); the nearest value of the sweep is drawn."""
-PHASE_BETAS = (3.0, 5.0, 8.0, 10.0)
-"""β₀ of the phase plot (spec §8 Fig 2), below and above the saddle-node."""
-WEIGHT_RANGE_MV = (0.0, 44.9)
-"""Weights searched for fixed points: balance needs j_ee < 45 mV at j_ei = −100."""
-DENSE_BETAS = np.linspace(0.25, 10.0, 79)
 N_SAMPLED_TRACES = 100
 RAN_AWAY = "ran away (stopped by the divergence guard)"
 J_LABEL = SYNAPSE_AXIS_LABELS["ee"]
 BETA_LABEL = "β₀ (1)"
-
-CAPTION = (
-    "Kohonen EE plasticity loses its stable fixed point as β₀ grows. (A–D) Up to 100 "
-    "sampled EE weights (thin) and the mean weight (black) over time for the β₀ of the "
-    "sweep nearest to the paper's 1.2, 2.4, 3.4 and 3.6 (first seed). (E) Mean j_ee(t) for "
-    "the same β₀ with the leading-order fixed point j* dashed. (F) Simulated final mean "
-    "weight of every run (all seeds, replicates included) against β₀ with the "
-    "leading-order j*(β₀) (dashed), and β₀ τ r_e at each run's simulated E rate over the "
-    "second half (open squares: the Kohonen fixed point at the finite-size rate). (G) Fraction of runs per β₀ that ran away. (H) Drift "
-    "per learning rate dj/dt / η = β₀ τ r_e² − j r_e, r_e = r_e(j) balanced (spec §6.1), for "
-    "β₀ = 3, 5, 8, 10: two roots (stable filled, unstable open) merge at the saddle-node. "
-    "(I) Leading-order bifurcation diagram: stable branch solid, unstable dashed, meeting at "
-    "the saddle-node; simulated final weights as points. (J) Theoretical j* against the "
-    "simulated final weight (identity dotted). (K) Mean j_ee(t) from every initial weight "
-    "(one network) converging to one value. Runs stopped by the divergence guard are drawn "
-    "up to their stop, marked × at the stopping time and as 'ran away' (never dropped).")
 
 
 class SweepRun(NamedTuple):
@@ -81,11 +57,6 @@ class SweepRun(NamedTuple):
         return np.nan if self.diverged or not finite.size else float(self.mean_weight[finite[-1]])
 
 
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_kohonen_stability`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
-
-
 def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun]:
     """Every run of an experiment swept over ``dim`` (β₀ or the initial weight)."""
     if data is None or data.runs is None:
@@ -95,14 +66,14 @@ def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun
         raise ValueError(f"the aggregate has no '{dim}' dimension (dims: {dict(runs.sizes)})")
     out = []
     for key in facets(runs, skip=("seed",)):
-        mean_weight = select(runs, "mean_weight", key, synapse="ee")
+        mean_weight = at_point(runs, "mean_weight", key, synapse="ee")
         if mean_weight is None:
             continue
         courses = by_seed(mean_weight, "time")
-        sampled = select(runs, "sampled_weight", key, synapse="ee")
+        sampled = at_point(runs, "sampled_weight", key, synapse="ee")
         sampled = by_seed(sampled, "sample", "time") if sampled is not None else None
         fixed = theory_at(data.theory, "fixed_point_weight", key, synapse="ee")
-        rates = select(runs, "population_rate", key, population="E")
+        rates = at_point(runs, "population_rate", key, population="E")
         rates = by_seed(rates, "time") if rates is not None else np.full_like(courses, np.nan)
         late = mean_weight["time"].values > mean_weight["time"].values[-1] / 2
         seeds, flags, times = divergence(runs, key)
@@ -118,19 +89,19 @@ def beta_runs(data: ExperimentData | None, dim: str = BETA_DIM) -> list[SweepRun
 
 
 def base_config(data: ExperimentData) -> dict:
-    """One stored run config of a role (the theory curves are computed from it)."""
+    """One stored run config of a role (its τ_STDP scales the measured-rate points)."""
     configs = run_configs(data.runs)
     if not configs:
-        raise ValueError("the aggregate stores no run config; the theory curves need one")
+        raise ValueError("the aggregate stores no run config; panel F needs τ_STDP")
     return configs[0]
 
 
-def drift_per_eta(config: dict, beta0: float, weights_mv: np.ndarray) -> np.ndarray:
-    """Leading-order dj̄_ee/dt / η_eff (mV/ms) at β₀ on a weight grid (NaN: unbalanced)."""
-    cfg = with_dotted(config, BETA_KEY, beta0)
-    model = mean_field.MeanFieldModel(cfg)
-    eta = model.blocks[0].rule.eta_effective(model.n_neurons)
-    return bifurcation.drift_on_grid(cfg, weights_mv) / eta
+def stability_curves(theory: xr.Dataset | None) -> xr.Dataset | None:
+    """The sweep's Kohonen stability curves (branches, saddle-node, drift), or None when
+    its theory aggregate lacks them."""
+    if theory is None or "branch_weight" not in theory.variables:
+        return None
+    return theory
 
 
 @styled
@@ -166,9 +137,7 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     betas = sorted({run.value for run in sweep_runs})
     chosen = [min(betas, key=lambda b: abs(b - target)) for target in PAPER_BETAS]
     chosen = list(dict.fromkeys(chosen))                      # distinct, in order
-    dense = mean_field.fixed_point_branches(config, BETA_KEY, DENSE_BETAS, WEIGHT_RANGE_MV,
-                                            grid_points=241)
-    fold = mean_field.saddle_node(config, BETA_KEY, 2.0, 10.0, WEIGHT_RANGE_MV)
+    curves = stability_curves(sweep.theory)
 
     fig = new_figure(13.0, 9.6)
     mosaic = [[f"w{k}" for k in range(4)],
@@ -182,10 +151,10 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
                       PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None)
     axes["w0"].legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.85)
     _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
-    _draw_final_vs_beta(axes["final"], all_runs, dense, config, sweep.finite_size)
+    _draw_final_vs_beta(axes["final"], all_runs, curves, config, sweep.finite_size)
     _draw_ran_away_fraction(axes["fraction"], all_runs)
-    _draw_phase_plot(axes["phase"], config)
-    _draw_bifurcation(axes["bif"], all_runs, dense, fold)
+    _draw_phase_plot(axes["phase"], curves)
+    _draw_bifurcation(axes["bif"], all_runs, curves)
     _draw_theory_vs_sim(axes["scatter"], all_runs)
     _draw_uniqueness(axes["unique"], initial_conditions)
     for letter, name in zip("ABCDEFGHIJK", [f"w{k}" for k in range(len(chosen))]
@@ -275,31 +244,40 @@ def _final_points(ax, runs: list[SweepRun], top: float) -> None:
                 label=RAN_AWAY)
 
 
-def branch(dense: xr.Dataset, stable: bool) -> np.ndarray:
-    """Lowest stable (or unstable) root per parameter value of
-    :func:`~balanced_stdp.theory.fixed_point_branches` (NaN where there is none)."""
-    weights = dense["fixed_point_weight"].values
-    match = dense["stable"].values == int(stable)
+def branch(curves: xr.Dataset, stable: bool) -> np.ndarray:
+    """Lowest stable (or unstable) root per β₀ of the stability curves (NaN where there is
+    none)."""
+    weights = curves["branch_weight"].values
+    match = curves["branch_stable"].values == int(stable)
     return np.array([row[m][0] if m.any() else np.nan for row, m in zip(weights, match)])
 
 
-def _draw_final_vs_beta(ax, runs, dense, config, finite_size=None) -> None:
-    ax.set_gid("final-vs-beta")
-    ax.set_title("Final weight vs β₀")
+def _panel(ax, gid: str, title: str, runs: list[SweepRun], empty: str = "no run") -> bool:
+    """Name a panel; False (marked ``empty``) when it has no runs to draw."""
+    ax.set_gid(gid)
+    ax.set_title(title)
     if not runs:
-        no_data(ax)
+        no_data(ax, empty)
+    return bool(runs)
+
+
+def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
+    if not _panel(ax, "final-vs-beta", "Final weight vs β₀", runs):
         return
     betas = np.array(sorted({r.value for r in runs}))
     span = (betas.min() - 0.2, betas.max() + 0.2)
-    beta_dense = dense[BETA_DIM].values
-    inside = (beta_dense >= span[0]) & (beta_dense <= span[1])
-    stable = branch(dense, stable=True)
-    ax.plot(beta_dense[inside], stable[inside], color="0.3", gid="theory-fixed-point",
-            label="j*(β₀), leading order (dashed)", **THEORY_STYLE)
+    top_theory = []
+    if curves is not None:
+        beta_dense = curves["branch_parameter"].values
+        inside = (beta_dense >= span[0]) & (beta_dense <= span[1])
+        stable = branch(curves, stable=True)
+        ax.plot(beta_dense[inside], stable[inside], color="0.3", gid="theory-fixed-point",
+                label="j*(β₀), leading order (dashed)", **THEORY_STYLE)
+        top_theory = [float(np.nanmax(stable[inside]))]
     plot_finite_size(ax, finite_size, "fixed_point_weight", {}, along=BETA_DIM, synapse="ee",
                      label="j*(β₀), finite-size theory", gid="finite-size-fixed-point")
     finals = [r.final for r in runs if np.isfinite(r.final)]
-    top = 1.15 * max(finals + [float(np.nanmax(stable[inside]))])
+    top = 1.15 * max(finals + top_theory or [1.0])
     _final_points(ax, runs, top)
     tau_s = config["tau_stdp_ms"] * 1e-3
     measured = [(r.value, r.value * tau_s * r.rate_e) for r in runs if np.isfinite(r.rate_e)]
@@ -314,10 +292,7 @@ def _draw_final_vs_beta(ax, runs, dense, config, finite_size=None) -> None:
 
 
 def _draw_ran_away_fraction(ax, runs) -> None:
-    ax.set_gid("ran-away-fraction")
-    ax.set_title("Runs that ran away")
-    if not runs:
-        no_data(ax)
+    if not _panel(ax, "ran-away-fraction", "Runs that ran away", runs):
         return
     betas = np.array(sorted({r.value for r in runs}))
     totals = np.array([sum(r.value == b for r in runs) for b in betas])
@@ -334,13 +309,17 @@ def _draw_ran_away_fraction(ax, runs) -> None:
     ax.set_ylabel("Fraction ran away (1)")
 
 
-def _draw_phase_plot(ax, config) -> None:
+def _draw_phase_plot(ax, curves) -> None:
     ax.set_gid("phase-plot")
     ax.set_title("Drift per η (leading order)")
-    grid = np.linspace(0.0, 44.0, 441)
-    colors = _beta_colors(PHASE_BETAS)
-    for beta0 in PHASE_BETAS:
-        drift = drift_per_eta(config, beta0, grid)
+    if curves is None:
+        no_data(ax, "no theory curves")
+        return
+    grid = curves["drift_weight"].values
+    betas = tuple(float(b) for b in curves["drift_parameter"].values)
+    colors = _beta_colors(betas)
+    for beta0 in betas:
+        drift = curves["drift_per_eta"].sel(drift_parameter=beta0).values
         ax.plot(grid, drift, color=colors[beta0], gid=f"drift-beta={format_value(beta0)}",
                 label=f"β₀ = {format_value(beta0)}")
         sign = np.sign(drift)
@@ -358,17 +337,21 @@ def _draw_phase_plot(ax, config) -> None:
     ax.legend(fontsize=6, loc="lower left", ncol=2)
 
 
-def _draw_bifurcation(ax, runs, dense, fold) -> None:
+def _draw_bifurcation(ax, runs, curves) -> None:
     ax.set_gid("bifurcation")
     ax.set_title("Bifurcation diagram")
-    beta = dense[BETA_DIM].values
+    if curves is None:
+        no_data(ax, "no theory curves")
+        return
+    beta = curves["branch_parameter"].values
     for flag, gid, style, label in ((True, "stable-branch", "-", "stable fixed point (theory)"),
                                     (False, "unstable-branch", "--",
                                      "unstable fixed point (theory)")):
-        ax.plot(beta, branch(dense, flag), color=SYNAPSE_COLORS["ee"], linestyle=style,
+        ax.plot(beta, branch(curves, flag), color=SYNAPSE_COLORS["ee"], linestyle=style,
                 linewidth=1.5, gid=gid, label=label)
-    ax.plot([fold["parameter"]], [fold["weight"]], "*", color="black", markersize=10,
-            gid="saddle-node", label=f"saddle-node β₀ = {fold['parameter']:.2f}")
+    fold = float(curves["saddle_node_parameter"]), float(curves["saddle_node_weight"])
+    ax.plot([fold[0]], [fold[1]], "*", color="black", markersize=10,
+            gid="saddle-node", label=f"saddle-node β₀ = {fold[0]:.2f}")
     _final_points(ax, runs, 46.0)
     ax.set_ylim(0, 48)
     ax.set_xlim(0, beta.max())

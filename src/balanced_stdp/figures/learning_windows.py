@@ -6,56 +6,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import xarray as xr
 from matplotlib.figure import Figure
 
-from ..plasticity import SPEC_LEARNING_WINDOWS, LearningWindow
-from .captions import rule_parameters
-from .style import SYNAPSE_COLORS, new_figure, rule_name, styled
-
-PAPER_TAU_STDP_MS = 20.0
-"""τ with which the paper draws the windows (ms)."""
-
-SIMULATION_TAU_STDP_MS = 200.0
-"""τ the study's simulations use (ms; the iSTDP statistics run uses 50 ms)."""
-
-DEFAULT_TAUS_MS = (SIMULATION_TAU_STDP_MS, PAPER_TAU_STDP_MS)
-"""Rows of the figure: the simulations' τ, then the paper's illustration."""
-
-LAG_RANGE_IN_TAU = 5.0
-"""Each row spans Δt ∈ ± this many τ (± 100 ms at the paper's 20 ms)."""
-
-CAPTION = (
-    "Learning windows: weight change Δj of one isolated pre/post spike pair divided by the "
-    "effective learning rate, against Δt = t_pre − t_post (pre before post on the left), "
-    "computed from the rule descriptions of balanced_stdp.plasticity. The single-spike "
-    "terms of both spikes are included, so Kohonen's −j and iSTDP's −α appear on both "
-    "sides. The iSTDP window is also divided by |j| (a positive value strengthens "
-    "inhibition).")
-
-
-def window_parameters(window: LearningWindow) -> str:
-    """The parameters a window is drawn with, e.g. ``"β₀ = 2, j = 1 mV"``."""
-    return ", ".join(rule_parameters(window.overrides) + [f"j = {window.weight_mv:g} mV"])
-
-
-def caption(runs: xr.Dataset | None = None,
-            taus_ms: Sequence[float] = DEFAULT_TAUS_MS) -> str:
-    """Caption of :func:`plot_learning_windows` (``runs`` is unused: no data)."""
-    windows = "; ".join(f"{rule_name(w.rule)}: {window_parameters(w)}"
-                        for w in SPEC_LEARNING_WINDOWS)
-    rows = ", ".join(f"τ = {tau:g} ms (Δt within ±{LAG_RANGE_IN_TAU * tau:g} ms"
-                     + (", the simulations'" if tau == SIMULATION_TAU_STDP_MS else
-                        ", the paper's illustration" if tau == PAPER_TAU_STDP_MS else "")
-                     + ")" for tau in taus_ms)
-    return f"{CAPTION} Rows: {rows}; {windows}."
-
-
-def tau_label(tau_ms: float) -> str:
-    """Row label of a τ: "τ = 200 ms (simulations)", "τ = 20 ms (paper's Fig 9)"."""
-    role = {SIMULATION_TAU_STDP_MS: " (simulations)",
-            PAPER_TAU_STDP_MS: " (paper's Fig 9)"}.get(tau_ms, "")
-    return f"τ = {tau_ms:g} ms{role}"
+from ..plasticity import SPEC_LEARNING_WINDOWS
+from .captions import DEFAULT_TAUS_MS, LAG_RANGE_IN_TAU, tau_label, window_parameters
+from .labels import rule_name
+from .style import SYNAPSE_COLORS, new_figure, styled
 
 
 @styled

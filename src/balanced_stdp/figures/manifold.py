@@ -14,13 +14,13 @@ import seaborn as sns
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, running_mean, seed_statistics
 from ..contract import dimension_name
-from .captions import with_parameters
-from .common import (by_seed, coord_values, divergence, divergence_text, ensure_swept,
-                     facet_gid, facet_label, facets, select, theory_at)
-from .style import (DIVERGED_COLOR, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE,
-                    TIME_LABEL, new_figure, no_data, styled)
+from ..estimators import final_values, running_mean, seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept, theory_at
+from .facets import coord_values, facet_gid, facet_label, facets
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL
+from .panels import divergence_text
+from .style import DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
 
 INITIAL_WEIGHT = dimension_name("weights.ei")
 """The swept dimension of the sweep: the initial j_ei (mV)."""
@@ -28,19 +28,6 @@ INITIAL_WEIGHT = dimension_name("weights.ei")
 INITIAL_LABEL = "Initial inh weight $j_{ei}(0)$ (mV)"
 LEADING_ORDER_J_EI = -119.658
 """Leading-order iSTDP fixed point j*_0 (spec §9), used when the theory lacks it."""
-
-CAPTION = (
-    "EI iSTDP initial-condition sweep (spec Fig 7 A, D). A: mean I→E weight j_ei over time "
-    "for every initial value (colour). D: final against initial j_ei, mean ± s.d. over "
-    "seeds (points), and the Δ-corrected fixed point of each initial condition (dashed, "
-    "spec §6.6–6.7); thin grey, final = initial. Final weights that depend on the initial "
-    "weight show the manifold of fixed points.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_weight_manifold`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
-
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -63,7 +50,7 @@ def sweep_trajectories(runs: xr.Dataset, row: dict) -> dict:
         key = {**row, INITIAL_WEIGHT: value}
         seeds, flags, times = divergence(runs, key)
         diverged += [(value, s, t) for s, f, t in zip(seeds, flags, times) if f]
-        da = select(runs, "mean_weight", key, synapse="ei")
+        da = at_point(runs, "mean_weight", key, synapse="ei")
         if da is None or not np.isfinite(da.values).any():
             continue
         values = by_seed(da, "time")

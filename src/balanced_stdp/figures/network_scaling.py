@@ -9,48 +9,25 @@ variances, a raster and the mean input currents of the E population for one N.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-from ..aggregate import running_mean
-from .captions import with_parameters
-from .common import (by_seed, divergence, divergence_text, ensure_swept, facets, run_configs,
-                     plot_finite_size, select, theory_at)
-from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS,
-                    SYNAPSE_COLORS, THEORY_STYLE, TIME_LABEL, format_value, new_figure,
-                    no_data, styled)
+from ..estimators import running_mean
+from ..selection import (ExperimentData, at_point, by_seed, divergence, ensure_swept, run_configs,
+                         theory_at)
+from .facets import facets
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
+from .panels import divergence_text, plot_finite_size
+from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, THEORY_STYLE,
+                    new_figure, no_data, styled)
 
-if TYPE_CHECKING:                     # the registry imports this module
-    from .registry import ExperimentData
 
 PAIR_TYPES = ("ee", "ei", "ii")
 RASTER_N = 2000
 """N of the raster and currents panels (the nearest N of the sweep is used)."""
 SOURCES = ("E", "I", "X", "total")
-
-CAPTION = (
-    "The model and its scaling with network size N (Kohonen EE plasticity, c = 0). (A) "
-    "Schematic: excitatory (E) and inhibitory (I) populations, recurrently connected, "
-    "driven by an external layer X of Poisson neurons with correlation c. (B) Mean EE "
-    "weight over time for each N (mean over seeds) with the leading-order fixed point j* "
-    "(dashed). (C) E and I rates (mean over the analysis window, mean ± s.d. over seeds) "
-    "against the balanced rates at the weight fixed point (spec §6.1, theory aggregate "
-    "fixed_point_rate; dashed). (D) Mean off-diagonal spike-count covariances C_ee, C_ei, "
-    "C_ii and (E) correlations against the leading-order c = 0 theory of spec §6.2 "
-    "(∝ 1/N; dashed; correlations assume count variance r T_win); non-positive means cannot "
-    "be shown on log axes and are counted in the panel. (F) Mean spike-count variances "
-    "against r T_win (Fano factor 1; dashed). (G) Raster of the last recorded second "
-    "(E blue, I red) and (H) mean input currents to the E population by source, for one N. "
-    "Runs stopped by the divergence guard are listed and left out of the N-panels.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_network_scaling`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 def analysis_mean(da: xr.DataArray) -> xr.DataArray:
@@ -63,7 +40,7 @@ def per_n(runs: xr.Dataset, name: str, flags_by_n: dict, **extra) -> dict:
     """Per N: (seed values of a per-run scalar variable, diverged runs left out)."""
     out = {}
     for key in facets(runs, skip=("seed",)):
-        da = select(runs, name, key, **extra)
+        da = at_point(runs, name, key, **extra)
         if da is None:
             continue
         if "time" in da.dims:
@@ -169,8 +146,8 @@ def _draw_weights(ax, runs, theory, n_values, diverged, finite_size=None) -> Non
     ax.set_title("Mean EE weight")
     colors = _n_colors(n_values)
     for n in n_values:
-        da = select(runs, "mean_weight", {"N": n, "rule": runs["rule"].values[0],
-                                          "c": float(runs["c"].values[0])}, synapse="ee")
+        da = at_point(runs, "mean_weight", {"N": n, "rule": runs["rule"].values[0],
+                                            "c": float(runs["c"].values[0])}, synapse="ee")
         if da is None:
             continue
         mean, _, _ = running_mean(by_seed(da, "time"))
@@ -290,7 +267,7 @@ def _first_run(runs, n) -> dict | None:
     """Facet key of the first seed at N = ``n`` that has a raster."""
     base = {"rule": runs["rule"].values[0], "c": float(runs["c"].values[0]), "N": n}
     for seed in runs["seed"].values:
-        times = select(runs, "raster_time", {**base, "seed": seed})
+        times = at_point(runs, "raster_time", {**base, "seed": seed})
         if times is not None and np.isfinite(times.values).any():
             return {**base, "seed": seed}
     return None
@@ -303,8 +280,8 @@ def _draw_raster(ax, runs, n) -> None:
     if key is None:
         no_data(ax, "no raster recorded")
         return
-    times = select(runs, "raster_time", key).values
-    neurons = select(runs, "raster_neuron", key).values
+    times = at_point(runs, "raster_time", key).values
+    neurons = at_point(runs, "raster_neuron", key).values
     ok = np.isfinite(times) & np.isfinite(neurons)
     times, neurons = times[ok], neurons[ok]
     configs = [c for c in run_configs(runs) if c.get("N") == n] or run_configs(runs)
@@ -325,7 +302,7 @@ def _draw_currents(ax, runs, n) -> None:
     ax.set_title(f"Mean input to E, N = {n}")
     drawn = False
     for source in SOURCES:
-        da = select(runs, "mean_input", key, population="E", source=source)
+        da = at_point(runs, "mean_input", key, population="E", source=source)
         if da is None:
             continue
         ax.plot(da["time"].values, da.values, color=SOURCE_COLORS[source], linewidth=1.0,

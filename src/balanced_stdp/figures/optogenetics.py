@@ -20,12 +20,12 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 
-from ..aggregate import running_mean
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     run_configs, select, theory_at)
-from .style import (POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_AXIS_LABELS, THEORY_STYLE,
-                    format_value, new_figure, no_data, styled)
+from ..estimators import running_mean
+from ..selection import at_point, by_seed, divergence, ensure_swept, run_configs, theory_at
+from .facets import coord_values
+from .labels import SYNAPSE_AXIS_LABELS, format_value
+from .panels import annotate_divergence
+from .style import POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, new_figure, no_data, styled
 
 EPOCHS = ("before", "during", "after")
 EPOCH_COLORS = {"before": "0.45", "during": "#e6a100", "after": "#1b7837"}
@@ -39,25 +39,6 @@ INPUT_SMOOTHING_S = 1.0
 NO_EPOCHS = "per-epoch correlations not recorded in this run"
 LASER_COLOR = "#fff3c4"
 HISTOGRAM_BINS = np.linspace(-0.5, 0.5, 41)
-
-CAPTION = (
-    "Fig 6 — optogenetic stimulation (spec §6.10), c = 0. A: the network; the laser layer "
-    "X2 projects to E1 only. B: mean I→E1 (dark green) and I→E2 (light green) weight "
-    "against time from the laser onset, laser window shaded; dashed, the Δ-corrected "
-    "mean-field trajectory (same colours), which follows the window and returns. C: mean "
-    "off-diagonal spike-count correlation per pair type before, during and after the "
-    "stimulation, each epoch's counts from its second half (spec §10); the published "
-    "E1E2 and E2I points pooled the E1E1 and II blocks with their diagonals, so they "
-    "differ from these clean blocks. D: histograms of the sampled off-diagonal "
-    "correlations per epoch (all pair types pooled). E: population rates of E1, E2 and "
-    "I (moving average over 2 s) with the balanced rates along the mean-field trajectory "
-    "(dashed); dotted, the target ρ_e. F: mean input currents to E1 "
-    "from E, X (X1 and the laser X2), I and their total (moving average over 1 s).")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_optogenetics`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 def laser_window(runs: xr.Dataset) -> tuple[float, float]:
@@ -123,7 +104,7 @@ def _draw_network(ax) -> None:
 
 def _draw_weights(ax, runs, theory, key, onset) -> None:
     for synapse in ("e1i", "e2i"):
-        da = select(runs, "mean_weight", key, synapse=synapse)
+        da = at_point(runs, "mean_weight", key, synapse=synapse)
         label = f"$j_{{{synapse[:2].upper()}I}}$"
         if da is not None:
             mean = _seed_mean(da)
@@ -140,7 +121,7 @@ def _draw_weights(ax, runs, theory, key, onset) -> None:
 
 
 def _epoch_values(runs, name, key) -> xr.DataArray | None:
-    da = select(runs, name, key)
+    da = at_point(runs, name, key)
     if da is None or "epoch" not in da.dims:
         return None
     return da.mean("seed", skipna=True) if "seed" in da.dims else da
@@ -196,7 +177,7 @@ def _draw_epoch_histograms(ax, runs, key) -> None:
 def _draw_rates(ax, runs, theory, key, onset) -> None:
     width = _records(runs, RATE_SMOOTHING_S)
     for population in ("E1", "E2", "I"):
-        da = select(runs, "population_rate", key, population=population)
+        da = at_point(runs, "population_rate", key, population=population)
         if da is None:
             continue
         rate = moving_average(_seed_mean(da), width)
@@ -220,7 +201,7 @@ def _draw_rates(ax, runs, theory, key, onset) -> None:
 def _draw_inputs(ax, runs, key, onset) -> None:
     width = _records(runs, INPUT_SMOOTHING_S)
     for source in ("E", "X", "I", "total"):
-        da = select(runs, "mean_input", key, population="E1", source=source)
+        da = at_point(runs, "mean_input", key, population="E1", source=source)
         if da is None:
             continue
         ax.plot(da["time"].values - onset, moving_average(_seed_mean(da), width),

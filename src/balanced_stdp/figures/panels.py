@@ -11,21 +11,132 @@ focus"); a rule without a restoring force (classical Hebbian: "neutral") gets no
 
 from __future__ import annotations
 
+import dataclasses
+from typing import NamedTuple
+
 import numpy as np
 import xarray as xr
 
-from ..aggregate import running_mean
-from .common import (annotate_divergence, by_seed, divergence, plastic_synapses,
-                     plot_finite_size, plot_seed_mean, select, theory_at)
-from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, POPULATION_COLORS,
-                    SOURCE_COLORS, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, TIME_LABEL, no_data)
+from ..estimators import running_mean
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
+from .labels import FINITE_SIZE_LABEL, SYNAPSE_AXIS_LABELS, TIME_LABEL
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE,
+                    FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, no_data)
 
 THEORY_COLOR = "#e66100"
 """Colour of theory lines drawn over coloured traces (dashed; orange stays visible over
 slate-grey, green and purple weight traces)."""
 
 CURRENT_PARTS = {"E+X": ("E", "X"), "I": ("I",), "total": ("total",)}
-"""The mean-input curves of spec §8 (E neurons): E+X, I and the total."""
+"""The mean-input curves of spec §8 (E neurons): E+X, I and the total, each the sum of
+these sources."""
+
+
+# ----------------------------------------------------------------------------- marks
+def divergence_text(seed, at_s: float) -> str:
+    """Annotation of a diverged run, e.g. ``"seed 3: diverged at 212 s"``."""
+    if not np.isfinite(at_s):
+        return f"seed {seed}: diverged at unknown time"
+    when = f"{at_s:.0f} s" if abs(at_s) >= 10 else f"{at_s:.3g} s"
+    return f"seed {seed}: diverged at {when}"
+
+
+def annotate_divergence(ax, seeds, flags, times, vlines: bool = True) -> None:
+    """Dotted line at each stopping time and the list of diverged runs, top left."""
+    lines = []
+    for seed, flag, at in zip(seeds, flags, times):
+        if not flag:
+            continue
+        if vlines and np.isfinite(at):
+            ax.axvline(at, color=DIVERGED_COLOR, linestyle=":", linewidth=1.0, gid="diverged-at")
+        lines.append(divergence_text(seed, at))
+    if lines:
+        ax.text(0.02, 0.98, "\n".join(lines), transform=ax.transAxes, ha="left", va="top",
+                fontsize=6.5, color=DIVERGED_COLOR, gid="diverged-text",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                      "edgecolor": DIVERGED_COLOR, "linewidth": 0.5})
+
+
+def plot_seed_mean(ax, time_s: np.ndarray, values_by_seed: np.ndarray, **style) -> bool:
+    """Plot the running seed mean (:func:`balanced_stdp.estimators.running_mean`) of a time
+    course where it is finite; False (nothing drawn) when it is nowhere finite."""
+    mean, _, _ = running_mean(values_by_seed)
+    ok = np.isfinite(mean)
+    if not ok.any():
+        return False
+    ax.plot(time_s[ok], mean[ok], **style)
+    return True
+
+
+def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *,
+                     along: str | None = None, at=None, vertical: bool = False,
+                     label: str | None = None, gid: str | None = None,
+                     style: dict | None = None, **extra) -> xr.DataArray | None:
+    """Overlay the finite-size theory's ``name`` at the facet ``key``, labelled.
+
+    The one way figures draw the finite-size theory (issue 12), in
+    :data:`~balanced_stdp.figures.style.FINITE_SIZE_STYLE` with the legend label
+    "finite-size theory" (``label`` overrides it) and gid ``finite-size-<name>``:
+
+    * a time course (``mean_weight``, ``population_rate``): a line over ``time``;
+    * with ``along`` (a swept dimension kept, e.g. ``"c"`` or ``"N"``): a line with
+      square markers over that coordinate, at the values ``at`` if given (NaN skipped);
+    * a single value: a horizontal line (``vertical=True``: vertical, for histograms).
+
+    Fixed points (names starting with ``fixed_point``) are drawn only where the
+    finite-size theory labels them stable, as for the other theories. Seeds and other
+    swept dimensions are averaged (:func:`theory_at`).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Panel to draw on.
+    finite_size : xarray.Dataset or None
+        The finite-size theory aggregate; None (not computed) draws nothing.
+    name : str
+        Theory variable.
+    key : dict
+        The facet (swept values); ``extra`` selects further (``synapse="ee"``).
+    style : dict, optional
+        Line properties overriding the style's (e.g. a thinner fixed-point line); colour
+        and dash-dot pattern stay those of every finite-size line unless overridden.
+
+    Returns
+    -------
+    xarray.DataArray or None
+        The values drawn, None if nothing was drawn.
+    """
+    da = theory_at(finite_size, name, key, keep=(along,) if along else (), **extra)
+    if da is None:
+        return None
+    if name.startswith("fixed_point") and not along:
+        stability = at_point(finite_size, "stability", key)
+        if stability is not None:
+            labels = [str(v.decode() if isinstance(v, bytes) else v)
+                      for v in np.asarray(stability.values, dtype=object).reshape(-1)]
+            if labels and not any(label_.startswith("stable") for label_ in labels):
+                return None
+    style = {**FINITE_SIZE_STYLE, **(style or {}), "label": label or FINITE_SIZE_LABEL,
+             "gid": gid or f"finite-size-{name}"}
+    if along:
+        if along not in da.dims:
+            return None
+        if at is not None:
+            da = da.reindex({along: np.asarray(at)})
+        x, y = da[along].values.astype(float), da.values.astype(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if not ok.any():
+            return None
+        ax.plot(x[ok], y[ok], marker="s", markersize=3, markerfacecolor="white", **style)
+    elif "time" in da.dims:
+        time_s, values = da["time"].values, da.values.astype(float)
+        ok = np.isfinite(values)
+        ax.plot(time_s[ok], values[ok], **style)
+    else:
+        if da.size != 1:
+            return None
+        (ax.axvline if vertical else ax.axhline)(float(da), **style)
+    return da
 
 
 # ----------------------------------------------------------------------------- theory marks
@@ -41,7 +152,7 @@ def theory_name(theory: xr.Dataset | None) -> str:
 
 def stability_labels(theory: xr.Dataset | None, key: dict) -> list[str]:
     """The theory's ``stability`` labels at a facet (one per remaining grid point)."""
-    da = select(theory, "stability", key)
+    da = at_point(theory, "stability", key)
     if da is None:
         return []
     return [str(v.decode() if isinstance(v, bytes) else v)
@@ -84,13 +195,13 @@ def fixed_point_rates(theory: xr.Dataset | None, key: dict) -> dict[str, float]:
 
 def main_synapse(runs: xr.Dataset, rule: str) -> str:
     """The first plastic synapse type of ``rule`` (ee if none)."""
-    synapses = plastic_synapses(runs, rule)
+    synapses = rule_synapses(runs, rule)
     return synapses[0] if synapses else "ee"
 
 
 def first_seed(runs: xr.Dataset, name: str, key: dict, **extra) -> xr.DataArray | None:
     """``runs[name]`` at the facet for the first seed with finite values (or None)."""
-    da = select(runs, name, key, **extra)
+    da = at_point(runs, name, key, **extra)
     if da is None:
         return None
     if "seed" not in da.dims:
@@ -104,7 +215,7 @@ def first_seed(runs: xr.Dataset, name: str, key: dict, **extra) -> xr.DataArray 
 
 def pooled(runs: xr.Dataset, name: str, key: dict, **extra) -> np.ndarray:
     """Finite values of ``runs[name]`` at a facet, pooled over seeds and samples."""
-    da = select(runs, name, key, **extra)
+    da = at_point(runs, name, key, **extra)
     if da is None:
         return np.array([])
     values = np.asarray(da.values, dtype=float).reshape(-1)
@@ -112,78 +223,149 @@ def pooled(runs: xr.Dataset, name: str, key: dict, **extra) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- panels
-def draw_weight_traces(ax, runs, theory, key: dict, synapse: str, n_traces: int = 100,
-                       show_fixed_point: bool = True, divergence_marks: bool = True,
-                       finite_size: xr.Dataset | None = None) -> bool:
+def draw_per_role(axes, roles, experiments, gid: str, draw) -> None:
+    """One panel per role of a figure of roles, axes gid ``gid.format(role=…)``:
+    ``draw(ax, runs, experiment)`` with the role's runs (:func:`ensure_swept`), "no run"
+    where the role has none."""
+    for ax, role, experiment in zip(axes, roles, experiments):
+        ax.set_gid(gid.format(role=role))
+        if experiment is None or experiment.runs is None:
+            no_data(ax)
+            continue
+        draw(ax, ensure_swept(experiment.runs), experiment)
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceStyle:
+    """How one figure's weight-trace panel (:func:`draw_weight_traces`) looks.
+
+    Labels are formatted with ``n`` (traces drawn), ``synapse`` (upper case) and
+    ``theory`` (:func:`theory_name`).
+    """
+
+    n_traces: int = 100
+    linewidth: float = 0.4
+    alpha: float = 0.35
+    label: str = "sampled synapses ({n})"
+    mean_label: str = "simulated mean"
+    sd_band: bool = False
+    """Shade ±1 s.d. over seeds around the seed mean."""
+    ode_style: tuple = (("color", THEORY_COLOR), ("linestyle", "--"), ("linewidth", 1.4))
+    """Line properties of the ODE; no colour: the synapse type's."""
+    ode_label: str = "mean-field ODE, {theory}"
+    finite_ode_only: bool = False
+    fixed_point_label: str = "fixed point j* (dotted), {theory}"
+    stable_fixed_point_only: bool = True
+    """Draw the fixed point only where the theory labels it stable."""
+
+
+class WeightTraces(NamedTuple):
+    """What :func:`draw_weight_traces` drew: the seed mean and the fixed point."""
+
+    time_s: np.ndarray
+    mean: np.ndarray
+    fixed_point: float | None
+
+
+def draw_weight_traces(ax, runs, theory, key: dict, synapse: str,
+                       style: TraceStyle = TraceStyle(), show_fixed_point: bool = True,
+                       divergence_marks: bool = True, axis_labels: bool = True,
+                       finite_size: xr.Dataset | None = None) -> WeightTraces | None:
     """Sampled weights of one seed, the seed mean of the mean weight, the ODE and j*.
 
-    Artists: ``sampled-trace`` (thin, synapse colour), ``sim-mean`` (black),
-    ``theory-ode`` (dashed), ``theory-fixed-point`` (dotted grey, only where stable);
-    given ``finite_size``, its trajectory ``finite-size-mean_weight`` and (stable) fixed
-    point ``finite-size-fixed-point`` (dash-dot, :func:`common.plot_finite_size`).
-    Returns False (panel marked "no run") without data.
+    Artists: ``sim-sd`` (band, if ``style.sd_band``), ``sampled-trace`` (thin, synapse
+    colour; the first seed with values), ``sim-mean`` (black), ``theory-ode`` (dashed),
+    ``theory-fixed-point`` (dotted grey; only where stable, unless the style says
+    otherwise); given ``finite_size``, its trajectory ``finite-size-mean_weight`` and
+    (stable) fixed point ``finite-size-fixed-point`` (dash-dot, :func:`plot_finite_size`).
+
+    Returns
+    -------
+    WeightTraces or None
+        None (panel marked "no run") without data.
     """
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
     if mean_weight is None or not np.isfinite(mean_weight.values.astype(float)).any():
         no_data(ax)
-        return False
+        return None
     time_s = mean_weight["time"].values
+    theory_label = theory_name(theory)
+    mean, sd, _ = running_mean(by_seed(mean_weight, "time"))
+    ok = np.isfinite(mean)
+    band = ok & np.isfinite(sd)
+    if style.sd_band and band.any():
+        ax.fill_between(time_s[band], (mean - sd)[band], (mean + sd)[band], color="0.6",
+                        alpha=0.35, linewidth=0, label="±1 s.d. over seeds", gid="sim-sd")
     sampled = first_seed(runs, "sampled_weight", key, synapse=synapse)
     if sampled is not None:
         traces = sampled.transpose("sample", "time").values.astype(float)
-        traces = traces[np.isfinite(traces).any(axis=1)][:n_traces]
+        traces = traces[np.isfinite(traces).any(axis=1)][:style.n_traces]
+        label = style.label.format(n=len(traces), synapse=synapse.upper())
         for k, trace in enumerate(traces):
             finite = np.isfinite(trace)
             ax.plot(time_s[finite], trace[finite], color=SYNAPSE_COLORS[synapse],
-                    linewidth=0.4, alpha=0.35, gid="sampled-trace",
-                    label=f"sampled synapses ({len(traces)})" if k == 0 else "_nolegend_")
-    mean, _, _ = running_mean(by_seed(mean_weight, "time"))
-    ok = np.isfinite(mean)
+                    linewidth=style.linewidth, alpha=style.alpha, gid="sampled-trace",
+                    label=label if k == 0 else "_nolegend_")
     ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, gid="sim-mean",
-            label="simulated mean")
+            label=style.mean_label)
     ode = theory_at(theory, "mean_weight", key, synapse=synapse)
     if ode is not None:
-        ax.plot(ode["time"].values, ode.values, color=THEORY_COLOR, linestyle="--",
-                linewidth=1.4, gid="theory-ode", label=f"mean-field ODE, {theory_name(theory)}")
-    fixed = fixed_point(theory, key, synapse) if show_fixed_point else None
+        shown = np.isfinite(ode.values) if style.finite_ode_only else slice(None)
+        ax.plot(ode["time"].values[shown], ode.values[shown], gid="theory-ode",
+                label=style.ode_label.format(theory=theory_label),
+                **{"color": SYNAPSE_COLORS[synapse], **dict(style.ode_style)})
+    fixed = None
+    if show_fixed_point and style.stable_fixed_point_only:
+        fixed = fixed_point(theory, key, synapse)
+    elif show_fixed_point:
+        value = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
+        fixed = None if value is None else float(value)
     if fixed is not None:
-        ax.axhline(fixed, gid="theory-fixed-point", label=f"fixed point j* (dotted), "
-                   f"{theory_name(theory)}", **FIXED_POINT_STYLE)
+        ax.axhline(fixed, gid="theory-fixed-point",
+                   label=style.fixed_point_label.format(theory=theory_label),
+                   **FIXED_POINT_STYLE)
     plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
     if show_fixed_point:
         plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
                          label="finite-size fixed point", gid="finite-size-fixed-point",
                          style=FINITE_SIZE_FIXED_POINT)
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
+    if axis_labels:
+        ax.set_xlabel(TIME_LABEL)
+        ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
     if divergence_marks:
         annotate_divergence(ax, *divergence(runs, key))
-    return True
+    return WeightTraces(time_s, mean, fixed)
 
 
-def draw_currents(ax, runs, key: dict, population: str = "E",
+def draw_currents(ax, runs, key: dict, population: str = "E", parts: dict = CURRENT_PARTS,
+                  label_prefix: str = "", total_linewidth: float = 1.3,
+                  ylabel: str | None = "Mean input to {population} (mV/ms)",
                   divergence_marks: bool = True) -> bool:
-    """Mean input to ``population`` over time (seed mean): E+X, I and total.
+    """Mean input to ``population`` over time (seed mean), one curve per part.
 
-    Artists ``input-E+X``, ``input-I``, ``input-total``.
+    ``parts`` maps a curve to the sources it sums (default :data:`CURRENT_PARTS`: E+X, I
+    and the total); artists ``input-<part>``. Without ``ylabel`` the axes are left
+    unlabelled (a column of a grid labels its first panel). False (panel marked "no
+    run") without data.
     """
     any_data = False
-    for part, sources in CURRENT_PARTS.items():
-        arrays = [select(runs, "mean_input", key, population=population, source=s)
+    for part, sources in parts.items():
+        arrays = [at_point(runs, "mean_input", key, population=population, source=s)
                   for s in sources]
         if any(a is None for a in arrays):
             continue
         any_data |= plot_seed_mean(ax, arrays[0]["time"].values,
                                    sum(by_seed(a, "time") for a in arrays),
                                    color=SOURCE_COLORS[part],
-                                   linewidth=1.3 if part == "total" else 1.0, label=part,
-                                   gid=f"input-{part}")
+                                   linewidth=total_linewidth if part == "total" else 1.0,
+                                   label=f"{label_prefix}{part}", gid=f"input-{part}")
     if not any_data:
         no_data(ax)
         return False
     ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(f"Mean input to {population} (mV/ms)")
+    if ylabel is not None:
+        ax.set_xlabel(TIME_LABEL)
+        ax.set_ylabel(ylabel.format(population=population))
     if divergence_marks:
         annotate_divergence(ax, *divergence(runs, key))
     return True
@@ -196,7 +378,7 @@ def draw_population_rates(ax, runs, theory, key: dict, divergence_marks: bool = 
     any_data = False
     theory_rates = fixed_point_rates(theory, key)
     for population, color in POPULATION_COLORS.items():
-        da = select(runs, "population_rate", key, population=population)
+        da = at_point(runs, "population_rate", key, population=population)
         if da is None:
             continue
         if not plot_seed_mean(ax, da["time"].values, by_seed(da, "time"), color=color,

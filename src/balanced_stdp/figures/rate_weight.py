@@ -9,26 +9,13 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values
-from .captions import with_parameters
-from ..config import rule_label
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     facet_gid, facet_label, facets, plastic_synapses, run_configs, select)
-from .style import (SYNAPSE_COLORS, THEORY_STYLE, final_label, format_value, new_figure,
-                    no_data, styled)
-
-CAPTION = (
-    "Rate–weight correlations: final weight (last snapshot) of sampled plastic synapses "
-    "against the firing rate of their presynaptic neuron (over the second half of the "
-    "run), pooled over seeds, with a least-squares line and the Pearson correlation "
-    "coefficient r of the plotted points. Kohonen's rule makes EE weights grow with the "
-    "presynaptic rate: dashed, the Kohonen theory j = β₀ τ r_pre (spec §6.4, each weight "
-    "tracks its presynaptic rate); iSTDP's per-synapse drift also depends on it (spec §6.7).")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_rate_weight_correlation`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
+from ..contract import rule_label
+from ..estimators import final_values
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, run_configs
+from .facets import coord_values, facet_gid, facet_label, facets
+from .labels import final_label, format_value
+from .panels import annotate_divergence
+from .style import SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
 
 
 def rate_weight_points(runs: xr.Dataset, key: dict, synapse: str) -> tuple[np.ndarray, np.ndarray]:
@@ -37,8 +24,8 @@ def rate_weight_points(runs: xr.Dataset, key: dict, synapse: str) -> tuple[np.nd
     The final weight is each synapse's last finite snapshot; diverged runs and
     pairs with a non-finite value are left out.
     """
-    weights = select(runs, "sampled_weight", key, synapse=synapse)
-    rates = select(runs, "sampled_pre_rate", key, synapse=synapse)
+    weights = at_point(runs, "sampled_weight", key, synapse=synapse)
+    rates = at_point(runs, "sampled_pre_rate", key, synapse=synapse)
     if weights is None or rates is None:
         return np.empty(0), np.empty(0)
     _, flags, _ = divergence(runs, key)
@@ -80,7 +67,7 @@ def plot_rate_weight_correlation(runs: xr.Dataset) -> Figure:
     """
     runs = ensure_swept(runs)
     rows = [(row, synapse) for row in facets(runs, skip=("c", "seed"))
-            for synapse in plastic_synapses(runs, row["rule"])]
+            for synapse in rule_synapses(runs, row["rule"])]
     c_values = coord_values(runs, "c")
     fig = new_figure(2.6 * len(c_values) + 0.4, 2.5 * max(len(rows), 1) + 0.4)
     axes = fig.subplots(max(len(rows), 1), len(c_values), squeeze=False)

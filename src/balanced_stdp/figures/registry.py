@@ -1,32 +1,39 @@
 """The figure registry: every figure of the study, and the targets a config asks for.
 
-A :class:`FigureSpec` says how to draw a figure (its function and the aggregates it
-needs), how its targets expand (once per experiment, per experiment and plastic
-synapse, or once per study), its file-name template, report category and caption.
-:func:`figure_targets` turns the workflow config's ``figures:`` section into the
-table of :class:`FigureTarget` s — one per figure file stem — that the Snakemake
-workflow builds with one generic rule.
+A :class:`FigureSpec` says how to draw a figure (its function, named by module and
+function, and the aggregates it needs), how its targets expand (once per experiment, per
+experiment and plastic synapse, or once per study), its file-name template, report
+category, caption and the theory curves it draws. :func:`figure_targets` turns the
+workflow config's ``figures:`` section into the table of :class:`FigureTarget` s — one per
+figure file stem — that the Snakemake workflow builds with one generic rule.
 
-Adding a figure is one module with its draw and caption functions, one entry in
-:data:`FIGURES` and one line under ``figures:`` in the config. Renaming a figure's
-files (e.g. to the paper's numbering) is a change of its ``stem`` template.
+The registry applies the captions (:mod:`.captions`: the figure's text, then the
+parameters of the runs it was drawn from) and imports a figure's module only to draw it,
+so the workflow reads this table without loading a plotting library.
+
+Adding a figure is one module with its draw function, its caption text in
+:mod:`.captions`, one entry in :data:`FIGURES` and one line under ``figures:`` in the
+config. Renaming a figure's files (e.g. to the paper's numbering) is a change of its
+``stem`` template.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib
 import re
 import string
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import xarray as xr
-from matplotlib.figure import Figure
 
-from . import (balance, correlation_dependence, covariance_weight, hebbian_variants,
-               inhibitory_pair, inhibitory_scaling, istdp_manifold, kohonen_stability,
-               learning_windows, manifold, network_scaling, optogenetics, rate_weight,
-               statistics, timescale, transients, weight_dynamics)
+from ..selection import ExperimentData
+from . import captions
+from .captions import with_parameters
+
+if TYPE_CHECKING:                       # drawing imports matplotlib; the workflow never draws
+    from matplotlib.figure import Figure
 
 DATASET_INPUTS = ("runs", "theory", "finite_size")
 """Aggregates a figure can need: the experiment's runs, its theory and its finite-size
@@ -55,15 +62,6 @@ class Expansion(enum.Enum):
         return self.value[1]
 
 
-class ExperimentData(NamedTuple):
-    """The aggregates of one experiment a figure of roles draws from (None: not needed, or
-    the finite-size theory not computed)."""
-
-    runs: xr.Dataset | None
-    theory: xr.Dataset | None
-    finite_size: xr.Dataset | None = None
-
-
 @dataclasses.dataclass(frozen=True)
 class FigureSpec:
     """How one figure is drawn, where its targets come from and how it is reported.
@@ -72,11 +70,13 @@ class FigureSpec:
     ----------
     name : str
         The figure's key under ``figures:`` in the workflow config.
-    draw : callable
-        Figure function; called with the datasets of :attr:`inputs` as keyword
-        arguments (``runs=…, theory=…``) and, per plastic synapse, ``synapse=…``; a
-        figure of roles gets one :class:`ExperimentData` per role (``soft=…``), None
-        for an optional role the config leaves out.
+    draw : str or callable
+        Figure function, as ``"module.function"`` of this package (imported when the
+        figure is drawn) or the function itself; called with the datasets of
+        :attr:`inputs` as keyword arguments (``runs=…, theory=…``) and, per plastic
+        synapse, ``synapse=…``; a figure of roles gets one
+        :class:`~balanced_stdp.selection.ExperimentData` per role (``soft=…``), None for
+        an optional role the config leaves out.
     inputs : tuple of str
         Aggregates it needs (of every role's experiment), from :data:`DATASET_INPUTS`
         (empty: none).
@@ -84,9 +84,9 @@ class FigureSpec:
         How its targets expand.
     category : str
         Report category.
-    caption : callable
-        ``caption(runs)`` → caption text; ``runs`` is the runs aggregate the figure was
-        drawn from, or None for the parameter-free text.
+    caption : str or callable
+        The figure's caption text (:mod:`.captions`), to which :meth:`caption_text`
+        appends the parameters of the runs; or ``caption(runs)`` → the whole caption.
     stem : str
         File-name template (no extension) with exactly the placeholders of
         :attr:`expansion`, e.g. ``"balance_{experiment}"``.
@@ -94,17 +94,22 @@ class FigureSpec:
         For :attr:`Expansion.ROLES`: the experiments the config must name (``figures:
         {fig10_hebbian_variants: {classical: …, bounded: …, soft: …}}``) and those it
         may name.
+    theory_curves : mapping
+        Role → the theory curves (:func:`balanced_stdp.theory.curves.theory_curves`
+        requests) the figure draws from that role's theory aggregate; the workflow has
+        the role's experiment compute them.
     """
 
     name: str
-    draw: Callable[..., Figure]
+    draw: str | Callable[..., Figure]
     inputs: tuple[str, ...]
     expansion: Expansion
     category: str
-    caption: Callable[[xr.Dataset | None], str]
+    caption: str | Callable[[xr.Dataset | None], str]
     stem: str
     roles: tuple[str, ...] = ()
     optional_roles: tuple[str, ...] = ()
+    theory_curves: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         unknown = set(self.inputs) - set(DATASET_INPUTS)
@@ -117,6 +122,24 @@ class FigureSpec:
                              f"placeholders {sorted(self.expansion.placeholders)}")
         if (self.expansion is Expansion.ROLES) != bool(self.roles):
             raise ValueError(f"figure {self.name}: roles go with Expansion.ROLES only")
+        unknown = set(self.theory_curves) - {*self.roles, *self.optional_roles}
+        if unknown or (self.theory_curves and "theory" not in self.inputs):
+            raise ValueError(f"figure {self.name}: theory curves need the theory input and "
+                             f"one of its roles, got {sorted(self.theory_curves)}")
+
+    def draw_function(self) -> Callable[..., Figure]:
+        """The figure function (its module is imported here, with the plotting library)."""
+        if callable(self.draw):
+            return self.draw
+        module, function = self.draw.rsplit(".", 1)
+        return getattr(importlib.import_module(f"{__package__}.{module}"), function)
+
+    def caption_text(self, runs: xr.Dataset | None) -> str:
+        """The caption: what the figure shows and, given ``runs`` (the runs aggregate it
+        was drawn from), which parameters produced it."""
+        if callable(self.caption):
+            return self.caption(runs)
+        return with_parameters(self.caption, runs)
 
     def targets(self, selection, plastic_synapses_by_experiment: Mapping[str, Sequence[str]],
                 ) -> list["FigureTarget"]:
@@ -255,79 +278,93 @@ class FigureTarget:
             Input name of :meth:`inputs` → dataset; a missing one is passed as None.
         """
         spec = self.spec
+        draw = spec.draw_function()
         if self.roles:
             present = dict(self.roles)
-            return spec.draw(**{role: ExperimentData(datasets.get(f"{role}_runs"),
-                                                     datasets.get(f"{role}_theory"),
-                                                     datasets.get(f"{role}_finite_size"))
-                                if role in present else None
-                                for role in (*spec.roles, *spec.optional_roles)})
+            return draw(**{role: ExperimentData(datasets.get(f"{role}_runs"),
+                                                datasets.get(f"{role}_theory"),
+                                                datasets.get(f"{role}_finite_size"))
+                           if role in present else None
+                           for role in (*spec.roles, *spec.optional_roles)})
         options = {"synapse": self.synapse} if self.synapse else {}
-        return spec.draw(**{name: datasets.get(name) for name in spec.inputs}, **options)
+        return draw(**{name: datasets.get(name) for name in spec.inputs}, **options)
+
+    def theory_curves(self) -> dict[str, tuple[str, ...]]:
+        """Experiment → the theory curves this figure asks of its theory job."""
+        out: dict[str, tuple[str, ...]] = {}
+        for role, experiment in self.roles:
+            out[experiment] = (*out.get(experiment, ()), *self.spec.theory_curves.get(role, ()))
+        return out
 
 
 FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     # the paper's figures (spec §8), in its numbering
-    FigureSpec("fig01_network_scaling", network_scaling.plot_network_scaling,
-               WITH_FINITE_SIZE, Expansion.ROLES, "Network scaling", network_scaling.caption,
+    FigureSpec("fig01_network_scaling", "network_scaling.plot_network_scaling",
+               WITH_FINITE_SIZE, Expansion.ROLES, "Network scaling", captions.NETWORK_SCALING,
                stem="fig01_network_scaling", roles=("scaling",)),
-    FigureSpec("fig02_kohonen_stability", kohonen_stability.plot_kohonen_stability,
+    FigureSpec("fig02_kohonen_stability", "kohonen_stability.plot_kohonen_stability",
                WITH_FINITE_SIZE, Expansion.ROLES, "Kohonen stability",
-               kohonen_stability.caption, stem="fig02_kohonen_stability", roles=("sweep",),
-               optional_roles=("replicates", "initial_conditions")),
-    *(FigureSpec(stem, statistics.plot_statistics, WITH_FINITE_SIZE, Expansion.ROLES,
-                 "Network statistics", statistics.caption, stem=stem, roles=("main",))
+               captions.KOHONEN_STABILITY, stem="fig02_kohonen_stability", roles=("sweep",),
+               optional_roles=("replicates", "initial_conditions"),
+               theory_curves={"sweep": ("kohonen_stability",)}),
+    *(FigureSpec(stem, "statistics.plot_statistics", WITH_FINITE_SIZE, Expansion.ROLES,
+                 "Network statistics", captions.NETWORK_STATISTICS, stem=stem, roles=("main",))
       for stem in ("fig03_kohonen_statistics", "fig04_istdp_statistics",
                    "fig05_soft_hebbian_statistics")),
-    FigureSpec("fig06_optogenetics", optogenetics.plot_optogenetics, ("runs", "theory"),
-               Expansion.ROLES, "Optogenetic stimulation", optogenetics.caption,
+    FigureSpec("fig06_optogenetics", "optogenetics.plot_optogenetics", ("runs", "theory"),
+               Expansion.ROLES, "Optogenetic stimulation", captions.OPTOGENETICS,
                stem="fig06_optogenetics", roles=("stimulation",)),
-    FigureSpec("fig07_istdp_manifold", istdp_manifold.plot_istdp_manifold, WITH_FINITE_SIZE,
-               Expansion.ROLES, "iSTDP manifold", istdp_manifold.caption_fig07,
+    FigureSpec("fig07_istdp_manifold", "istdp_manifold.plot_istdp_manifold", WITH_FINITE_SIZE,
+               Expansion.ROLES, "iSTDP manifold", captions.ISTDP_MANIFOLD,
                stem="fig07_istdp_manifold", roles=("sweep",)),
-    FigureSpec("fig08a_manifold_correlated", istdp_manifold.plot_manifold_correlated,
+    FigureSpec("fig08a_manifold_correlated", "istdp_manifold.plot_manifold_correlated",
                ("runs", "theory"), Expansion.ROLES, "iSTDP manifold",
-               istdp_manifold.caption_fig08a, stem="fig08a_manifold_correlated",
+               captions.MANIFOLD_CORRELATED, stem="fig08a_manifold_correlated",
                roles=("sweep",)),
-    FigureSpec("fig08b_timescale_separation", timescale.plot_timescale_separation,
-               WITH_FINITE_SIZE, Expansion.ROLES, "Timescale separation", timescale.caption,
-               stem="fig08b_timescale_separation", roles=timescale.ROLES),
-    FigureSpec("fig09_learning_windows", learning_windows.plot_learning_windows, (),
-               Expansion.ONCE_PER_STUDY, "Learning windows", learning_windows.caption,
+    FigureSpec("fig08b_timescale_separation", "timescale.plot_timescale_separation",
+               WITH_FINITE_SIZE, Expansion.ROLES, "Timescale separation",
+               captions.TIMESCALE_SEPARATION, stem="fig08b_timescale_separation",
+               roles=("kohonen", "soft", "istdp")),
+    FigureSpec("fig09_learning_windows", "learning_windows.plot_learning_windows", (),
+               Expansion.ONCE_PER_STUDY, "Learning windows", captions.learning_windows_caption,
                stem="fig09_learning_windows"),
-    FigureSpec("fig10_hebbian_variants", hebbian_variants.plot_hebbian_variants,
+    FigureSpec("fig10_hebbian_variants", "hebbian_variants.plot_hebbian_variants",
                ("runs", "theory"), Expansion.ROLES, "Hebbian variants",
-               hebbian_variants.caption, stem="fig10_hebbian_variants",
-               roles=hebbian_variants.ROLES),
-    FigureSpec("fig11_mean_field_transients", transients.plot_transients, WITH_FINITE_SIZE,
-               Expansion.ROLES, "Mean-field transients", transients.caption,
-               stem="fig11_mean_field_transients", roles=transients.ROLES),
-    FigureSpec("fig12_inhibitory_pair", inhibitory_pair.plot_inhibitory_pair,
-               ("runs", "theory"), Expansion.ROLES, "EI + II iSTDP", inhibitory_pair.caption,
+               captions.HEBBIAN_VARIANTS, stem="fig10_hebbian_variants",
+               roles=("classical", "bounded", "soft")),
+    FigureSpec("fig11_mean_field_transients", "transients.plot_transients", WITH_FINITE_SIZE,
+               Expansion.ROLES, "Mean-field transients", captions.MEAN_FIELD_TRANSIENTS,
+               stem="fig11_mean_field_transients", roles=("soft", "kohonen", "istdp")),
+    FigureSpec("fig12_inhibitory_pair", "inhibitory_pair.plot_inhibitory_pair",
+               ("runs", "theory"), Expansion.ROLES, "EI + II iSTDP", captions.INHIBITORY_PAIR,
                stem="fig12_inhibitory_pair", roles=("variants",)),
     # beyond the paper's numbering
-    FigureSpec("figS1_correlation_dependence", correlation_dependence.plot_correlation_dependence,
-               ("runs", "finite_size"), Expansion.ROLES, "Correlation dependence",
-               correlation_dependence.caption, stem="figS1_correlation_dependence",
-               roles=correlation_dependence.ROLES),
-    FigureSpec("figS2_inhibitory_scaling", inhibitory_scaling.plot_inhibitory_scaling,
-               ("runs", "theory"), Expansion.ROLES, "Scaling with N", inhibitory_scaling.caption,
-               stem="figS2_inhibitory_scaling", roles=("istdp", "ei_ii")),
-    FigureSpec("figS3_covariance_vs_weight", covariance_weight.plot_covariance_vs_weight,
+    FigureSpec("figS1_correlation_dependence",
+               "correlation_dependence.plot_correlation_dependence", WITH_FINITE_SIZE,
+               Expansion.ROLES, "Correlation dependence", captions.CORRELATION_DEPENDENCE,
+               stem="figS1_correlation_dependence", roles=("kohonen", "soft"),
+               theory_curves={"kohonen": ("fixed_points:c",), "soft": ("fixed_points:c",)}),
+    FigureSpec("figS2_inhibitory_scaling", "inhibitory_scaling.plot_inhibitory_scaling",
+               ("runs", "theory"), Expansion.ROLES, "Scaling with N", captions.INHIBITORY_SCALING,
+               stem="figS2_inhibitory_scaling", roles=("istdp", "ei_ii"),
+               theory_curves={"istdp": ("fixed_points:N",), "ei_ii": ("fixed_points:N",)}),
+    FigureSpec("figS3_covariance_vs_weight", "covariance_weight.plot_covariance_vs_weight",
                ("runs", "theory"), Expansion.ROLES, "Covariances vs weight",
-               covariance_weight.caption, stem="figS3_covariance_vs_weight",
-               roles=("jee", "jei")),
+               captions.COVARIANCE_VS_WEIGHT, stem="figS3_covariance_vs_weight",
+               roles=("jee", "jei"),
+               theory_curves={"jee": ("count_statistics:weights.ee",),
+                              "jei": ("count_statistics:weights.ei",)}),
     # per-experiment diagnostics
-    FigureSpec("weight_dynamics", weight_dynamics.plot_weight_dynamics, WITH_FINITE_SIZE,
-               Expansion.PER_PLASTIC_SYNAPSE, "Weight dynamics", weight_dynamics.caption,
+    FigureSpec("weight_dynamics", "weight_dynamics.plot_weight_dynamics", WITH_FINITE_SIZE,
+               Expansion.PER_PLASTIC_SYNAPSE, "Weight dynamics", captions.WEIGHT_DYNAMICS,
                stem="weight_dynamics_{experiment}_{synapse}"),
-    FigureSpec("balance", balance.plot_balance, ("runs", "theory"), Expansion.PER_EXPERIMENT,
-               "Balance", balance.caption, stem="balance_{experiment}"),
-    FigureSpec("rate_weight_correlation", rate_weight.plot_rate_weight_correlation, ("runs",),
-               Expansion.PER_EXPERIMENT, "Rate-weight correlation", rate_weight.caption,
-               stem="rate_weight_correlation_{experiment}"),
-    FigureSpec("weight_manifold", manifold.plot_weight_manifold, ("runs", "theory"),
-               Expansion.PER_EXPERIMENT, "Weight manifold", manifold.caption,
+    FigureSpec("balance", "balance.plot_balance", ("runs", "theory"), Expansion.PER_EXPERIMENT,
+               "Balance", captions.BALANCE, stem="balance_{experiment}"),
+    FigureSpec("rate_weight_correlation", "rate_weight.plot_rate_weight_correlation", ("runs",),
+               Expansion.PER_EXPERIMENT, "Rate-weight correlation",
+               captions.RATE_WEIGHT_CORRELATION, stem="rate_weight_correlation_{experiment}"),
+    FigureSpec("weight_manifold", "manifold.plot_weight_manifold", ("runs", "theory"),
+               Expansion.PER_EXPERIMENT, "Weight manifold", captions.WEIGHT_MANIFOLD,
                stem="weight_manifold_{experiment}"),
 )}
 """Every figure of the study, by its name under ``figures:`` in the workflow config."""
@@ -350,7 +387,7 @@ def figure_spec(name: str) -> FigureSpec:
 def caption_for(name: str, runs: xr.Dataset | None) -> str:
     """Caption of figure ``name``: what it shows and, given ``runs``, which parameters
     produced it (read from the run configs stored in the aggregate)."""
-    return figure_spec(name).caption(runs)
+    return figure_spec(name).caption_text(runs)
 
 
 def figure_targets(figures_config: Mapping[str, Any],

@@ -10,25 +10,19 @@ theory) and Fig 5 (soft Hebbian): it reads the c = 0 runs of the experiment of i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from ..aggregate import final_values
-from .captions import with_parameters
-from .common import (coord_values, divergence, ensure_swept, plot_finite_size, run_configs,
-                     theory_at)
-from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed,
-                     fixed_point, fixed_point_rates, main_synapse, mark_value, pooled,
+from ..estimators import final_values
+from ..selection import ExperimentData, divergence, ensure_swept, run_configs, theory_at
+from .facets import coord_values
+from .labels import SYNAPSE_AXIS_LABELS, final_label, rule_name
+from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed, fixed_point,
+                     fixed_point_rates, main_synapse, mark_value, plot_finite_size, pooled,
                      theory_name)
-from .style import (POPULATION_COLORS, SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, figure_legend,
-                    final_label, new_figure, no_data, rule_name, styled)
+from .style import POPULATION_COLORS, SYNAPSE_COLORS, figure_legend, new_figure, no_data, styled
 
-if TYPE_CHECKING:                     # the registry imports this module
-    from .registry import ExperimentData
 
 KS_FRACTION = 0.4
 """The KS test compares the sampled weights at this fraction of the run (the paper's
@@ -39,26 +33,6 @@ RASTER_C_EXTRA = 0.1
 
 PAIR_TYPES = ("ee", "ei", "ii")
 """Pooled count-covariance pair types (coloured like the synapse types)."""
-
-CAPTION = (
-    "Statistics of the plastic network at c = 0 (spec §8 Figs 3–5). Raster: the last 1 s "
-    "of one run, all neurons (E blue, I red); when the experiment has c = 0.1, its raster "
-    "beside it. Weights: up to 100 sampled synapses of one seed (thin), the simulated mean "
-    "over seeds (black) and the mean-field ODE (orange dashed; Δ-corrected theory, spec "
-    "§6.6, where the legend says so), with the stable fixed point j* dotted grey. Final "
-    "weight histogram of the sampled synapses (seeds pooled) with its mean (black) and j* "
-    "(dashed). Rate histograms of all neurons over (T/2, T] with their means (black) and "
-    "the theory rates at j* (dashed). Sampled off-diagonal spike-count covariances and "
-    "correlations (T_win = 250 ms) per pair type with the leading-order theory means of "
-    "spec §6.2 (dashed) and the simulated means (solid). Mean input to E neurons: E+X "
-    "(blue), I (red), total (black). KS: empirical CDFs of the sampled weights at 40 % of "
-    "T (the reduced-scale stand-in for the paper's record 40000) and at the end, with the "
-    "two-sample KS statistic and p-value (scipy.stats.ks_2samp).")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_statistics`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 @styled

@@ -16,39 +16,19 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..aggregate import running_mean
 from ..contract import SYNAPSE_TYPES, dimension_name
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     plastic_synapses, plot_finite_size, select, theory_at)
-from .style import (DIVERGED_COLOR, FINITE_SIZE_STYLE, SYNAPSE_AXIS_LABELS, THEORY_STYLE,
-                    TIME_LABEL, format_value, new_figure, no_data, rule_name, styled)
+from ..estimators import running_mean
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
+from .facets import coord_values
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value, rule_name
+from .panels import annotate_divergence, plot_finite_size
+from .style import DIVERGED_COLOR, FINITE_SIZE_STYLE, THEORY_STYLE, new_figure, no_data, styled
 
 LATE_FRACTION = 0.25
 """The late window: the last quarter of the run, over which sim and theory are compared."""
 HOLDS_BELOW = 0.05
 """Relative deviation under which the theory is said to hold."""
 ROLES = ("kohonen", "soft", "istdp")
-
-CAPTION = (
-    "Fig 8 candidate — timescale separation (spec §6.9). Top: mean plastic weight over "
-    "time for each learning rate η (colour; η₀ for iSTDP), simulation (solid) against "
-    "the mean-field ODE at the same η (dashed, leading order). Middle: the largest η on "
-    "its own axis. Bottom: relative deviation (sim − theory)/|theory| of the mean over "
-    "the last quarter of the run, per η, printed; the grey band marks ±5 %, beyond "
-    "which the theory is said to stop holding; a run stopped by the divergence guard is "
-    "marked there (red cross, no late mean) and on its time axis. The ODE is the leading-order theory, so "
-    "finite-size rate offsets (spec §6.6) bias every η alike; a breakdown of timescale "
-    "separation shows as a deviation that changes with η. The authors' Kohonen mean weight at η = 1 "
-    "falls to 0 within seconds because their code treats an exactly-zero weight as no "
-    "synapse (the post-spike update J ← J(1 − η) sets it to 0); this simulator keeps an "
-    "explicit synapse mask, so the η = 1 mean fluctuates near the fixed point instead "
-    "(spec §2.5, §10).")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_timescale_separation`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 def learning_rate_dim(runs: xr.Dataset) -> tuple[str, str]:
@@ -91,14 +71,14 @@ def _draw_rule(axes, role, data, color_of) -> None:
     runs, theory = ensure_swept(data.runs), data.theory
     dim, synapse = learning_rate_dim(runs)
     rule = coord_values(runs, "rule")[0]
-    if synapse not in plastic_synapses(runs, rule):
+    if synapse not in rule_synapses(runs, rule):
         raise ValueError(f"role {role}: {synapse} is not plastic under {rule}")
     etas = sorted(float(e) for e in coord_values(runs, dim))
     deviations, diverged, finite_drawn = [], [], False
     for eta in etas:
         key = {"rule": rule, "c": coord_values(runs, "c")[0], dim: eta}
         targets = [ax_all] if eta != etas[-1] else [ax_largest]
-        da = select(runs, "mean_weight", key, synapse=synapse)
+        da = at_point(runs, "mean_weight", key, synapse=synapse)
         ode = theory_at(theory, "mean_weight", key, synapse=synapse)
         mean = running_mean(by_seed(da, "time"))[0] if da is not None else None
         for ax in targets:

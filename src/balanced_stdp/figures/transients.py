@@ -7,40 +7,21 @@ is drawn thin for comparison.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, running_mean, seed_statistics
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, ensure_swept,
-                     plot_finite_size, select, theory_at)
-from .panels import THEORY_COLOR, fixed_point, main_synapse, theory_name
-from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_AXIS_LABELS,
-                    TIME_LABEL, figure_legend, new_figure, no_data, rule_name, styled)
+from ..estimators import final_values, running_mean, seed_statistics
+from ..selection import ExperimentData, at_point, by_seed, divergence, theory_at
+from .facets import coord_values
+from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, rule_name
+from .panels import (THEORY_COLOR, annotate_divergence, draw_per_role, fixed_point, main_synapse,
+                     plot_finite_size, theory_name)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, figure_legend, new_figure, no_data,
+                    styled)
 
-if TYPE_CHECKING:                     # the registry imports this module
-    from .registry import ExperimentData
 
 ROLES = ("soft", "kohonen", "istdp")
 """Panels, left to right."""
-
-CAPTION = (
-    "Mean-field ODE against simulation (spec §8 Fig 11), c = 0: black, the mean plastic "
-    "weight averaged over seeds with a grey ±1 s.d. band; orange dashed, the mean-field "
-    "ODE of spec §6.4 (leading order for soft Hebbian and Kohonen; for iSTDP with the "
-    "finite-size correction Δ of spec §6.6 measured in each run); dotted grey, the theory's "
-    "fixed point; thin grey (iSTDP), the leading-order fixed point; magenta dash-dot, the "
-    "finite-size theory's trajectory where it is computed. Each panel prints the "
-    "final simulated mean (mean ± s.d. over seeds of the last snapshot) and the fixed "
-    "points.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_transients`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
 
 
 @styled
@@ -63,12 +44,9 @@ def plot_transients(soft: "ExperimentData", kohonen: "ExperimentData",
     """
     fig = new_figure(11.0, 3.6)
     axes = fig.subplots(1, len(ROLES), squeeze=False)[0]
-    for ax, role, data in zip(axes, ROLES, (soft, kohonen, istdp)):
-        ax.set_gid(f"transient|{role}")
-        if data is None or data.runs is None:
-            no_data(ax)
-            continue
-        _draw_transient(ax, ensure_swept(data.runs), data.theory, data.finite_size)
+    draw_per_role(axes, ROLES, (soft, kohonen, istdp), "transient|{role}",
+                  lambda ax, runs, data: _draw_transient(ax, runs, data.theory,
+                                                         data.finite_size))
     fig.suptitle("Mean plastic weight: simulation (c = 0) vs mean-field ODE")
     figure_legend(fig, max_columns=4)
     return fig
@@ -79,7 +57,7 @@ def _draw_transient(ax, runs, theory, finite_size=None) -> None:
     key = {"rule": rule, "c": min(coord_values(runs, "c"), key=abs)}
     synapse = main_synapse(runs, rule)
     ax.set_title(f"{rule_name(rule)} ({synapse.upper()}), c = {key['c']:g}")
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+    mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
     if mean_weight is None:
         no_data(ax)
         return

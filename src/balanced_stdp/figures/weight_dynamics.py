@@ -7,36 +7,22 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..aggregate import final_values, running_mean, seed_statistics
 from ..contract import SYNAPSE_TYPES
-from .captions import with_parameters
-from .common import (annotate_divergence, by_seed, coord_values, divergence, divergence_text,
-                     ensure_swept, facet_gid, facet_label, facets, plastic_synapses,
-                     plot_finite_size, select, theory_at)
-from .panels import theory_name
-from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE,
-                    SYNAPSE_AXIS_LABELS, SYNAPSE_COLORS, THEORY_STYLE, TIME_LABEL, common_limits,
-                    figure_legend, final_label, format_value, new_figure, no_data, styled)
+from ..estimators import final_values, seed_statistics
+from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
+from .facets import coord_values, facet_gid, facet_label, facets
+from .labels import final_label, format_value
+from .panels import (TraceStyle, divergence_text, draw_weight_traces, plot_finite_size,
+                     theory_name)
+from .style import (DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, common_limits, figure_legend,
+                    new_figure, no_data, styled)
 
-N_SAMPLED_TRACES = 5
-"""Sampled synapses drawn as thin traces per panel (first running seed)."""
-
-CAPTION = (
-    "Mean plastic weight over time for each plasticity rule (rows) and input correlation "
-    "c (columns): black, mean over seeds of the mean unscaled weight j over all existing "
-    "synapses, with a grey ±1 s.d. band over seeds; thin coloured lines, a few sampled "
-    "synapses of one seed; dashed, the mean-field ODE trajectory (spec §6.4; leading order "
-    "or Δ-corrected, as labelled); dotted grey, its fixed point; magenta dash-dot, the "
-    "finite-size theory's trajectory and fixed point where it is computed. Last column: "
-    "final mean weight (last snapshot) against c, mean ± s.d. over seeds (points), and the "
-    "theoretical fixed points (dashed; finite-size: dash-dot). Runs stopped by "
-    "the divergence guard are marked with a red dotted line and listed, and left out of "
-    "the final values.")
-
-
-def caption(runs: xr.Dataset | None) -> str:
-    """Caption of :func:`plot_weight_dynamics`, with the parameters of ``runs``."""
-    return with_parameters(CAPTION, runs)
+TRACES = TraceStyle(n_traces=5, linewidth=0.5, alpha=0.55, label="sampled synapses",
+                    mean_label="simulation (seed mean)", sd_band=True,
+                    ode_style=tuple(THEORY_STYLE.items()), ode_label="mean-field ODE ({theory})",
+                    fixed_point_label="fixed point ({theory})", stable_fixed_point_only=False)
+"""Per panel: five sampled synapses (first running seed), the seed mean with its ±1 s.d.
+band, the ODE in the synapse colour and the theory's fixed point, stable or not."""
 
 
 @styled
@@ -75,7 +61,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
     runs = ensure_swept(runs)
     rows = facets(runs, skip=("c", "seed"))
     # Rows of rules under which this synapse type is not plastic show flat lines only.
-    rows = [row for row in rows if synapse in plastic_synapses(runs, row["rule"])] or rows
+    rows = [row for row in rows if synapse in rule_synapses(runs, row["rule"])] or rows
     c_values = coord_values(runs, "c")
     color = SYNAPSE_COLORS[synapse]
     n_cols = len(c_values) + 1
@@ -88,62 +74,14 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
             key = {**row, "c": c}
             ax.set_gid(facet_gid(key))
             ax.set_title(f"{facet_label(row)}, c = {format_value(c)}")
-            if _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size):
+            if draw_weight_traces(ax, runs, theory, key, synapse, TRACES,
+                                  finite_size=finite_size):
                 drawn.append(ax)
-                ax.set_xlabel(TIME_LABEL)
-                ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
         common_limits(drawn, "y")
         _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color, finite_size)
     fig.suptitle(f"Mean {synapse.upper()} weight: simulation vs mean-field theory")
     figure_legend(fig, max_columns=min(4, n_cols))
     return fig
-
-
-def _draw_weight_panel(ax, runs, theory, key, synapse, color, finite_size=None) -> bool:
-    mean_weight = select(runs, "mean_weight", key, synapse=synapse)
-    if mean_weight is None:
-        no_data(ax)
-        return False
-    values = by_seed(mean_weight, "time")
-    time_s = mean_weight["time"].values
-    if not np.isfinite(values).any():
-        no_data(ax)
-        return False
-    mean, sd, _ = running_mean(values)
-    ok = np.isfinite(mean)
-    band = ok & np.isfinite(sd)
-    if band.any():
-        ax.fill_between(time_s[band], (mean - sd)[band], (mean + sd)[band], color="0.6",
-                        alpha=0.35, linewidth=0, label="±1 s.d. over seeds", gid="sim-sd")
-    sampled = select(runs, "sampled_weight", key, synapse=synapse)
-    if sampled is not None:
-        traces = by_seed(sampled, "sample", "time")
-        present = np.flatnonzero(np.isfinite(traces).any(axis=(1, 2)))
-        if present.size:
-            seed_traces = traces[present[0]]
-            seed_traces = seed_traces[np.isfinite(seed_traces).any(axis=1)][:N_SAMPLED_TRACES]
-            for k, trace in enumerate(seed_traces):
-                finite = np.isfinite(trace)
-                ax.plot(time_s[finite], trace[finite], color=color, linewidth=0.5, alpha=0.55,
-                        gid="sampled-trace",
-                        label="sampled synapses" if k == 0 else "_nolegend_")
-    ax.plot(time_s[ok], mean[ok], color="black", linewidth=1.4, label="simulation (seed mean)",
-            gid="sim-mean")
-    ode = theory_at(theory, "mean_weight", key, synapse=synapse)
-    if ode is not None:
-        ax.plot(ode["time"].values, ode.values, color=color,
-                label=f"mean-field ODE ({theory_name(theory)})", gid="theory-ode",
-                **THEORY_STYLE)
-    fixed = theory_at(theory, "fixed_point_weight", key, synapse=synapse)
-    if fixed is not None:
-        ax.axhline(float(fixed), label=f"fixed point ({theory_name(theory)})",
-                   gid="theory-fixed-point", **FIXED_POINT_STYLE)
-    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
-    plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
-                     label="finite-size fixed point", gid="finite-size-fixed-point",
-                     style=FINITE_SIZE_FIXED_POINT)
-    annotate_divergence(ax, *divergence(runs, key))
-    return True
 
 
 def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_size=None):
@@ -152,7 +90,7 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
     means, sds, excluded = [], [], []
     for c in c_values:
         key = {**row, "c": c}
-        mean_weight = select(runs, "mean_weight", key, synapse=synapse)
+        mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
         seeds, flags, times = divergence(runs, key)
         if mean_weight is None:
             means.append(np.nan)

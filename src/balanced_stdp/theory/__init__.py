@@ -2,17 +2,28 @@
 
 Submodules:
 
-* :mod:`.network` — populations, weight matrices, balanced rates (§6.1, §6.10);
+* :mod:`.mean_field_network` — populations, weight matrices, balanced rates (§6.1, §6.10);
 * :mod:`.covariance` — cross-spectra, count covariances, kernel integrals K, K⁺, K⁻ (§6.2–6.3);
 * :mod:`.dynamics` — mean-field weight ODEs for every rule via
   ``RuleDescription.mean_drift``, fixed points, Jacobians, saddle-nodes (§6.4–6.5, §6.9);
-* :mod:`.finite_size` — Δ correction and rate–weight covariances from a run (§6.6–6.7);
+* :mod:`.measured_corrections` — Δ correction and rate–weight covariances measured from a
+  run (§6.6–6.7);
 * :mod:`.prediction` — :func:`predict`, :func:`predict_from_simulation` and
   :func:`parameter_sweep`, returning datasets aligned with the simulator's;
 * :mod:`.transfer` — the EIF transfer function under synaptic shot noise, measured on
   Poisson-driven model neurons;
-* :mod:`.finite_size_theory` — the finite-size theory (beyond the paper): O(1) net input,
-  rate heterogeneity and class-resolved weight dynamics (:func:`predict_finite_size`).
+* :mod:`.bifurcation`, :mod:`.count_sweep` — fixed-point branches and saddle-nodes of
+  one-weight models; count statistics along a config key;
+* :mod:`.curves` — those, and fixed points, dense in a config key: the theory curves an
+  experiment's figures draw;
+* :mod:`.finite_size_model` — the finite-size theory (beyond the paper): O(1) net input,
+  rate heterogeneity and class-resolved weight dynamics; :mod:`.finite_size_prediction`
+  its datasets (:func:`predict_finite_size`).
+
+They build on each other in layers (each imports only from those before it; checked by
+``lint-imports``): mean_field_network, transfer ← covariance ← dynamics ← bifurcation,
+count_sweep, measured_corrections ← prediction, finite_size_model ← curves,
+finite_size_prediction.
 
 Usage::
 
@@ -22,13 +33,13 @@ Usage::
     finite = theory.predict_finite_size(config)         # finite-size theory
 """
 
+from .bifurcation import fixed_point_branches, saddle_node
 from .covariance import (count_covariance, count_covariance_closed_form, kernel_integrals,
                          network_cross_spectrum, network_kernel_integrals)
-from .bifurcation import fixed_point_branches, saddle_node
 from .dynamics import FixedPoint, MeanFieldModel, Trajectory
-from .finite_size import excitatory_gain, measure
-from .finite_size_theory import predict_finite_size, predict_finite_size_point
-from .network import Network, NoBalancedStateError
+from .finite_size_prediction import predict_finite_size, predict_finite_size_point
+from .mean_field_network import Network, NoBalancedStateError
+from .measured_corrections import excitatory_gain, measure
 from .prediction import (DivergedRunError, check_converged, parameter_sweep, predict,
                          predict_from_simulation, predict_point)
 

@@ -15,7 +15,7 @@ from scipy import optimize
 
 from ..contract import dimension_name
 from .dynamics import MeanFieldModel
-from .network import NoBalancedStateError
+from .mean_field_network import NoBalancedStateError
 
 def _with_value(config: dict, key: str, value) -> dict:
     from ..config import with_dotted

@@ -20,7 +20,7 @@ import xarray as xr
 from ..config import resolve_config, with_dotted
 from ..contract import dimension_name
 from .covariance import count_covariance
-from .network import Network, NoBalancedStateError
+from .mean_field_network import Network, NoBalancedStateError
 
 
 def count_statistics(config: dict, weights: np.ndarray | None = None,

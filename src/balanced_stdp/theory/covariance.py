@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from .network import Network
+from .mean_field_network import Network
 
 # Log-spaced Gauss–Legendre quadrature of the kernel integrals over ω ∈ [Ω_LO, Ω_HI].
 # Below Ω_LO the integrand is constant to O(Ω_LO τ) and is added as a rectangle. Above

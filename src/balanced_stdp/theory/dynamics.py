@@ -26,7 +26,7 @@ from scipy import integrate, optimize
 
 from ..plasticity import RuleDescription, build_rule
 from .covariance import network_kernel_integrals
-from .network import Network, NoBalancedStateError
+from .mean_field_network import Network, NoBalancedStateError
 
 MAX_RATE_KHZ = 1.0
 """Rates above this (1000 Hz) mean the balanced state has been lost (trajectories stop)."""

@@ -20,13 +20,14 @@ import copy
 import numpy as np
 import xarray as xr
 
-from ..config import with_dotted, config_to_json, resolve_config, rule_label
+from ..config import config_to_json, resolve_config, with_dotted
 from ..contract import (SYNAPSE_TYPES, THEORY_KIND, RecordGrid, add_swept_dims, coordinates,
-                        dimension_name, provenance, squeeze_swept, swept_values, variable)
-from . import finite_size
+                        dimension_name, provenance, rule_label, squeeze_swept, swept_values,
+                        variable)
+from . import measured_corrections
 from .covariance import count_covariance, network_kernel_integrals
 from .dynamics import FixedPoint, MeanFieldModel
-from .network import Network, NoBalancedStateError
+from .mean_field_network import Network, NoBalancedStateError
 
 # ------------------------------------------------------------------ layout helpers
 # Dataset labels and the pooling of the network's groups into them come from the data
@@ -85,7 +86,7 @@ def predict(config: dict, delta=None, excitatory_gain_khz_per_mv_ms: float | Non
         zero (leading order) by default. See :func:`predict_from_simulation`.
     excitatory_gain_khz_per_mv_ms : float, optional
         E f–I gain regularising the three-population E1−E2 mode (see
-        :mod:`balanced_stdp.theory.network`); ignored for two populations.
+        :mod:`balanced_stdp.theory.mean_field_network`); ignored for two populations.
     shared_input_kernels : bool
         Include the O(1/N) shared-input term in K (off: the authors' convention).
 
@@ -267,7 +268,7 @@ def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
         Include the O(1/N) shared-input term in K.
     net_input : bool
         Use the net-input variant of Δ ([derived here], see
-        :mod:`balanced_stdp.theory.finite_size`); default: the spec's Δ.
+        :mod:`balanced_stdp.theory.measured_corrections`); default: the spec's Δ.
 
     Raises
     ------
@@ -275,10 +276,10 @@ def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
         If the divergence guard stopped the run (it has no steady state to measure).
     """
     check_converged(run)
-    config = finite_size.run_config(run)
-    measurement = finite_size.measure(run, net_input=net_input)
+    config = measured_corrections.run_config(run)
+    measurement = measured_corrections.measure(run, net_input=net_input)
     network = Network.from_config(config)
-    gain = finite_size.excitatory_gain(run) if network.n_populations == 3 else None
+    gain = measured_corrections.excitatory_gain(run) if network.n_populations == 3 else None
     if gain is not None and not gain > 0:
         gain = None
     ds = predict(config, measurement.delta, gain, shared_input_kernels)
@@ -301,7 +302,7 @@ def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
     add("measured_mean_input", measured)
     add("mean_field_input", mean_field)
     add("input_difference", measured - mean_field)
-    cov_input = finite_size.rate_weight_covariance_input(run)
+    cov_input = measured_corrections.rate_weight_covariance_input(run)
     add("rate_weight_cov_input", np.array([cov_input.get(p, np.nan)
                                            for p in ds["population"].values]))
     manifold = np.full(ds.sizes["synapse"], np.nan)
@@ -311,7 +312,7 @@ def predict_from_simulation(run: xr.Dataset, shared_input_kernels: bool = False,
             if synapse in config["plasticity"] and leading.label != "none":
                 (post,), (pre,) = net.layout.synapses[synapse]
                 cov = float(squeezed["final_weight_rate_cov"].sel(synapse=synapse))
-                manifold[k] = finite_size.manifold_weight(
+                manifold[k] = measured_corrections.manifold_weight(
                     leading.block_weights[post, pre], cov, 1000.0 * leading.rates_khz[pre])
     add("manifold_weight", manifold)
     ds.attrs["delta_source"] = ("measured from the simulation run: " + (

@@ -1,6 +1,6 @@
 """The EIF neuron's transfer function under the network's synaptic shot noise.
 
-The finite-size theory (:mod:`balanced_stdp.theory.finite_size_theory`) needs the
+The finite-size theory (:mod:`balanced_stdp.theory.finite_size_model`) needs the
 firing rate r = φ_a(u) of a neuron of population a whose time-averaged total input
 current is u (mV/ms), under the input fluctuations the network gives it.
 

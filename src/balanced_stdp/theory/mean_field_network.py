@@ -52,7 +52,7 @@ DEFAULT_EXCITATORY_GAIN_KHZ_PER_MV_MS = 0.01
 difference mode of the three-population model when no simulation is available.
 Order of magnitude of the EIF gain at 5–10 Hz under the balanced-state input noise
 (σ_V ≈ 10 mV): a few-mV/ms current change moves the rate by tens of Hz.
-:func:`balanced_stdp.theory.finite_size.excitatory_gain` measures it from a run."""
+:func:`balanced_stdp.theory.measured_corrections.excitatory_gain` measures it from a run."""
 
 SINGULAR_TOLERANCE = 1e-10
 """Relative smallest singular value below which a balance matrix counts as singular."""

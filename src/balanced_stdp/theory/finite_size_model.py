@@ -52,6 +52,7 @@ trend has the simulated sign.
 No quantity is fitted to simulations: the inputs are the run config only. Scope:
 two-population networks (E, I) with any of the rules; the three-population
 optogenetic network falls back to the leading order (``theory_status`` says so).
+The datasets of the theory are :mod:`.finite_size_prediction`.
 """
 
 from __future__ import annotations
@@ -61,15 +62,13 @@ import dataclasses
 import math
 
 import numpy as np
-import xarray as xr
 from scipy import optimize
 from scipy.stats import norm
 
 from ..config import resolve_config
-from ..contract import RecordGrid, swept_values
 from .covariance import external_cross_spectrum, network_kernel_integrals, synaptic_filter
 from .dynamics import MeanFieldModel
-from .network import Network, NoBalancedStateError
+from .mean_field_network import Network, NoBalancedStateError
 from .transfer import InputNoise, MembraneParameters, TransferFunction, effective_charge_factors
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -572,212 +571,3 @@ class FiniteSizeModel:
         for w, d in zip(weights, drift):
             speed = max(speed, float(np.max(np.abs(d) / np.maximum(np.abs(w), 1.0))))
         return float(min(max(0.1 / speed, duration_ms / 400.0), 5000.0))
-
-
-# ---------------------------------------------------------------------- datasets
-def _class_quantiles(values: np.ndarray, quantiles=QUANTILES) -> np.ndarray:
-    """Quantiles of equally weighted class values (each class a 1/n probability mass)."""
-    flat = np.sort(np.ravel(values))
-    positions = (np.arange(flat.size) + 0.5) / flat.size
-    return np.interp(quantiles, positions, flat)
-
-
-def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Dataset:
-    """Finite-size theory of one run config, as a dataset aligned with the leading order's.
-
-    Parameters
-    ----------
-    config : dict
-        Run config (resolved here). Nothing is read from simulations.
-    n_classes : int
-        Neuron classes per population.
-
-    Returns
-    -------
-    xarray.Dataset
-        The variables of :func:`balanced_stdp.theory.predict` with the finite-size values
-        of ``mean_weight``, ``population_rate`` (trajectory), ``balanced_rate`` (at the
-        initial weights), ``fixed_point_weight``/``fixed_point_rate`` (the dynamics
-        continued from the trajectory's end until the class weights stop moving, at most
-        10 T, then Newton sweeps for rules with a restoring root; for iSTDP the point of
-        its manifold reached), ``relaxation_time_s`` (1/e time of
-        the mean-weight trajectory, :func:`balanced_stdp.agreement.relaxation_time`),
-        ``spike_count_cov`` and
-        ``spike_count_corr`` (spec §6.2 closed forms at the finite-size rates), plus
-        ``rate_quantile``, ``rate_sd``, ``final_weight_quantile``, ``net_input`` and
-        ``quenched_input_sd``. Stability labels are the leading order's (attribute
-        ``stability_source``). Attribute ``theory_order = "finite_size"``.
-
-    Raises
-    ------
-    FiniteSizeUnsupported
-        For the three-population (optogenetic) network.
-    """
-    from .covariance import count_covariance_closed_form
-    from .prediction import _var, predict
-
-    config = resolve_config(copy.deepcopy(config))
-    model = FiniteSizeModel(config, n_classes)
-    leading = predict(config)
-    net = model.network
-    layout = net.layout
-    times_s = RecordGrid.from_config(config).times_s()
-    initial_state = model.solve_rates(model.initial_class_weights())
-    run = model.trajectory(1000.0 * times_s)
-    lost = run["balance_lost_ms"]
-    end_weights, end_state = run["class_weights"], run["state"]
-    converged = False
-    if model.blocks and not math.isfinite(lost):
-        try:
-            settled, settled_state = model.settle(end_weights, end_state,
-                                                  10.0 * 1000.0 * times_s[-1])
-            fp_weights, fp_state, converged = model.fixed_point(settled, settled_state)
-        except NoBalancedStateError:
-            fp_weights, fp_state = end_weights, end_state
-            fp_weights = [np.full_like(w, np.nan) for w in fp_weights]
-    else:
-        fp_weights, fp_state = end_weights, end_state
-        if math.isfinite(lost):           # no finite-size state to continue from
-            fp_weights = [np.full_like(w, np.nan) for w in fp_weights]
-
-    def full(block_values, base):
-        weights = base.copy()
-        for value, blk in zip(block_values, model.blocks):
-            weights[blk.post, blk.pre] = value
-        return weights
-
-    n_t = times_s.size
-    block_traj = np.repeat(net.initial_weights[None], n_t, axis=0)
-    for k, blk in enumerate(model.blocks):
-        block_traj[:, blk.post, blk.pre] = run["weights"][:, k]
-    if math.isfinite(lost):
-        block_traj[times_s * 1000.0 > lost] = np.nan
-    fp_block = full([w.mean() for w in fp_weights], net.initial_weights)
-    final_rates = end_state.mean_rates if not math.isfinite(lost) else np.full(2, np.nan)
-    window_s = config["recording"]["covariance_window_s"]
-    window_ms = 1000.0 * window_s
-    cov = count_covariance_closed_form(
-        final_rates, net.correlation, float(net.external_rates()[0]), window_ms,
-        net.n_neurons, float(net.layer_fractions[0]))
-    cov_values = layout.pool_pairs(cov)
-    variance = window_ms * final_rates
-    corr_values = cov_values / layout.pool_pairs(np.sqrt(np.outer(variance, variance)))
-    quantile_rates = np.stack([_class_quantiles(end_state.class_rates[a])
-                               for a in range(2)]) * 1000.0
-    weight_quantiles = np.empty((len(layout.synapses), len(QUANTILES)))
-    static_blocks = layout.pool_synapses(net.initial_weights)
-    for s_index, value in enumerate(static_blocks):
-        weight_quantiles[s_index] = value
-    for w, blk in zip(end_weights, model.blocks):
-        weight_quantiles[list(layout.synapses).index(blk.label)] = _class_quantiles(w)
-    if math.isfinite(lost):
-        weight_quantiles[:] = np.nan
-        quantile_rates[:] = np.nan
-    # the agreement tables' estimator, so theory and simulation are measured alike
-    from ..agreement import relaxation_time
-    relax = relaxation_time(times_s, run["weights"][:, 0]) if model.blocks else math.nan
-
-    ds = leading.copy()
-    values = {
-        "mean_weight": layout.pool_synapses(block_traj),
-        "population_rate": 1000.0 * layout.pool_populations(run["rates"]).T,
-        "balanced_rate": 1000.0 * layout.pool_populations(initial_state.mean_rates),
-        "fixed_point_weight": layout.pool_synapses(fp_block),
-        "fixed_point_rate": 1000.0 * layout.pool_populations(fp_state.mean_rates),
-        "relaxation_time_s": relax,
-        "spike_count_cov": cov_values,
-        "spike_count_corr": corr_values,
-        "balance_lost_at_s": lost / 1000.0,
-    }
-    swept = {d: ds[d].values for d in swept_values(config)}
-    for name, data in values.items():
-        template = ds[name]
-        data = np.asarray(data, dtype=float)
-        core = template.transpose(*swept, ...).shape[len(swept):]
-        ds[name] = template.transpose(*swept, ...).copy(
-            data=data.reshape((1,) * len(swept) + core))
-    ds = _with_distributions(ds, config, {
-        "rate_quantile": quantile_rates,
-        "rate_sd": 1000.0 * end_state.rate_sd,
-        "final_weight_quantile": weight_quantiles,
-        "net_input": end_state.mean_input,
-        "quenched_input_sd": end_state.quenched_sd,
-    })
-    ds = ds.transpose(*swept, ...)
-    ds.attrs.update({
-        "theory_order": "finite_size",
-        "stability_source": "leading order (spec 6.5); the finite-size fixed point "
-                            + ("converged" if converged else "is the end of the trajectory"),
-        "finite_size_classes": int(n_classes),
-        "finite_size_method": "EIF transfer function measured on Poisson-driven model "
-                              "neurons; quenched input heterogeneity; class-resolved weights "
-                              "(balanced_stdp.theory.finite_size_theory)",
-        "transfer_function_measurements": int(model.transfer_measurements),
-    })
-    return ds
-
-
-def _with_distributions(ds: xr.Dataset, config: dict, values: dict | None) -> xr.Dataset:
-    """Add the finite-size theory's own variables (NaN where ``values`` is None, so every
-    finite-size dataset has the same variables and combines with the others)."""
-    from .prediction import _var
-
-    swept = {d: ds[d].values for d in swept_values(config)}
-    shapes = {"rate_quantile": ("population", "quantile"), "rate_sd": ("population",),
-              "final_weight_quantile": ("synapse", "quantile"), "net_input": ("population",),
-              "quenched_input_sd": ("population",)}
-    for name, dims in shapes.items():
-        shape = tuple(len(QUANTILES) if d == "quantile" else ds.sizes[d] for d in dims)
-        data = np.full(shape, np.nan) if values is None else np.asarray(values[name], float)
-        var_dims, var_data, attrs = _var(name, data)
-        ds[name] = xr.DataArray(var_data, dims=var_dims, attrs=attrs,
-                                coords={"quantile": list(QUANTILES)} if "quantile" in dims
-                                else None).expand_dims(swept)
-    return ds
-
-
-def predict_finite_size_point(config: dict, run: xr.Dataset | None = None) -> xr.Dataset:
-    """The finite-size theory of one grid point, as the workflow records it.
-
-    ``run`` is not used for the prediction (nothing is fitted to the simulation it is
-    compared with); it is accepted so the workflow can call both theories alike. Where
-    the finite-size theory does not apply (three populations) or the balanced state has
-    no finite-size solution at the initial weights, the point gets the leading-order
-    prediction and ``theory_status`` says why.
-    """
-    from .prediction import _var, predict
-
-    config = resolve_config(copy.deepcopy(config))
-    status = "ok"
-    try:
-        ds = predict_finite_size(config)
-    except (FiniteSizeUnsupported, NoBalancedStateError) as error:
-        status = f"leading order only: {error}"
-        ds = _with_distributions(predict(config), config, None)
-        ds.attrs["theory_order"] = "finite_size"
-    dims, data, attrs = _var("theory_status", status)
-    ds["theory_status"] = xr.DataArray(data, dims=dims, attrs=attrs).expand_dims(
-        {d: ds[d].values for d in swept_values(config)})
-    return ds
-
-
-def predict_finite_size_points(configs) -> list[xr.Dataset]:
-    """:func:`predict_finite_size_point` for many grid points, computed once per seed.
-
-    The finite-size theory does not depend on the seed (its transfer functions use their
-    own fixed seed), so points that differ only in ``seed`` share one computation and
-    get their own ``seed`` coordinate and ``config`` attribute.
-    """
-    from ..config import config_to_json
-
-    computed: dict[str, xr.Dataset] = {}
-    out = []
-    for config in configs:
-        config = resolve_config(copy.deepcopy(config))
-        key = config_to_json({**config, "seed": 0})
-        if key not in computed:
-            computed[key] = predict_finite_size_point(config)
-        ds = computed[key].assign_coords(seed=[int(config["seed"])])
-        ds.attrs = {**ds.attrs, "seed": int(config["seed"]), "config": config_to_json(config)}
-        out.append(ds)
-    return out

@@ -43,7 +43,7 @@ import xarray as xr
 
 from ..config import resolve_config
 from ..contract import squeeze_swept
-from .network import Network
+from .mean_field_network import Network
 
 
 @dataclasses.dataclass

@@ -1,7 +1,8 @@
 """Tests of the paper's per-rule figures (statistics Figs 3–5, Hebbian variants Fig 10,
 mean-field transients Fig 11, learning windows Fig 9) on small synthetic aggregates.
 
-The fabricated runs follow the data contract (docs/data-contract.md) with known values;
+The runs (:func:`fabricate.run`) follow the data contract (docs/data-contract.md) with
+known values;
 the tests read back what was drawn (artists carry gids) and compare it with those values.
 """
 
@@ -12,10 +13,10 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from balanced_stdp import aggregate
-from balanced_stdp.config import config_to_json, resolve_config
+from balanced_stdp.config import resolve_config
 from balanced_stdp.figures import registry
-from balanced_stdp.figures.registry import ExperimentData
+from balanced_stdp.selection import ExperimentData
+from fabricate import combine, run
 
 N_NEURONS = 40
 N_EXCITATORY = 32
@@ -33,52 +34,36 @@ PAIR_TYPES = ["ee", "ei", "ii"]
 
 
 # ----------------------------------------------------------------------------- fabricator
-def make_run(rule: str, c: float, seed: int, diverged_at_s: float | None = None) -> xr.Dataset:
-    """One run dataset with known values (NaN after ``diverged_at_s``, time axis cut)."""
+def rule_run(rule: str, c: float, seed: int, diverged_at_s: float | None = None) -> xr.Dataset:
+    """A run of one rule with known values: weights relax from 5 + 10 k mV by 2 mV, E rate
+    7 + seed Hz, balanced inputs, sampled pair statistics and a raster."""
     rng = np.random.default_rng([seed, int(c * 100), len(rule)])
     time_s = INTERVAL_S * np.arange(1, N_TIME + 1)
     relax = 1.0 - np.exp(-time_s / 2.0)
     mean_weight = np.stack([5.0 + 2.0 * relax + 10 * k for k in range(4)])
     spread = rng.standard_normal((4, N_SAMPLE))
-    sampled = mean_weight[:, None, :] + spread[:, :, None] * relax
-    mean_input = np.stack([np.stack([np.full(N_TIME, 10.0), np.full(N_TIME, -15.0),
-                                     np.full(N_TIME, 5.5), np.full(N_TIME, 0.5)])] * 2)
-    rates = np.stack([np.full(N_TIME, 7.0 + seed), np.full(N_TIME, 18.0)])
-    if diverged_at_s is not None:
-        stopped = time_s > diverged_at_s
-        for array in (mean_weight, sampled, mean_input, rates):
-            array[..., stopped] = np.nan
     raster_neuron = rng.integers(0, N_NEURONS, 200)
     synapse, settings = RULE_SETTINGS[rule]
     config = resolve_config({"N": N_NEURONS, "duration_s": N_TIME * INTERVAL_S, "c": c,
                              "seed": seed, "plasticity": {synapse: settings},
                              "recording": {"sampled_pairs": N_PAIRS}})
-    ds = xr.Dataset(
-        {"population_rate": (("population", "time"), rates),
-         "neuron_rate": (("neuron",), np.r_[np.full(N_EXCITATORY, 5.0 + seed),
-                                             np.full(N_NEURONS - N_EXCITATORY, 20.0)]),
-         "mean_weight": (("synapse", "time"), mean_weight),
-         "sampled_weight": (("synapse", "sample", "time"), sampled),
-         "mean_input": (("population", "source", "time"), mean_input),
-         "sampled_spike_count_cov": (("pair_type", "pair_sample"),
-                                     0.1 + 0.05 * rng.standard_normal((3, N_PAIRS))),
-         "sampled_spike_count_corr": (("pair_type", "pair_sample"),
-                                      0.02 + 0.01 * rng.standard_normal((3, N_PAIRS))),
-         "raster_time": (("raster_spike",), N_TIME * INTERVAL_S - rng.uniform(0, 1, 200)),
-         "raster_neuron": (("raster_spike",), raster_neuron),
-         "diverged": ((), np.int8(diverged_at_s is not None)),
-         "diverged_at_s": ((), np.nan if diverged_at_s is None else diverged_at_s)},
-        coords={"time": time_s, "population": ["E", "I"], "synapse": SYNAPSES,
-                "source": ["E", "I", "X", "total"], "neuron": np.arange(N_NEURONS),
+    return run(config, {
+        "population_rate": np.stack([np.full(N_TIME, 7.0 + seed), np.full(N_TIME, 18.0)]),
+        "neuron_rate": np.r_[np.full(N_EXCITATORY, 5.0 + seed),
+                             np.full(N_NEURONS - N_EXCITATORY, 20.0)],
+        "mean_weight": mean_weight,
+        "sampled_weight": mean_weight[:, None, :] + spread[:, :, None] * relax,
+        "mean_input": np.stack([np.stack([np.full(N_TIME, 10.0), np.full(N_TIME, -15.0),
+                                          np.full(N_TIME, 5.5), np.full(N_TIME, 0.5)])] * 2),
+        "sampled_spike_count_cov": 0.1 + 0.05 * rng.standard_normal((3, N_PAIRS)),
+        "sampled_spike_count_corr": 0.02 + 0.01 * rng.standard_normal((3, N_PAIRS)),
+        "raster_time": N_TIME * INTERVAL_S - rng.uniform(0, 1, 200),
+        "raster_neuron": raster_neuron},
+        time_s=time_s, diverged_at_s=diverged_at_s,
+        coords={"neuron": np.arange(N_NEURONS),
                 "neuron_population": ("neuron", ["E"] * N_EXCITATORY
                                       + ["I"] * (N_NEURONS - N_EXCITATORY)),
-                "sample": np.arange(N_SAMPLE), "pair_type": PAIR_TYPES,
-                "pair_sample": np.arange(N_PAIRS)})
-    ds = ds.expand_dims({"rule": [rule], "c": [float(c)], "seed": [seed]})
-    if diverged_at_s is not None:
-        ds = ds.sel(time=ds["time"] <= diverged_at_s)
-    ds.attrs = {"config": config_to_json(config), "rule": rule, "seed": seed}
-    return ds
+                "sample": np.arange(N_SAMPLE), "pair_sample": np.arange(N_PAIRS)})
 
 
 def make_theory(rule: str, c: float, seed: int, stability: str = "stable node",
@@ -105,7 +90,7 @@ def experiment(rule: str, c_values=(0.0,), seeds=(1, 2), diverged: dict | None =
                **theory_options) -> ExperimentData:
     """Runs and theory aggregates of one experiment (``diverged``: seed → stop time)."""
     diverged = diverged or {}
-    runs = aggregate.combine([make_run(rule, c, s, diverged.get(s)) for c in c_values
+    runs = combine([rule_run(rule, c, s, diverged.get(s)) for c in c_values
                               for s in seeds])
     theory = xr.combine_by_coords([make_theory(rule, c, s, **theory_options) for c in c_values
                                    for s in seeds])
@@ -133,7 +118,7 @@ def hline_y(ax, gid: str) -> float:
 # ----------------------------------------------------------------------------- statistics
 def test_statistics_figure_draws_every_panel_with_theory_marks():
     data = experiment("kohonen", c_values=(0.0, 0.1))
-    fig = registry.FIGURES["fig03_kohonen_statistics"].draw(main=data)
+    fig = registry.FIGURES["fig03_kohonen_statistics"].draw_function()(main=data)
     axes = axes_by_gid(fig)
     assert {"raster|c=0", "raster|c=0.1", "traces", "final-weights", "rates|E", "rates|I",
             "covariance", "correlation", "currents", "ks"} <= set(axes)
@@ -176,7 +161,7 @@ def test_statistics_figure_draws_every_panel_with_theory_marks():
 
 def test_statistics_figure_names_the_delta_corrected_theory_and_skips_missing_c():
     data = experiment("istdp", seeds=(1,), delta_corrected=True)
-    fig = registry.FIGURES["fig04_istdp_statistics"].draw(main=data)
+    fig = registry.FIGURES["fig04_istdp_statistics"].draw_function()(main=data)
     axes = axes_by_gid(fig)
     assert "raster|c=0.1" not in axes
     (ode,) = artists(axes["traces"], "theory-ode")
@@ -188,7 +173,7 @@ def test_statistics_figure_names_the_delta_corrected_theory_and_skips_missing_c(
 def test_transients_draw_simulation_ode_and_both_fixed_points():
     data = {"soft": experiment("soft_hebbian"), "kohonen": experiment("kohonen"),
             "istdp": experiment("istdp", delta_corrected=True)}
-    fig = registry.FIGURES["fig11_mean_field_transients"].draw(**data)
+    fig = registry.FIGURES["fig11_mean_field_transients"].draw_function()(**data)
     axes = axes_by_gid(fig)
     for role, synapse in (("soft", "ee"), ("kohonen", "ee"), ("istdp", "ei")):
         ax = axes[f"transient|{role}"]
@@ -211,7 +196,7 @@ def test_transients_draw_simulation_ode_and_both_fixed_points():
 def test_hebbian_variants_mark_divergence_and_draw_no_fixed_point_without_one():
     data = {"classical": experiment("classical_hebbian", diverged={1: 4.0}, stability="neutral"),
             "bounded": experiment("bounded_hebbian"), "soft": experiment("soft_hebbian")}
-    fig = registry.FIGURES["fig10_hebbian_variants"].draw(**data)
+    fig = registry.FIGURES["fig10_hebbian_variants"].draw_function()(**data)
     axes = axes_by_gid(fig)
     # classical: no fixed point anywhere, divergence marked, snapshot before the stop
     for row in ("weights-final", "traces", "rates"):
@@ -246,7 +231,7 @@ def test_hebbian_variants_put_runaway_weights_on_symmetric_log_axes():
     runaway = runs["sampled_weight"].sel(seed=1, time=4.0) * 1e4     # the blow-up record
     runs["sampled_weight"].loc[{"seed": 1, "time": 4.0}] = runaway
     runs["mean_weight"].loc[{"seed": 1, "time": 4.0}] = 1e5
-    fig = registry.FIGURES["fig10_hebbian_variants"].draw(
+    fig = registry.FIGURES["fig10_hebbian_variants"].draw_function()(
         classical=ExperimentData(runs, classical.theory), bounded=experiment("bounded_hebbian"),
         soft=experiment("soft_hebbian"))
     axes = axes_by_gid(fig)

@@ -1,6 +1,9 @@
-"""Tests of the paper figures 1, 2 and S1 (and the Kohonen line of the rate–weight figure)
-on tiny synthetic aggregates: each figure is drawn from runs with known values, and the
-artists read back by ``gid`` must carry those values and the theory they claim."""
+"""Tests of the figures of Kohonen's rule — network scaling (Fig 1), stability over β₀
+(Fig 2), dependence on the input correlation (Fig S1) and the Kohonen line of the
+rate–weight figure — on tiny synthetic aggregates: each figure is drawn from runs with
+known values (:mod:`fabricate`), and the artists read back by ``gid`` must carry those
+values and the theory they claim (the theory curves as the experiment's theory job
+computes them)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp import aggregate, theory
-from balanced_stdp.config import config_to_json, resolve_config
+from balanced_stdp.config import resolve_config
 from balanced_stdp.figures import kohonen_stability, registry
-from balanced_stdp.figures.registry import ExperimentData
+from balanced_stdp.selection import ExperimentData
+from balanced_stdp.theory import curves
+from fabricate import combine, run, theory, with_curves
 
 INTERVAL_S = 0.5
 N_TIME = 20
@@ -33,36 +37,18 @@ def course(start: float, final: float) -> np.ndarray:
     return final + (start - final) * np.exp(-TIME_S / 2.0)
 
 
-def make_run(config: dict, final: float, swept: dict, diverged_at_s: float | None = None,
-             rule: str = "kohonen") -> xr.Dataset:
-    """A run whose mean EE weight relaxes towards ``final`` (NaN after a stop)."""
+def relaxing_run(config: dict, final: float, diverged_at_s: float | None = None) -> xr.Dataset:
+    """A run whose mean EE weight relaxes towards ``final``; sampled weights spread ±0.5."""
     mean_weight = np.tile(course(config["weights"]["ee"], final), (4, 1))
     offsets = np.linspace(-0.5, 0.5, N_SAMPLE)
-    sampled = mean_weight[:, None, :] + offsets[None, :, None]
-    if diverged_at_s is not None:
-        stopped = TIME_S > diverged_at_s
-        mean_weight[:, stopped] = np.nan
-        sampled[..., stopped] = np.nan
-    ds = xr.Dataset(
-        {"mean_weight": (("synapse", "time"), mean_weight, {"units": "mV"}),
-         "sampled_weight": (("synapse", "sample", "time"), sampled, {"units": "mV"}),
-         "diverged": ((), np.int8(diverged_at_s is not None)),
-         "diverged_at_s": ((), np.nan if diverged_at_s is None else diverged_at_s)},
-        coords={"time": TIME_S, "synapse": SYNAPSES, "sample": np.arange(N_SAMPLE)})
-    ds = ds.expand_dims({"rule": [rule], "c": [float(config["c"])], "seed": [config["seed"]],
-                         **{k: [float(v)] for k, v in swept.items()}})
-    if diverged_at_s is not None:
-        ds = ds.sel(time=ds["time"] <= diverged_at_s)
-    ds.attrs = {"config": config_to_json(config), "rule": rule, "seed": config["seed"],
-                "status": "diverged" if diverged_at_s else "ok"}
-    return ds
+    return run(config, {"mean_weight": mean_weight,
+                        "sampled_weight": mean_weight[:, None, :] + offsets[None, :, None]},
+               time_s=TIME_S, diverged_at_s=diverged_at_s, coords={"sample": np.arange(N_SAMPLE)})
 
 
-def make_theory(config: dict, swept: dict, synapse_values: dict, rule="kohonen") -> xr.Dataset:
-    ds = xr.Dataset({name: (("synapse",), np.full(4, value))
-                     for name, value in synapse_values.items()}, coords={"synapse": SYNAPSES})
-    return ds.expand_dims({"rule": [rule], "c": [float(config["c"])], "seed": [config["seed"]],
-                           **{k: [float(v)] for k, v in swept.items()}})
+def point_theory(config: dict, synapse_values: dict) -> xr.Dataset:
+    """A grid point's theory: each variable the same on every synapse type."""
+    return theory(config, {name: np.full(4, value) for name, value in synapse_values.items()})
 
 
 def leading_order_j_star(beta0: float) -> float:
@@ -92,30 +78,31 @@ SWEEP_DIVERGED = {3.6: 4.2}
 REPLICATE_DIVERGED = {(3.4, 2): 6.3}
 
 
-def stability_data(betas, seeds, diverged) -> ExperimentData:
+def stability_data(betas, seeds, diverged, curves: bool = True) -> ExperimentData:
     runs, theories = [], []
     for beta0 in betas:
         for seed in seeds:
             cfg = kohonen_config(seed=seed, beta0=beta0, sweep=["plasticity.ee.beta0"])
-            swept = {"plasticity_ee_beta0": beta0}
             stop = diverged.get(beta0) if len(seeds) == 1 else diverged.get((beta0, seed))
-            runs.append(make_run(cfg, 1.1 * leading_order_j_star(beta0) + 0.1 * seed, swept,
-                                 stop))
-            theories.append(make_theory(cfg, swept, {
-                "fixed_point_weight": leading_order_j_star(beta0)}))
-    return ExperimentData(aggregate.combine(runs), aggregate.combine(theories))
+            runs.append(relaxing_run(cfg, 1.1 * leading_order_j_star(beta0) + 0.1 * seed,
+                                     stop))
+            theories.append(point_theory(cfg, {"fixed_point_weight": leading_order_j_star(beta0)}))
+    runs = combine(runs)
+    # the sweep's theory job adds the stability curves its figure draws (theory.curves)
+    return ExperimentData(runs, with_curves(combine(theories), runs,
+                                            ["kohonen_stability"] if curves else []))
 
 
 @pytest.fixture(scope="module")
 def stability_figure():
     sweep = stability_data(SWEEP_BETAS, (1,), SWEEP_DIVERGED)
-    replicates = stability_data((3.4, 3.6), (2, 3), REPLICATE_DIVERGED)
+    replicates = stability_data((3.4, 3.6), (2, 3), REPLICATE_DIVERGED, curves=False)
     runs, theories = [], []
     for initial in (0.5, 6.0):
         cfg = kohonen_config(initial_ee=initial, sweep=["weights.ee"])
-        runs.append(make_run(cfg, 3.1, {"weights_ee": initial}))
-        theories.append(make_theory(cfg, {"weights_ee": initial}, {"fixed_point_weight": 3.0}))
-    initial = ExperimentData(aggregate.combine(runs), aggregate.combine(theories))
+        runs.append(relaxing_run(cfg, 3.1))
+        theories.append(point_theory(cfg, {"fixed_point_weight": 3.0}))
+    initial = ExperimentData(combine(runs), combine(theories))
     return kohonen_stability.plot_kohonen_stability(sweep, replicates, initial)
 
 
@@ -167,7 +154,7 @@ def test_fig02_phase_plot_is_the_spec_drift_with_its_roots():
     ax_fig = kohonen_stability.plot_kohonen_stability(
         stability_data((2.0,), (1,), {}))
     ax = axes_by_gid(ax_fig, "phase-plot")
-    for beta0 in kohonen_stability.PHASE_BETAS:
+    for beta0 in curves.DRIFT_BETAS:
         drift = line(ax, f"drift-beta={beta0:g}")
         j = np.asarray(drift.get_xdata())
         rate = 0.315 / (45 - j)
@@ -224,46 +211,41 @@ RATES = {"E": 5.0, "I": 12.0}
 def scaling_run(n: int, seed: int) -> xr.Dataset:
     """A run of the size sweep: covariances ∝ 1/N (and one negative II mean at N = 400)."""
     cfg = kohonen_config(seed=seed, n=n, sweep=["N"])
-    ds = make_run(cfg, 2.5, {"N": n})
-    rates = np.stack([np.full(N_TIME, RATES["E"] + 0.1 * seed),
-                      np.full(N_TIME, RATES["I"] + 0.1 * seed)])
+    mean_weight = np.tile(course(cfg["weights"]["ee"], 2.5), (4, 1))
     cov = np.array([COV_AT_100[p] * 100 / n * (1 + 0.1 * seed) for p in ("ee", "ei", "ii")])
     if n == 400:
         cov[2] = -1e-4
     spikes = np.arange(2 * n)
     inputs = np.stack([np.full(N_TIME, v) for v in (2.0, -3.0, 1.5, 0.5)])
-    extra = xr.Dataset(
-        {"population_rate": (("population", "time"), rates),
-         "spike_count_cov": (("pair_type",), cov),
-         "spike_count_corr": (("pair_type",), cov * 10),
-         "spike_count_var": (("population",), np.array([1.2, 3.0]) * seed),
-         "raster_time": (("raster_spike",), 0.5 * spikes / spikes.size + 9.5),
-         "raster_neuron": (("raster_spike",), spikes // 2),
-         "mean_input": (("population", "source", "time"), np.stack([inputs, 2 * inputs]))},
-        coords={"population": ["E", "I"], "pair_type": ["ee", "ei", "ii"], "time": TIME_S,
-                "source": ["E", "I", "X", "total"]})
-    extra = extra.expand_dims({"rule": ["kohonen"], "c": [0.0], "seed": [seed], "N": [n]})
-    return xr.merge([ds, extra], combine_attrs="override")
+    return run(cfg, {
+        "mean_weight": mean_weight,
+        "sampled_weight": (mean_weight[:, None, :]
+                           + np.linspace(-0.5, 0.5, N_SAMPLE)[None, :, None]),
+        "population_rate": np.stack([np.full(N_TIME, RATES["E"] + 0.1 * seed),
+                                     np.full(N_TIME, RATES["I"] + 0.1 * seed)]),
+        "spike_count_cov": cov,
+        "spike_count_corr": cov * 10,
+        "spike_count_var": np.array([1.2, 3.0]) * seed,
+        "raster_time": 0.5 * spikes / spikes.size + 9.5,
+        "raster_neuron": spikes // 2,
+        "mean_input": np.stack([inputs, 2 * inputs])},
+        time_s=TIME_S, coords={"sample": np.arange(N_SAMPLE)})
 
 
 def scaling_theory(n: int) -> xr.Dataset:
     cfg = kohonen_config(n=n, sweep=["N"])
-    ds = make_theory(cfg, {"N": n}, {"fixed_point_weight": 3.0})
-    extra = xr.Dataset(
-        {"fixed_point_rate": (("population",), np.array([7.5, 18.9])),
-         "spike_count_cov": (("pair_type",), np.array([COV_AT_100[p] * 100 / n
-                                                       for p in ("ee", "ei", "ii")])),
-         "spike_count_corr": (("pair_type",), np.array([0.1, 0.2, 0.3]) * 100 / n)},
-        coords={"population": ["E", "I"], "pair_type": ["ee", "ei", "ii"]})
-    extra = extra.expand_dims({"rule": ["kohonen"], "c": [0.0], "seed": [1], "N": [n]})
-    return xr.merge([ds, extra])
+    return theory(cfg, {"fixed_point_weight": np.full(4, 3.0),
+                        "fixed_point_rate": np.array([7.5, 18.9]),
+                        "spike_count_cov": np.array([COV_AT_100[p] * 100 / n
+                                                     for p in ("ee", "ei", "ii")]),
+                        "spike_count_corr": np.array([0.1, 0.2, 0.3]) * 100 / n})
 
 
 @pytest.fixture(scope="module")
 def scaling_figure():
     from balanced_stdp.figures import network_scaling
-    runs = aggregate.combine([scaling_run(n, s) for n in N_VALUES for s in (1, 2)])
-    theories = aggregate.combine([scaling_theory(n) for n in N_VALUES])
+    runs = combine([scaling_run(n, s) for n in N_VALUES for s in (1, 2)])
+    theories = combine([scaling_theory(n) for n in N_VALUES])
     return network_scaling.plot_network_scaling(ExperimentData(runs, theories))
 
 
@@ -325,10 +307,11 @@ def correlation_runs(rule_settings: dict, initial: float, finals, diverged=()) -
             cfg = resolve_config({"N": n, "duration_s": N_TIME * INTERVAL_S, "c": c, "seed": 1,
                                   "weights": {"ee": initial, "ei": -100.0}, "sweep_dims": ["N"],
                                   "plasticity": {"ee": rule_settings}})
-            runs.append(make_run(cfg, final + 0.01 * n, {"N": n},
-                                 4.0 if (n, c) in diverged else None,
-                                 rule=rule_settings["rule"]))
-    return ExperimentData(aggregate.combine(runs), None)
+            runs.append(relaxing_run(cfg, final + 0.01 * n,
+                                     4.0 if (n, c) in diverged else None))
+    runs = combine(runs)
+    # the roles' theory jobs add the fixed points along c their figure draws
+    return ExperimentData(runs, with_curves(None, runs, ["fixed_points:c"]))
 
 
 @pytest.fixture(scope="module")
@@ -366,12 +349,12 @@ def test_rate_weight_kohonen_panel_has_the_presynaptic_rate_theory_line():
     runs = []
     for seed in (1, 2):
         cfg = kohonen_config(seed=seed, beta0=2.5)
-        ds = make_run(cfg, 3.0, {})
+        ds = relaxing_run(cfg, 3.0)
         rates = np.linspace(2.0, 20.0, N_SAMPLE)
         ds["sampled_pre_rate"] = xr.DataArray(np.tile(rates, (1, 1, 1, 4, 1)),
                                               dims=("rule", "c", "seed", "synapse", "sample"))
         runs.append(ds)
-    fig = rate_weight.plot_rate_weight_correlation(aggregate.combine(runs))
+    fig = rate_weight.plot_rate_weight_correlation(combine(runs))
     ax = axes_by_gid(fig, "rule=kohonen;c=0;ee")
     theory_line = line(ax, "kohonen-theory")
     x, y = np.asarray(theory_line.get_xdata()), np.asarray(theory_line.get_ydata())

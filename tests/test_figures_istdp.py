@@ -1,22 +1,24 @@
-"""Tests of the paper figures 6, 7 and the Fig 8 candidates on synthetic aggregates.
+"""Tests of the iSTDP figures — the manifold of final weights (Figs 7, 8a) and optogenetic
+stimulation (Fig 6) — on synthetic aggregates.
 
-The run and theory datasets come from the fabricator of :mod:`test_figures`, extended
-with the variables these figures read (Δ-corrected theory inputs, three-population
-rates and per-epoch correlations); the tests read back what was drawn by ``gid`` and
-compare it with values computed here from the fabricated arrays.
+The run and theory datasets are :func:`fabricate.rule_run` / :func:`fabricate.rule_theory`,
+extended with the variables these figures read (Δ-corrected theory inputs,
+three-population rates and per-epoch correlations); the tests read back what was drawn by
+``gid`` and compare it with values computed here from the fabricated arrays.
 """
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from balanced_stdp.figures import ExperimentData, istdp_manifold, registry
-from test_figures import axes_by_gid, combine, line, make_run, make_theory, texts
+from balanced_stdp.figures import istdp_manifold, registry
+from balanced_stdp.selection import ExperimentData
+from fabricate import combine, rule_run, rule_theory, run
+from test_figures import axes_by_gid, line, texts
 
 INITIAL = (-250.0, -150.0, -55.0)
 J0, R_I = -119.658, 23.4
@@ -25,7 +27,7 @@ J0, R_I = -119.658, 23.4
 # ----------------------------------------------------------------------------- fabricators
 def manifold_theory(c: float, weights_ei: float) -> xr.Dataset:
     """Δ-corrected theory of one sweep point with the manifold and input variables."""
-    ds = make_theory("istdp", c, 1, weights_ei=weights_ei)
+    ds = rule_theory("istdp", c, 1, weights_ei=weights_ei)
     sweep = {d: ds[d].values for d in ("rule", "c", "seed", "weights_ei")}
     synapse = ds["synapse"].values
     by_population = {"measured_mean_input": 1.0, "mean_field_input": 0.5,
@@ -46,7 +48,7 @@ def manifold_theory(c: float, weights_ei: float) -> xr.Dataset:
 @pytest.fixture(scope="module")
 def manifold_sweep():
     """The iSTDP initial-condition sweep at c = 0 and 0.1; one run at −55, c = 0.1 stopped."""
-    runs = {(c, w): make_run("istdp", c, 1, weights_ei=w,
+    runs = {(c, w): rule_run("istdp", c, 1, weights_ei=w,
                              diverged_at_s=6.1 if (c, w) == (0.1, -55.0) else None)
             for c in (0.0, 0.1) for w in INITIAL}
     theory = combine([manifold_theory(c, w) for c in (0.0, 0.1) for w in INITIAL])
@@ -163,33 +165,24 @@ def opto_config(c: float) -> dict:
 
 def opto_run(c: float, with_epochs: bool) -> xr.Dataset:
     """An optogenetics run: E1's inhibition deepens while the laser is on."""
-    from balanced_stdp.config import config_to_json
     rng = np.random.default_rng(int(c * 10) + 7)
     time_s = 0.5 * np.arange(1, int(OPTO_T / 0.5) + 1)
     laser = ((time_s >= ONSET) & (time_s < OFFSET)).astype(float)
     weights = np.stack([np.full(time_s.size, w) for w in (25.0, -150.0, 112.5, -250.0)]
                        + [-200.0 - 30.0 * laser, -200.0 + 0.0 * laser])
-    rates = np.stack([10 + rng.standard_normal(time_s.size) for _ in range(4)])
-    inputs = rng.standard_normal((4, 4, time_s.size))
-    variables = {
-        "mean_weight": (("synapse", "time"), weights),
-        "population_rate": (("population", "time"), rates),
-        "mean_input": (("population", "source", "time"), inputs),
-        "diverged": ((), np.int8(0)), "diverged_at_s": ((), np.nan)}
-    coords = {"time": time_s, "synapse": OPTO_SYNAPSES, "population": ["E", "I", "E1", "E2"],
-              "source": ["E", "I", "X", "total"]}
+    values = {"mean_weight": weights,
+              "population_rate": np.stack([10 + rng.standard_normal(time_s.size)
+                                           for _ in range(4)]),
+              "mean_input": rng.standard_normal((4, 4, time_s.size))}
+    coords = {"synapse": OPTO_SYNAPSES, "population": ["E", "I", "E1", "E2"]}
     if with_epochs:
         corr = 1e-3 * (np.arange(3)[:, None] + 1) * (np.arange(len(OPTO_PAIRS))[None] + 1)
-        variables["epoch_spike_count_corr"] = (("epoch", "pair_type"), corr)
-        variables["epoch_spike_count_cov"] = (("epoch", "pair_type"), 2 * corr)
-        variables["epoch_sampled_spike_count_corr"] = (
-            ("epoch", "pair_type", "pair_sample"),
+        values["epoch_spike_count_corr"] = corr
+        values["epoch_spike_count_cov"] = 2 * corr
+        values["epoch_sampled_spike_count_corr"] = (
             0.1 * rng.standard_normal((3, len(OPTO_PAIRS), 30)) + 0.1 * np.arange(3)[:, None, None])
         coords.update(epoch=EPOCHS, pair_type=OPTO_PAIRS, pair_sample=np.arange(30))
-    ds = xr.Dataset(variables, coords=coords).expand_dims(
-        {"rule": ["istdp"], "c": [c], "seed": [1]})
-    ds.attrs = {"config": config_to_json(opto_config(c)), "status": "ok"}
-    return ds
+    return run(opto_config(c), values, time_s=time_s, coords=coords)
 
 
 def opto_theory(c: float) -> xr.Dataset:
@@ -237,54 +230,3 @@ def test_fig06_weights_theory_epochs_and_missing_epoch_note(with_epochs):
     assert {"rate|E1", "rate|E2", "rate|I"} <= {a.get_gid() for a in ax_e.lines}
     ax_f = axes_by_gid(fig, "fig6-F")
     assert {"input|E", "input|X", "input|I", "input|total"} <= {a.get_gid() for a in ax_f.lines}
-
-
-# ----------------------------------------------------------------------------- Fig 8b
-ETAS = (1e-3, 1e-2, 1e-1, 1.0)
-
-
-def timescale_data(rule: str, diverged_eta: float | None = None) -> ExperimentData:
-    """A rule's η sweep: the simulated mean drifts away from the ODE as η grows."""
-    synapse = {"kohonen": "ee", "soft_hebbian": "ee", "istdp": "ei"}[rule]
-    dim = f"plasticity_{synapse}_eta"
-    runs, theories = [], []
-    for eta in ETAS:
-        run = make_run(rule, 0.0, 1, diverged_at_s=4.2 if eta == diverged_eta else None)
-        run["mean_weight"] = run["mean_weight"] * (1.0 + eta)
-        config = json.loads(run.attrs["config"])
-        config["plasticity"][synapse]["eta"] = eta
-        config["sweep_dims"] = [f"plasticity.{synapse}.eta"]
-        run.attrs["config"] = json.dumps(config)
-        runs.append(run.expand_dims({dim: [eta]}))
-        theories.append(make_theory(rule, 0.0, 1).expand_dims({dim: [eta]}))
-    return ExperimentData(combine(runs), combine(theories))
-
-
-def test_fig08b_draws_each_eta_against_its_ode_and_the_late_deviation():
-    from balanced_stdp.figures import timescale
-    data = {role: timescale_data(rule, 1.0 if role == "soft" else None) for role, rule in
-            (("kohonen", "kohonen"), ("soft", "soft_hebbian"), ("istdp", "istdp"))}
-    fig = timescale.plot_timescale_separation(**data)
-    ax_all, ax_largest = axes_by_gid(fig, "istdp-all"), axes_by_gid(fig, "istdp-largest")
-    assert {a.get_gid() for a in ax_all.lines} == (
-        {f"sim|eta={e:g}" for e in ETAS[:-1]} | {f"theory|eta={e:g}" for e in ETAS[:-1]})
-    assert {a.get_gid() for a in ax_largest.lines} == {"sim|eta=1", "theory|eta=1"}
-    runs, theory = data["istdp"].runs, data["istdp"].theory
-    sim = runs["mean_weight"].sel(synapse="ei", plasticity_ei_eta=1e-2).values.ravel()
-    np.testing.assert_allclose(line(ax_all, "sim|eta=0.01").get_ydata(), sim)
-    ode = theory["mean_weight"].sel(synapse="ei", plasticity_ei_eta=1e-2).values.ravel()
-    np.testing.assert_allclose(line(ax_all, "theory|eta=0.01").get_ydata(), ode)
-    assert line(ax_all, "theory|eta=0.01").get_linestyle() == "--"
-    time_s = runs["time"].values
-    late = time_s >= time_s[-1] - 0.25 * (time_s[-1] - time_s[0])
-    predicted = np.interp(time_s[late], theory["time"].values, ode)
-    expected = (sim[late].mean() - predicted.mean()) / abs(predicted.mean())
-    deviation = line(axes_by_gid(fig, "istdp-deviation"), "late-deviation")
-    np.testing.assert_allclose(deviation.get_xdata(), ETAS)
-    assert deviation.get_ydata()[1] == pytest.approx(expected)
-    assert "exactly-zero weight" in timescale.CAPTION
-    soft = axes_by_gid(fig, "soft-deviation")
-    np.testing.assert_allclose(line(soft, "diverged-eta").get_xdata(), [1.0])
-    assert np.isnan(line(soft, "late-deviation").get_ydata()[-1])      # no late mean
-    assert any("seed 1: diverged at 4.2 s" in t.get_text()
-               for t in axes_by_gid(fig, "soft-largest").texts)
