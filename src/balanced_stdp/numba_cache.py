@@ -17,10 +17,11 @@ selects a fresh cache directory, so stale machine code is never loaded.
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numba
+
+from .contract import source_digest
 
 
 def fallback_cache_dir(package_dir: str, environ) -> str | None:
@@ -42,19 +43,6 @@ def fallback_cache_dir(package_dir: str, environ) -> str | None:
         return None
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "balanced_stdp", "numba")
-
-
-def source_digest(package_dir: str) -> str:
-    """Hex digest of every ``.py`` file below ``package_dir`` (paths and contents)."""
-    digest = hashlib.sha256()
-    for root, dirs, files in os.walk(package_dir):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(f for f in files if f.endswith(".py")):
-            path = os.path.join(root, name)
-            digest.update(os.path.relpath(path, package_dir).encode())
-            with open(path, "rb") as handle:
-                digest.update(handle.read())
-    return digest.hexdigest()
 
 
 def cache_dir(package_dir: str, environ) -> str:

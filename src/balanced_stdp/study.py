@@ -17,7 +17,6 @@ one-line error (:func:`invalid_config_message`).
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import re
 from pathlib import Path
@@ -27,7 +26,7 @@ import yaml
 
 from .config import ConfigError, resolve_config
 from . import contract
-from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label
+from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label, source_digest
 from .figures.registry import FigureTarget, caption_for, figure_targets
 
 RESULTS_DIR = "results"
@@ -247,6 +246,11 @@ class Study(NamedTuple):
                 for ext in ("csv", "nc", "html")] + [
                     self.path("aggregate/agreement_summary.csv")]
 
+    def archived_files(self) -> list[str]:
+        """What a results archive holds (:mod:`balanced_stdp.archive`): everything the
+        figures, agreement tables and report are made from."""
+        return self.all_aggregates() + self.all_agreement_tables()
+
     def all_figures(self) -> list[str]:
         """Every figure target's PDF and PNG."""
         return [self.path(f"figures/{stem}.{ext}") for stem in self.figure_targets
@@ -373,11 +377,9 @@ def rst_escape(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- provenance
-def source_fingerprint() -> str:
-    """Hash of the package sources: a change recompiles numba's cache once (not reruns)."""
-    digest = hashlib.sha256()
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def source_fingerprint(subpackage: str = "") -> str:
+    """Digest of the package sources (or of one subpackage, e.g. ``figures``): a change of
+    the sources recompiles numba's cache once; a change of the figure code redraws the
+    figures (a parameter of the figure rule)."""
+    package = Path(__file__).parent / subpackage
+    return source_digest(str(package))[:16]

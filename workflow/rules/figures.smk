@@ -25,5 +25,7 @@ rule figure:
     params:
         target=get_figure_target,
         caption=get_figure_caption,
+        # a change of the figure code (balanced_stdp.figures) redraws the figures
+        figures_source=source_fingerprint("figures"),
     script:
         "../scripts/figure.py"
