@@ -155,10 +155,62 @@ def expand_experiment(name: str, experiment: dict, defaults: dict) -> dict[str, 
     return points
 
 
+SCALED_TIME_KEYS = ("recording.interval_s", "recording.covariance_window_s",
+                    "recording.raster_duration_s", "optogenetics.start_s", "optogenetics.stop_s")
+"""Run-config times that scale with the duration when a smoke run shortens it."""
+
+
+def shortened_run(config: dict, max_duration_s: float) -> dict:
+    """A resolved run config shortened to ``max_duration_s`` for a smoke run.
+
+    N, the grid and every rate and learning rate stay; the duration T becomes
+    ``max_duration_s`` (runs already that short are unchanged) and every time that scales
+    with T (:data:`SCALED_TIME_KEYS`: record interval, covariance window, raster length,
+    laser window) is scaled by the same factor, rounded to whole time steps (at least one),
+    so every run keeps its number of record bins, windows and epochs.
+    """
+    duration = config["duration_s"]
+    if duration <= max_duration_s:
+        return config
+    factor = max_duration_s / duration
+    dt_ms = config["dt_ms"]
+
+    def scaled(value_s: float) -> float:
+        return max(1, round(value_s * factor * 1000.0 / dt_ms)) * dt_ms / 1000.0
+
+    out = copy.deepcopy(config)
+    out["duration_s"] = max_duration_s
+    for key in SCALED_TIME_KEYS:
+        _set_dotted(out, key, min(scaled(get_dotted(config, key)), max_duration_s))
+    opto = out["optogenetics"]
+    if opto["enabled"] and opto["start_s"] >= opto["stop_s"]:
+        opto["start_s"] = max(opto["stop_s"] - dt_ms / 1000.0, 0.0)
+    return resolve_config(out)
+
+
 def expand_study(config: dict) -> dict[str, dict[str, dict]]:
-    """Every experiment's grid points: ``{experiment: {point path: resolved run config}}``."""
-    return {name: expand_experiment(name, experiment, config["defaults"])
-            for name, experiment in config["experiments"].items()}
+    """Every experiment's grid points: ``{experiment: {point path: resolved run config}}``.
+
+    With ``smoke_duration_s`` (a smoke run of the study) every run is
+    :func:`shortened_run`; the grid points and their paths are those of the full study.
+    """
+    grids = {name: expand_experiment(name, experiment, config["defaults"])
+             for name, experiment in config["experiments"].items()}
+    smoke = config.get("smoke_duration_s")
+    if smoke:
+        for name, points in grids.items():
+            swept = [k for k in config["experiments"][name]["grid"]
+                     if k in SCALED_TIME_KEYS or k == "duration_s"]
+            if swept:
+                raise StudyConfigError(f"smoke_duration_s: experiments.{name} sweeps "
+                                       f"{swept[0]}, which a smoke run would shorten")
+            for point, run in points.items():
+                try:
+                    points[point] = shortened_run(run, smoke)
+                except ConfigError as error:
+                    raise StudyConfigError(f"smoke_duration_s = {smoke}: experiments.{name} "
+                                           f"({point}): {error}") from None
+    return grids
 
 
 def run_path(experiment: str, point: str, file: str, results_dir: str = RESULTS_DIR) -> str:
