@@ -298,6 +298,17 @@ class Study(NamedTuple):
                 for ext in ("csv", "nc", "html")] + [
                     self.path("aggregate/agreement_summary.csv")]
 
+    def job_configs(self, experiment: str | None = None, point: str | None = None,
+                    stem: str | None = None) -> list[dict]:
+        """The run configs one job is about (what its resource requests depend on): a grid
+        point's for a simulation, every grid point of the experiment for its theory,
+        aggregation and agreement, of the figure's experiments for a figure."""
+        if point is not None:
+            return [self.grids[experiment][point]]
+        names = (self.figure_targets[stem].experiments if stem is not None
+                 else [experiment] if experiment is not None else [])
+        return [cfg for name in names for cfg in self.grids[name].values()]
+
     def archived_files(self) -> list[str]:
         """What a results archive holds (:mod:`balanced_stdp.archive`): everything the
         figures, agreement tables and report are made from."""

@@ -16,8 +16,8 @@ rule archive:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=request("archive", "mem_mb"),
+        runtime=request("archive", "runtime"),
     params:
         config=config,
     script:

@@ -50,8 +50,8 @@ rule restore_archive:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=request("restore_archive", "mem_mb"),
+        runtime=request("restore_archive", "runtime"),
     params:
         config=config,
         files=STUDY.archived_files(),
