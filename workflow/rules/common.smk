@@ -147,16 +147,17 @@ def job_configs(wildcards) -> list[dict]:
     return STUDY.job_configs(**{k: getattr(wildcards, k) for k in keys})
 
 
-def request(rule: str, key: str):
+def request(rule_name: str, key: str):
     """A resource function: the cost model's request (balanced_stdp.cost_model.job_request)
     for the job's run configs, times the attempt (a retried job gets more), rounded up.
     """
-    return lambda wildcards, attempt: math.ceil(
-        attempt
-        * cost_model.job_request(
-            rule, job_configs(wildcards), config["resource_scale"]
-        )[key]
-    )
+
+    def resource(wildcards, attempt):
+        configs = job_configs(wildcards)
+        estimate = cost_model.job_request(rule_name, configs, config["resource_scale"])
+        return math.ceil(attempt * estimate[key])
+
+    return resource
 
 
 def get_simulate_threads(wildcards) -> int:
