@@ -27,6 +27,7 @@ from balanced_stdp.archive import (DATA_CONTRACT_VERSION, MANIFEST, ArchiveRefus
 from balanced_stdp.cli import main
 from conftest import load_test_config, run_snakemake
 
+RESULTS = load_test_config()["results_dir"]
 STUDY = {"results_dir": "results",
          "defaults": {"N": 200},
          "experiments": {"kohonen": {"grid": {"c": [0.0]}}},
@@ -145,7 +146,7 @@ def png_difference(a: Path, b: Path) -> tuple[float, float]:
 def archived_study(local_study, workflow_env) -> Path:
     """The test study's archive, written by the workflow's ``archive`` target."""
     run_snakemake(local_study, "--cores", "1", "archive", env=workflow_env)
-    archive = local_study / "results" / "archive" / "results.tar.gz"
+    archive = local_study / RESULTS / "archive" / "results.tar.gz"
     assert archive.is_file()
     return archive
 
@@ -162,15 +163,16 @@ def test_restored_archive_redraws_every_figure_without_a_simulation(
     out = run_snakemake(workdir, "--cores", "2", "--config", f"archive={archive}",
                         env=workflow_env)
     assert "restore_archive" in out.stdout + out.stderr
-    assert not (workdir / "results" / "runs").exists()
+    assert not (workdir / RESULTS / "runs").exists()
     manifest = read_manifest(archive)
+    assert manifest["results_dir"] == RESULTS
     for name in manifest["members"]:
-        relative = Path(name)
+        relative = Path(RESULTS) / Path(name).relative_to("results")
         assert (workdir / relative).read_bytes() == (local_study / relative).read_bytes()
-    figures = sorted((local_study / "results" / "figures").glob("*.png"))
+    figures = sorted((local_study / RESULTS / "figures").glob("*.png"))
     assert figures
     for original in figures:
-        redrawn = workdir / "results" / "figures" / original.name
+        redrawn = workdir / RESULTS / "figures" / original.name
         fraction, largest = png_difference(original, redrawn)
         assert fraction < 0.005 and largest <= 1.5 / 255, (original.name, fraction, largest)
     # up to date: nothing to do; a figure-code change (forced here) redraws figures only
@@ -213,6 +215,6 @@ def test_workflow_refuses_a_damaged_member_when_restoring(archived_study, workfl
     result = run_snakemake(workdir, "--cores", "1", "--config", f"archive={bad}",
                            env=workflow_env, check=False)
     assert result.returncode != 0
-    log = (workdir / "results" / "logs" / "archive" / "restore.log").read_text()
+    log = (workdir / RESULTS / "logs" / "archive" / "restore.log").read_text()
     assert "fails its SHA-256 checksum" in log and len(log.strip().splitlines()) == 1
-    assert not any((workdir / "results").rglob("*.nc"))     # nothing half-restored
+    assert not any((workdir / RESULTS).rglob("*.nc"))       # nothing half-restored

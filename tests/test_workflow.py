@@ -231,7 +231,7 @@ def test_changing_one_grid_value_reruns_only_that_point(local_study, workflow_en
     assert "kohonen/rule~kohonen" not in result.stdout
 
 
-@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml", "paper-samples.yaml"])
 def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     # a copy of the repository's workflow, run as a user would: no --configfile for
     # the default study (config/config.yaml is the workflow's config file)
