@@ -5,6 +5,8 @@
 #   snakemake --cores 2 --configfile config/paper.yaml   # another config replaces it entirely
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml
 #   snakemake --report report.html                       # figures with captions
+#   snakemake --cores 2 archive                          # pack the results (see below)
+#   snakemake --cores 2 --config archive=PATH            # figures from an archive, no runs
 #
 # The study is described in config/README.md; the model in src/balanced_stdp.
 
@@ -24,11 +26,24 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/simulate.smk"
-include: "workflow/rules/theory.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/agreement.smk"
+
+
+# With --config archive=PATH the aggregates, theory datasets and agreement tables come from
+# a results archive (rule archive wrote it) instead of simulations: only figures are drawn.
+if config.get("archive"):
+
+    include: "workflow/rules/restore.smk"
+
+else:
+
+    include: "workflow/rules/simulate.smk"
+    include: "workflow/rules/theory.smk"
+    include: "workflow/rules/aggregate.smk"
+    include: "workflow/rules/agreement.smk"
+
+
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/archive.smk"
 
 
 rule all:

@@ -568,7 +568,7 @@ CASES: list[Case] = [
                     lambda tmp, files: files["diverged"]),
     # --- workflow configs
     wf_case("wf-unknown-top-key", "unknown top-level key",
-             "unknown key 'experimentz'; allowed: defaults, experiments,", "experimentz: {}",
+             "unknown key 'experimentz'; allowed: archive, defaults, experiments,", "experimentz: {}",
              lambda cfg: cfg.update(experimentz={})),
     wf_case("wf-missing-experiments", "no experiments", "config: 'experiments' is a required "
              "property", "experiments removed", lambda cfg: cfg.pop("experiments")),

@@ -313,3 +313,38 @@ def test_check_figures_accepts_role_figures_of_non_plastic_experiments():
     config["figures"]["weight_dynamics"] = ["static"]      # a per-experiment figure still is
     with pytest.raises(StudyConfigError, match="has no plastic synapses"):
         check_figures(config, grids)
+
+
+def test_smoke_run_shortens_every_run_and_keeps_grids_and_sizes():
+    """smoke_duration_s: the paper study's 334 runs with their grid points, N and rules,
+    every run ≤ 2 s, the times that scale with T scaled alike (same bins, windows and laser
+    epoch fractions), all whole time steps."""
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    full = expand_study(validated(copy.deepcopy(paper)))
+    smoke = expand_study(validated({**copy.deepcopy(paper), "smoke_duration_s": 2.0}))
+    assert {e: list(p) for e, p in smoke.items()} == {e: list(p) for e, p in full.items()}
+    for name, points in full.items():
+        for point, run in points.items():
+            short = smoke[name][point]
+            assert short["N"] == run["N"] and short["plasticity"] == run["plasticity"]
+            assert short["duration_s"] == min(run["duration_s"], 2.0)
+            factor = short["duration_s"] / run["duration_s"]
+            for key in ("recording.interval_s", "recording.covariance_window_s"):
+                value = get_dotted(short, key)
+                steps = value * 1000 / short["dt_ms"]
+                assert abs(steps - round(steps)) < 1e-6 and round(steps) >= 1
+                expected = get_dotted(run, key) * factor
+                assert value == pytest.approx(expected, abs=short["dt_ms"] / 1000), (key, point)
+            if run["optogenetics"]["enabled"]:
+                window = [get_dotted(short, f"optogenetics.{k}") for k in ("start_s", "stop_s")]
+                assert window == pytest.approx([run["optogenetics"]["start_s"] * factor,
+                                                run["optogenetics"]["stop_s"] * factor],
+                                               abs=1e-4)
+
+
+def test_smoke_run_refuses_an_experiment_that_sweeps_a_time():
+    cfg = copy.deepcopy(STUDY)
+    cfg["experiments"]["static"]["grid"]["recording.interval_s"] = [0.5, 1.0]
+    cfg["smoke_duration_s"] = 1.0
+    with pytest.raises(StudyConfigError, match="sweeps recording.interval_s"):
+        expand_study(validated(cfg))

@@ -36,7 +36,7 @@ from balanced_stdp.io import open_dataset
 from balanced_stdp.figures import figure_targets
 from balanced_stdp.study import expand_study, plastic_synapses, run_path
 from balanced_stdp.theory import predict_point
-from conftest import HANG_GUARD_S, REPO, load_test_config, run_snakemake, snakemake_command
+from conftest import HANG_GUARD_S, REPO, job_counts, load_test_config, run_snakemake, snakemake_command
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 RESULTS = load_test_config()["results_dir"]
@@ -57,19 +57,6 @@ def expected_figure_stems(cfg: dict) -> list[str]:
     grids = study_grids(cfg)
     plastic = {name: plastic_synapses(points) for name, points in grids.items()}
     return list(figure_targets(cfg.get("figures", {}), plastic))
-
-
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run."""
-    table = output[output.index("Job stats:"):]
-    counts = {}
-    for line in table.splitlines()[3:]:
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        if match.group(1) != "total":
-            counts[match.group(1)] = int(match.group(2))
-    return counts
 
 
 def comparable(ds: xr.Dataset) -> xr.Dataset:
@@ -231,7 +218,7 @@ def test_changing_one_grid_value_reruns_only_that_point(local_study, workflow_en
     assert "kohonen/rule~kohonen" not in result.stdout
 
 
-@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("config_name", ["config.yaml", "paper.yaml", "paper-samples.yaml"])
 def test_dry_run_lists_the_jobs_of_the_grid(config_name, tmp_path):
     # a copy of the repository's workflow, run as a user would: no --configfile for
     # the default study (config/config.yaml is the workflow's config file)

@@ -1,4 +1,4 @@
-"""Command line: ``balanced-stdp simulate | theory | compile | config-keys``.
+"""Command line: ``balanced-stdp simulate | theory | compile | config-keys | archive-verify``.
 
 Errors in the user's input (a bad config key or value, an output path that cannot
 be written, an input file that is incomplete, corrupt or of the wrong kind) are
@@ -92,6 +92,13 @@ def _build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--quiet", action="store_true")
 
     sub.add_parser("config-keys", help="print the run-config key reference (Markdown)")
+
+    verify = sub.add_parser(
+        "archive-verify", help="check a results archive (snakemake archive) before using it",
+        epilog="Checks the format, the data-contract version and every member's SHA-256 "
+               "checksum, and prints what the archive holds. Whether it fits a study is "
+               "checked by the workflow (snakemake --config archive=PATH).")
+    verify.add_argument("archive", type=Path, help="results archive (.tar.gz)")
     return parser
 
 
@@ -244,6 +251,24 @@ def _config_keys(args) -> int:
     return 0
 
 
+def _archive_verify(args) -> int:
+    from .archive import ArchiveRefused, check_format, verify_archive
+
+    try:
+        manifest = verify_archive(args.archive)
+        check_format(args.archive, manifest)
+    except ArchiveRefused as exc:
+        return _fail(str(exc))
+    members = manifest["members"]
+    size = sum(entry["bytes"] for entry in members.values())
+    print(f"{args.archive}: {len(members)} files, {size / 1e6:.1f} MB unpacked, every checksum "
+          f"verified; study fingerprint {manifest['study_fingerprint']}, results_dir "
+          f"{manifest['results_dir']}; written {manifest['created_utc']} by balanced-stdp "
+          f"{manifest['balanced_stdp_version']} (git {manifest['git_revision']}, data contract "
+          f"{manifest['data_contract_version']})")
+    return 0
+
+
 def _show_config_warning(message, category, filename, lineno, file=None, line=None):
     """One line per config adjustment, like the other messages; other warnings as usual."""
     if issubclass(category, ConfigAdjustedWarning):
@@ -263,9 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     int
         0 on success, including a simulation stopped by the divergence guard (a
         result, written with ``status = "diverged"``); 2 on bad input, reported as
-        one line on stderr before any work is done.
+        one line on stderr before any work is done, or on an output that could not be
+        written (disk full, quota: one line naming the file, no partial file left); 143
+        after SIGTERM (one line; no partial file left).
     """
     from .io import IncompleteDatasetError, OutputPathError
+    from .job import TERMINATED_EXIT_CODE, TERMINATED_MESSAGE, Terminated, terminate_on_sigterm
 
     logging.basicConfig(level=logging.WARNING, format="[balanced-stdp] %(levelname)s: %(message)s")
     try:
@@ -273,13 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         return _fail(str(exc))
     handler = {"simulate": _simulate, "theory": _theory, "compile": _compile,
-               "config-keys": _config_keys}[args.command]
+               "config-keys": _config_keys, "archive-verify": _archive_verify}[args.command]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), terminate_on_sigterm():
             warnings.showwarning = _show_config_warning
             return handler(args)
     except (ConfigError, FileExistsError, OutputPathError, IncompleteDatasetError) as exc:
         return _fail(str(exc))
+    except Terminated:
+        _fail(TERMINATED_MESSAGE)
+        return TERMINATED_EXIT_CODE
     except Exception as exc:  # noqa: BLE001 - surface known data errors as one line
         from .theory import NoBalancedStateError
         if isinstance(exc, NoBalancedStateError):

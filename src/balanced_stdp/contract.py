@@ -25,12 +25,22 @@ one place for all of them is the point of this module.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
+import os
 import platform
+import subprocess
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+DATA_CONTRACT_VERSION = "1"
+"""Version of the datasets' layout (variables, dimensions, attributes readers rely on, as
+``docs/data-contract.md`` lists them). Bump it with a change that makes older datasets
+unreadable by the figures, agreement tables or theory; a results archive
+(:mod:`balanced_stdp.archive`) written with another version is refused."""
 
 SYNAPSE_TYPES = ("ee", "ei", "ie", "ii")
 """Recurrent synapse types, (post, pre)."""
@@ -528,6 +538,30 @@ def coordinates(**values) -> dict:
         attrs = {"long_name": long_name, **({"units": units} if units else {})}
         out[name] = ("neuron" if name == "neuron_population" else name, data, attrs)
     return out
+
+
+def git_revision() -> str:
+    """Short git revision of the package's checkout, or ``unknown`` (an installed copy)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def source_digest(directory: str) -> str:
+    """Hex SHA-256 of every ``.py`` file below ``directory`` (relative paths and contents):
+    the version of the sources, for caches keyed by it and the workflow's rerun triggers."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, directory).encode())
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
 
 
 def provenance() -> dict:

@@ -131,3 +131,51 @@ def aggregate_memory_mb(cfgs: Iterable[dict]) -> float:
     """Memory of an aggregation or figure job (MB): every run of the experiment plus the
     combined copy."""
     return 1000.0 + 3.0 * sum(estimated_dataset_mb(cfg) for cfg in cfgs)
+
+
+FIXED_REQUESTS = {
+    # rule: (runtime in minutes, memory in MB); memory None: from the job's run configs
+    "compile_numba": (15.0, 2000.0),
+    "aggregate_runs": (30.0, None),
+    "agreement": (10.0, None),
+    "agreement_summary": (5.0, 1000.0),
+    "figure": (20.0, None),
+    "archive": (30.0, 1000.0),
+    "restore_archive": (30.0, 1000.0),
+}
+"""Requests of the jobs whose cost does not grow with N and T (aggregation, agreement and
+figures hold every run they read: their memory does)."""
+
+
+def job_request(rule: str, configs: list[dict], resource_scale: float = 1.0) -> dict:
+    """What the workflow requests for one job of ``rule`` (first attempt; a retry asks
+    for the attempt number times as much).
+
+    Parameters
+    ----------
+    rule : str
+        The workflow rule.
+    configs : list of dict
+        The run configs the job is about: one grid point's for ``simulate``, every grid
+        point of the experiment(s) otherwise (none for a figure of no experiment).
+    resource_scale : float
+        Workflow-config key ``resource_scale`` (slower cores): scales simulation runtimes.
+
+    Returns
+    -------
+    dict
+        ``runtime`` (minutes) and ``mem_mb``.
+    """
+    if rule == "simulate":
+        (cfg,) = configs
+        return {"runtime": simulate_runtime_min(cfg, resource_scale),
+                "mem_mb": estimated_memory_mb(cfg)}
+    if rule == "theory":
+        return {"runtime": theory_runtime_min(configs), "mem_mb": theory_memory_mb(configs)}
+    if rule == "theory_finite_size":
+        return {"runtime": finite_size_theory_runtime_min(configs),
+                "mem_mb": theory_memory_mb(configs)}
+    runtime, memory = FIXED_REQUESTS[rule]
+    if memory is None:
+        memory = aggregate_memory_mb(configs) if configs else 1000.0
+    return {"runtime": runtime, "mem_mb": memory}

@@ -15,6 +15,7 @@ wrong numbers; :func:`open_dataset` also checks that a file is the kind of datas
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import secrets
@@ -46,6 +47,40 @@ class IncompleteDatasetError(RuntimeError):
 
 class OutputPathError(OSError):
     """An output path cannot be written (checked before any work is done)."""
+
+
+class OutputWriteError(OutputPathError):
+    """Writing an output failed part-way (disk full, quota, I/O error, termination); the
+    message names the file and the cause in one line, and no partial file is left."""
+
+
+LOW_SPACE_BYTES = 1 << 20
+"""Free space below which a failed write is reported as a full disk (or quota)."""
+
+
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def write_failure(path: Path, error: BaseException) -> OutputWriteError:
+    """The one-line error of a failed write of ``path``: the cause, and the free space
+    where the file was going (HDF5 reports a full disk only as "NetCDF: HDF error")."""
+    free = _free_bytes(path.parent)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = error.strerror or "no space left on device"
+    elif free is not None and free < LOW_SPACE_BYTES:
+        cause = "no space left on the device (or the quota is exhausted)"
+    elif isinstance(error, OSError) and error.strerror:
+        cause = error.strerror
+    else:
+        cause = str(error) or type(error).__name__
+    where = f"; {free / 1e6:.1f} MB free in {path.parent}" if free is not None else ""
+    return OutputWriteError(f"{path}: not written: {cause}{where}; no partial file was left, "
+                            "rerun once the cause is fixed")
 
 
 def _encoding(ds: xr.Dataset) -> dict:
@@ -143,10 +178,13 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
 def write_atomic(path: str | Path, write: Callable[[Path], None], overwrite: bool = False) -> Path:
     """Write a file atomically: ``write(temporary)``, then rename it to ``path``.
 
-    The one way outputs are written (datasets and figures): a reader never sees a
-    half-written file, an interrupted write leaves only a hidden temporary file
-    (removed by the next write of the same path, see :func:`remove_stale_temporaries`),
-    and an existing ``path`` is never replaced unless ``overwrite``.
+    The one way outputs are written (datasets, figures, tables, archives): a reader never
+    sees a half-written file, a failed write (a full disk, an exhausted quota, an I/O error,
+    SIGTERM turned into an exception by :mod:`balanced_stdp.job`) removes its temporary
+    file and raises :class:`OutputWriteError` naming the file and the cause; a process
+    killed outright leaves only a hidden temporary file (removed by the next write of the
+    same path, see :func:`remove_stale_temporaries`); and an existing ``path`` is never
+    replaced unless ``overwrite``.
 
     Parameters
     ----------
@@ -167,6 +205,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], None], overwrite: boo
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:       # netCDF4 raises RuntimeError for HDF5
+        if isinstance(error, OutputPathError):
+            raise
+        raise write_failure(path, error) from error
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -13,14 +13,25 @@ invalidates a cached function when *its own* file changes, not when a function i
 synapse code — wrong results, or a segmentation fault where data layouts changed (both
 seen during development). With the digest in the path, any change of the sources
 selects a fresh cache directory, so stale machine code is never loaded.
+
+Reading and writing a cache entry is serialised across processes with a lock file in its
+directory (:func:`_serialise_cache_entries`). numba saves an entry as load-the-index, pick a
+data-file number, save the index, save the data: two workflow jobs compiling *different*
+signatures of one function at once both pick ``.1.nbc``, and the index can end up pointing
+one signature at the other's machine code — a later job loading it crashed with a
+segmentation fault (seen with jobs compiling in parallel on a loaded machine).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import fcntl
 import os
 
 import numba
+from numba.core import caching
+
+from .contract import source_digest
 
 
 def fallback_cache_dir(package_dir: str, environ) -> str | None:
@@ -42,19 +53,6 @@ def fallback_cache_dir(package_dir: str, environ) -> str | None:
         return None
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "balanced_stdp", "numba")
-
-
-def source_digest(package_dir: str) -> str:
-    """Hex digest of every ``.py`` file below ``package_dir`` (paths and contents)."""
-    digest = hashlib.sha256()
-    for root, dirs, files in os.walk(package_dir):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(f for f in files if f.endswith(".py")):
-            path = os.path.join(root, name)
-            digest.update(os.path.relpath(path, package_dir).encode())
-            with open(path, "rb") as handle:
-                digest.update(handle.read())
-    return digest.hexdigest()
 
 
 def cache_dir(package_dir: str, environ) -> str:
@@ -82,6 +80,42 @@ def _configure_cache() -> None:
 
 
 _configure_cache()
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: str):
+    """An exclusive ``flock`` on ``<directory>/.lock`` (blocks until it is free)."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _serialise_cache_entries() -> None:
+    """Wrap numba's cache-entry save and load in :func:`_directory_lock`, so an index and
+    its data file are always written, and read, as one consistent pair."""
+    cache_file = caching.IndexDataCacheFile
+    if getattr(cache_file, "_balanced_stdp_locked", False):
+        return
+    save, load = cache_file.save, cache_file.load
+
+    def locked_save(self, key, data):
+        with _directory_lock(self._cache_path):
+            return save(self, key, data)
+
+    def locked_load(self, key):
+        with _directory_lock(self._cache_path):
+            return load(self, key)
+
+    cache_file.save, cache_file.load = locked_save, locked_load
+    cache_file._balanced_stdp_locked = True
+    cache_file._balanced_stdp_unlocked = (save, load)      # for the test of the race
+
+
+_serialise_cache_entries()
 
 # 'contract' lets LLVM fuse multiply-adds (FMA); no flag that changes NaN/inf
 # semantics is used, so the divergence guard's finiteness checks stay valid.

@@ -21,8 +21,6 @@ sums are re-anchored on exact sums at the end of each bin.
 from __future__ import annotations
 
 import math
-import subprocess
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -30,7 +28,7 @@ import xarray as xr
 
 from .config import config_to_json
 from .contract import (RUN_KIND, SOURCES, SYNAPSE_TYPES, RecordGrid, add_swept_dims,
-                       coordinates, provenance, rule_label, variable)
+                       coordinates, git_revision, provenance, rule_label, variable)
 from .divergence import STATUS_MESSAGES
 from .measurements import (block_weight_rate_moments, mean_weight_per_label,
                            spike_count_statistics, weight_rate_covariance)
@@ -224,15 +222,6 @@ def sample_synapses(block_of_synapse, codes, n_sample, rng) -> np.ndarray:
         _, first = np.unique(merged, return_index=True)   # keep first occurrences, in order
         chosen = merged[np.sort(first)]
     return np.sort(chosen[:take])
-
-
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 class Recorder:
@@ -500,7 +489,7 @@ class Recorder:
             "seed": int(config["seed"]),
             "config": config_to_json(config),
             **provenance(),
-            "git_revision": _git_revision(),
+            "git_revision": git_revision(),
             "analysis_window_s": f"({grid.half_step * grid.dt_ms / 1000.0}, "
                                  f"{last_step * grid.dt_ms / 1000.0}]",
             "covariance_convention": "off-diagonal block means (spec 5.2 recommendation)",

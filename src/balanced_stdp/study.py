@@ -17,7 +17,6 @@ one-line error (:func:`invalid_config_message`).
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import re
 from pathlib import Path
@@ -27,7 +26,7 @@ import yaml
 
 from .config import ConfigError, resolve_config
 from . import contract
-from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label
+from .contract import SYNAPSE_TYPES, dimension_name, get_dotted, rule_label, source_digest
 from .figures.registry import FigureTarget, caption_for, figure_targets
 
 RESULTS_DIR = "results"
@@ -156,10 +155,62 @@ def expand_experiment(name: str, experiment: dict, defaults: dict) -> dict[str, 
     return points
 
 
+SCALED_TIME_KEYS = ("recording.interval_s", "recording.covariance_window_s",
+                    "recording.raster_duration_s", "optogenetics.start_s", "optogenetics.stop_s")
+"""Run-config times that scale with the duration when a smoke run shortens it."""
+
+
+def shortened_run(config: dict, max_duration_s: float) -> dict:
+    """A resolved run config shortened to ``max_duration_s`` for a smoke run.
+
+    N, the grid and every rate and learning rate stay; the duration T becomes
+    ``max_duration_s`` (runs already that short are unchanged) and every time that scales
+    with T (:data:`SCALED_TIME_KEYS`: record interval, covariance window, raster length,
+    laser window) is scaled by the same factor, rounded to whole time steps (at least one),
+    so every run keeps its number of record bins, windows and epochs.
+    """
+    duration = config["duration_s"]
+    if duration <= max_duration_s:
+        return config
+    factor = max_duration_s / duration
+    dt_ms = config["dt_ms"]
+
+    def scaled(value_s: float) -> float:
+        return max(1, round(value_s * factor * 1000.0 / dt_ms)) * dt_ms / 1000.0
+
+    out = copy.deepcopy(config)
+    out["duration_s"] = max_duration_s
+    for key in SCALED_TIME_KEYS:
+        _set_dotted(out, key, min(scaled(get_dotted(config, key)), max_duration_s))
+    opto = out["optogenetics"]
+    if opto["enabled"] and opto["start_s"] >= opto["stop_s"]:
+        opto["start_s"] = max(opto["stop_s"] - dt_ms / 1000.0, 0.0)
+    return resolve_config(out)
+
+
 def expand_study(config: dict) -> dict[str, dict[str, dict]]:
-    """Every experiment's grid points: ``{experiment: {point path: resolved run config}}``."""
-    return {name: expand_experiment(name, experiment, config["defaults"])
-            for name, experiment in config["experiments"].items()}
+    """Every experiment's grid points: ``{experiment: {point path: resolved run config}}``.
+
+    With ``smoke_duration_s`` (a smoke run of the study) every run is
+    :func:`shortened_run`; the grid points and their paths are those of the full study.
+    """
+    grids = {name: expand_experiment(name, experiment, config["defaults"])
+             for name, experiment in config["experiments"].items()}
+    smoke = config.get("smoke_duration_s")
+    if smoke:
+        for name, points in grids.items():
+            swept = [k for k in config["experiments"][name]["grid"]
+                     if k in SCALED_TIME_KEYS or k == "duration_s"]
+            if swept:
+                raise StudyConfigError(f"smoke_duration_s: experiments.{name} sweeps "
+                                       f"{swept[0]}, which a smoke run would shorten")
+            for point, run in points.items():
+                try:
+                    points[point] = shortened_run(run, smoke)
+                except ConfigError as error:
+                    raise StudyConfigError(f"smoke_duration_s = {smoke}: experiments.{name} "
+                                           f"({point}): {error}") from None
+    return grids
 
 
 def run_path(experiment: str, point: str, file: str, results_dir: str = RESULTS_DIR) -> str:
@@ -246,6 +297,22 @@ class Study(NamedTuple):
         return [self.path(f"aggregate/{e}_agreement.{ext}") for e in self.grids
                 for ext in ("csv", "nc", "html")] + [
                     self.path("aggregate/agreement_summary.csv")]
+
+    def job_configs(self, experiment: str | None = None, point: str | None = None,
+                    stem: str | None = None) -> list[dict]:
+        """The run configs one job is about (what its resource requests depend on): a grid
+        point's for a simulation, every grid point of the experiment for its theory,
+        aggregation and agreement, of the figure's experiments for a figure."""
+        if point is not None:
+            return [self.grids[experiment][point]]
+        names = (self.figure_targets[stem].experiments if stem is not None
+                 else [experiment] if experiment is not None else [])
+        return [cfg for name in names for cfg in self.grids[name].values()]
+
+    def archived_files(self) -> list[str]:
+        """What a results archive holds (:mod:`balanced_stdp.archive`): everything the
+        figures, agreement tables and report are made from."""
+        return self.all_aggregates() + self.all_agreement_tables()
 
     def all_figures(self) -> list[str]:
         """Every figure target's PDF and PNG."""
@@ -373,11 +440,9 @@ def rst_escape(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- provenance
-def source_fingerprint() -> str:
-    """Hash of the package sources: a change recompiles numba's cache once (not reruns)."""
-    digest = hashlib.sha256()
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+def source_fingerprint(subpackage: str = "") -> str:
+    """Digest of the package sources (or of one subpackage, e.g. ``figures``): a change of
+    the sources recompiles numba's cache once; a change of the figure code redraws the
+    figures (a parameter of the figure rule)."""
+    package = Path(__file__).parent / subpackage
+    return source_digest(str(package))[:16]

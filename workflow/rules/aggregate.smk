@@ -8,11 +8,13 @@ rule aggregate_runs:
         results("aggregate/{experiment}.nc"),
     log:
         results("logs/aggregate/{experiment}.log"),
+    benchmark:
+        results("benchmarks/aggregate_runs/{experiment}.tsv")
     conda:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=aggregate_mem_mb,
-        runtime=30,
+        mem_mb=request("aggregate_runs", "mem_mb"),
+        runtime=request("aggregate_runs", "runtime"),
     script:
         "../scripts/aggregate.py"

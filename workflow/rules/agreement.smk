@@ -23,12 +23,14 @@ rule agreement:
         nc=results("aggregate/{experiment}_agreement.nc"),
     log:
         results("logs/agreement/{experiment}.log"),
+    benchmark:
+        results("benchmarks/agreement/{experiment}.tsv")
     conda:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=aggregate_mem_mb,
-        runtime=10,
+        mem_mb=request("agreement", "mem_mb"),
+        runtime=request("agreement", "runtime"),
     script:
         "../scripts/agreement.py"
 
@@ -49,7 +51,7 @@ rule agreement_summary:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=request("agreement_summary", "mem_mb"),
+        runtime=request("agreement_summary", "runtime"),
     script:
         "../scripts/agreement_summary.py"

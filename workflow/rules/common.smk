@@ -141,43 +141,23 @@ def get_figure_labels(wildcards) -> dict:
 
 
 # --------------------------------------------------------------------------- resources
-def scaled_by_attempt(estimate):
-    """A resource function: the cost model's estimate for a job's wildcards, times the
-    attempt (a retried job gets more), rounded up."""
-    return lambda wildcards, attempt: math.ceil(attempt * estimate(wildcards))
+def job_configs(wildcards) -> list[dict]:
+    """The run configs a job's requests depend on (Study.job_configs)."""
+    keys = [k for k in ("experiment", "point", "stem") if k in wildcards.keys()]
+    return STUDY.job_configs(**{k: getattr(wildcards, k) for k in keys})
 
 
-def grid_configs(wildcards) -> list[dict]:
-    """Every run config of the job's experiment (or of the figure's experiments)."""
-    stem = getattr(wildcards, "stem", None)
-    names = FIGURE_TARGETS[stem].experiments if stem else [wildcards.experiment]
-    return [cfg for name in names for cfg in GRIDS[name].values()]
+def request(rule_name: str, key: str):
+    """A resource function: the cost model's request (balanced_stdp.cost_model.job_request)
+    for the job's run configs, times the attempt (a retried job gets more), rounded up.
+    """
 
+    def resource(wildcards, attempt):
+        configs = job_configs(wildcards)
+        estimate = cost_model.job_request(rule_name, configs, config["resource_scale"])
+        return math.ceil(attempt * estimate[key])
 
-def aggregate_memory_mb(configs) -> float:
-    """Aggregation, agreement and figures hold every run they read, plus the combined
-    copy; a figure of no experiment (the learning windows) gets 1 GB."""
-    return cost_model.aggregate_memory_mb(configs) if configs else 1000
-
-
-simulate_runtime = scaled_by_attempt(
-    lambda w: cost_model.simulate_runtime_min(
-        get_run_config(w), config["resource_scale"]
-    )
-)
-simulate_mem_mb = scaled_by_attempt(
-    lambda w: cost_model.estimated_memory_mb(get_run_config(w))
-)
-theory_runtime = scaled_by_attempt(
-    lambda w: cost_model.theory_runtime_min(grid_configs(w))
-)
-finite_size_theory_runtime = scaled_by_attempt(
-    lambda w: cost_model.finite_size_theory_runtime_min(grid_configs(w))
-)
-theory_mem_mb = scaled_by_attempt(
-    lambda w: cost_model.theory_memory_mb(grid_configs(w))
-)
-aggregate_mem_mb = scaled_by_attempt(lambda w: aggregate_memory_mb(grid_configs(w)))
+    return resource
 
 
 def get_simulate_threads(wildcards) -> int:

@@ -16,14 +16,18 @@ rule figure:
         ),
     log:
         results("logs/figures/{stem}.log"),
+    benchmark:
+        results("benchmarks/figure/{stem}.tsv")
     conda:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=aggregate_mem_mb,
-        runtime=20,
+        mem_mb=request("figure", "mem_mb"),
+        runtime=request("figure", "runtime"),
     params:
         target=get_figure_target,
         caption=get_figure_caption,
+        # a change of the figure code (balanced_stdp.figures) redraws the figures
+        figures_source=source_fingerprint("figures"),
     script:
         "../scripts/figure.py"

@@ -12,8 +12,8 @@ rule compile_numba:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=request("compile_numba", "mem_mb"),
+        runtime=request("compile_numba", "runtime"),
     params:
         sources=source_fingerprint(),
     shell:
@@ -47,13 +47,15 @@ rule simulate:
         results("runs/{experiment}/{point}/run.nc"),
     log:
         results("logs/simulate/{experiment}/{point}.log"),
+    benchmark:
+        results("benchmarks/simulate/{experiment}/{point}.tsv")
     conda:
         SOFTWARE_ENV
     # one core per job unless an experiment sets the run-config key `threads`
     threads: get_simulate_threads
     resources:
-        mem_mb=simulate_mem_mb,
-        runtime=simulate_runtime,
+        mem_mb=request("simulate", "mem_mb"),
+        runtime=request("simulate", "runtime"),
     params:
         model_version=MODEL_VERSION,
     shell:

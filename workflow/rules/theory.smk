@@ -13,12 +13,14 @@ rule theory:
         results("aggregate/{experiment}_theory.nc"),
     log:
         results("logs/theory/{experiment}.log"),
+    benchmark:
+        results("benchmarks/theory/{experiment}.tsv")
     conda:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=theory_mem_mb,
-        runtime=theory_runtime,
+        mem_mb=request("theory", "mem_mb"),
+        runtime=request("theory", "runtime"),
     params:
         model_version=MODEL_VERSION,
         curves=get_theory_curves,
@@ -33,12 +35,14 @@ rule theory_finite_size:
         results("aggregate/{experiment}_theory_finite_size.nc"),
     log:
         results("logs/theory_finite_size/{experiment}.log"),
+    benchmark:
+        results("benchmarks/theory_finite_size/{experiment}.tsv")
     conda:
         SOFTWARE_ENV
     threads: 1
     resources:
-        mem_mb=theory_mem_mb,
-        runtime=finite_size_theory_runtime,
+        mem_mb=request("theory_finite_size", "mem_mb"),
+        runtime=request("theory_finite_size", "runtime"),
     params:
         model_version=MODEL_VERSION,
     script:

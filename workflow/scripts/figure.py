@@ -7,17 +7,15 @@ only where the experiment computes it). The data-aware
 caption is stored in the files' metadata.
 """
 
-import sys
-
 from balanced_stdp.contract import RUN_KIND, THEORY_KIND
 from balanced_stdp.figures import FigureTarget, save_figure
 from balanced_stdp.io import open_dataset
+from balanced_stdp.job import job_log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 KINDS = {"runs": RUN_KIND, "theory": THEORY_KIND, "finite_size": THEORY_KIND}
 
-with open(smk.log[0], "w") as log:
-    sys.stdout = sys.stderr = log
+with job_log(smk.log[0]):
     target = FigureTarget(**smk.params.target)
     # the finite-size theory is an input only where the experiment computes it
     datasets = {name: open_dataset(getattr(smk.input, name), kind=KINDS[kind])

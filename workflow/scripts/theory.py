@@ -8,20 +8,18 @@ curves the experiment's figures draw (``params.curves``,
 :func:`balanced_stdp.theory.curves.theory_curves`) are added to the combined dataset.
 """
 
-import sys
-
 from balanced_stdp.aggregate import write_aggregate
 from balanced_stdp.config import load_config
 from balanced_stdp.contract import RUN_KIND, THEORY_KIND
 from balanced_stdp.io import open_dataset
+from balanced_stdp.job import job_log
 from balanced_stdp.selection import run_configs
 from balanced_stdp.theory import predict_point
 from balanced_stdp.theory.curves import theory_curves
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with open(smk.log[0], "w") as log:
-    sys.stdout = sys.stderr = log
+with job_log(smk.log[0]):
     configs = list(smk.input.configs)
     runs = list(smk.input.runs) if "runs" in smk.input.keys() else [None] * len(configs)
     predictions = []

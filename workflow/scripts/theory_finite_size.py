@@ -6,17 +6,15 @@ point; a point the theory does not cover keeps the leading-order values and says
 ``theory_status``.
 """
 
-import sys
-
 from balanced_stdp.aggregate import write_aggregate
 from balanced_stdp.config import load_config
 from balanced_stdp.contract import THEORY_KIND
+from balanced_stdp.job import job_log
 from balanced_stdp.theory.finite_size_prediction import predict_finite_size_points
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with open(smk.log[0], "w") as log:
-    sys.stdout = sys.stderr = log
+with job_log(smk.log[0]):
     configs = list(smk.input.configs)
     predictions = predict_finite_size_points(load_config(path) for path in configs)
     for config_path, prediction in zip(configs, predictions):
