@@ -306,7 +306,7 @@ def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
     if measured:
         ax.plot(*zip(*measured), "s", markersize=4, markerfacecolor="none", color="0.35",
                 linestyle="none", gid="beta-tau-rate",
-                label="β₀ τ r_e at the simulated E rate")
+                label=r"$\beta_0 \tau r_e$ at the simulated E rate")
     ax.set_ylim(0, 1.08 * top)
     ax.set_xlabel(BETA_LABEL)
     ax.set_ylabel("Final " + J_LABEL[0].lower() + J_LABEL[1:])
