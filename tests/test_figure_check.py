@@ -85,6 +85,14 @@ def test_each_rule_fails_on_a_figure_made_to_break_it(rule):
         check.assert_readable(fig, f"broken {rule}")
 
 
+def test_a_text_cut_by_the_figure_edge_is_a_text_box_problem():
+    fig = clean_figure()
+    fig.text(0.97, 0.3, "a note that runs past the right edge", ha="left", fontsize=7)
+    problems = check.figure_problems(fig)
+    assert [p.rule for p in problems] == ["text-overlap"], problems
+    assert "cut by the figure's edge" in problems[0].message
+
+
 def test_repeated_labels_are_one_entry_of_a_panel_legend():
     fig = clean_figure()
     left = fig.axes[0]

@@ -13,9 +13,10 @@ with that list. The rules (:data:`RULES`):
     No legend has two entries whose keys look the same (colour, line style, marker,
     fill, hatch) under different labels.
 ``text-overlap``
-    No two text boxes overlap: titles, axis labels, texts and annotations, legends,
-    the figure's title, and inset axes as a whole (renderer bounding boxes after a
-    draw, so constrained layout has placed everything).
+    No two text boxes overlap, and none is cut by the figure's edge: titles, axis
+    labels, texts and annotations, legends, the figure's title, and inset axes as a
+    whole (renderer bounding boxes after a draw, so constrained layout has placed
+    everything).
 ``unlabelled-lines``
     Every plotted line with data is explained: its label is an entry of a legend of
     the figure, it repeats a legend entry's gid (e.g. the other sampled traces of
@@ -61,6 +62,7 @@ EXPLAINED_ELSEWHERE = {
     r"phase-start\|.*": "red start dots, stated in the panel text",
     r"raster-.*": "spike rasters (E blue, I red), stated in the caption",
     r"late-deviation": "the deviation row: its axis label names it",
+    r"convergence-time": "Fig 7 B's one series: its axis label names it",
     r"diverged-eta": "annotated 'diverged' beside the cross",
 }
 """Gid patterns of lines that need no legend entry, with the reason."""
@@ -255,6 +257,13 @@ def _overlaps(fig: Figure) -> list[Problem]:
     renderer = fig.canvas.get_renderer()
     boxes = _text_boxes(fig, renderer)
     problems = []
+    canvas = fig.bbox
+    for name, box in boxes:
+        outside = max(canvas.x0 - box.x0, box.x1 - canvas.x1, canvas.y0 - box.y0,
+                      box.y1 - canvas.y1)
+        if outside > OVERLAP_TOLERANCE_PX:
+            problems.append(Problem("text-overlap", name,
+                                    f"cut by the figure's edge ({outside:.0f} px outside)"))
     for i, (name_a, a) in enumerate(boxes):
         for name_b, b in boxes[i + 1:]:
             if a is None or b is None:

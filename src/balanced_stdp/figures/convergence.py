@@ -35,13 +35,15 @@ below this fraction for the values at T to count as converged."""
 LATE_WINDOWS = ((0.65, 0.75), (0.9, 1.0))
 """Fractions of T of the two record windows whose means give the measured late drift."""
 
-OFF_TRAJECTORY = 0.2
-"""A finite-size fixed point is off its own trajectory when the trajectory has levelled
-off while still :data:`CONVERGED_BELOW` or more of its initial distance away from the
-point: an exponential approach with a fraction r of the distance left moves over the
-last quarter of the run about r^0.75 times what it moved over the first quarter; a
-trajectory that moves less than this fraction of that has stopped short of the point.
-Such a fixed point is not where the theory's own dynamics goes and is not drawn."""
+OFF_TRAJECTORY_HORIZON = 10.0
+"""A finite-size fixed point is off its own trajectory when the trajectory, still
+:data:`CONVERGED_BELOW` or more of its initial distance away from the point at T, would
+not reach it within this many T even at its speed over the last quarter of the run (an
+approach only slows down, so that is the least time it needs), or moves away from it.
+10 T is the horizon over which the finite-size theory continues its dynamics to find the
+fixed point. Such a fixed point is not where the theory's own dynamics goes and is not
+drawn; a slow approach (soft-bound Hebbian, Kohonen: low-rate classes relax slowly) is
+not off its trajectory."""
 
 STILL_BELOW = 0.02
 """A weight whose whole change is below this fraction of its size (or 0.05 mV) has not
@@ -99,9 +101,9 @@ class Convergence:
             return f"at {when}"
         return f"converged at {when}" if self.converged else f"at {when}, not converged"
 
-    def text(self) -> str:
-        """:meth:`short` with the measures behind it, e.g. "at T = 120 s, not converged
-        (finite-size theory 18 % from j*; late drift 9 %)"."""
+    def detail(self) -> str:
+        """The measures behind the verdict, e.g. "finite-size theory 18 % from j*; late
+        drift 9 %" (empty without any)."""
         parts = []
         if self.off_trajectory:
             parts.append("finite-size j* off its own trajectory")
@@ -109,7 +111,13 @@ class Convergence:
             parts.append(f"finite-size theory {100 * self.remaining:.0f} % from j*")
         if np.isfinite(self.drift):
             parts.append(f"late drift {100 * self.drift:.0f} %")
-        return self.short() + (f" ({'; '.join(parts)})" if parts else "")
+        return "; ".join(parts)
+
+    def text(self) -> str:
+        """:meth:`short` with the measures behind it, e.g. "at T = 120 s, not converged
+        (finite-size theory 18 % from j*; late drift 9 %)"."""
+        detail = self.detail()
+        return self.short() + (f" ({detail})" if detail else "")
 
 
 def late_drift(time_s: np.ndarray, mean: np.ndarray) -> float:
@@ -152,23 +160,24 @@ def theory_remaining(finite_size: xr.Dataset | None, key: dict, synapse: str) ->
 
 
 def off_trajectory(finite_size: xr.Dataset | None, key: dict, synapse: str) -> bool:
-    """Whether the finite-size fixed point at ``key`` is off its own trajectory: the
-    trajectory has levelled off (:data:`OFF_TRAJECTORY`) at least
-    :data:`CONVERGED_BELOW` of its initial distance away from the point."""
+    """Whether the finite-size fixed point at ``key`` is off its own trajectory
+    (:data:`OFF_TRAJECTORY_HORIZON`)."""
     remaining = theory_remaining(finite_size, key, synapse)
     if not np.isfinite(remaining) or remaining < CONVERGED_BELOW:
         return False
     trajectory = theory_at(finite_size, "mean_weight", key, synapse=synapse)
+    fixed = float(theory_at(finite_size, "fixed_point_weight", key, synapse=synapse))
     time_s = trajectory["time"].values.astype(float)
     values = trajectory.values.astype(float)
     ok = np.isfinite(time_s) & np.isfinite(values)
     time_s, values = time_s[ok], values[ok]
     start, end = time_s[0], time_s[-1]
-    at = np.interp(start + np.array([0.0, 0.25, 0.75, 1.0]) * (end - start), time_s, values)
-    early, late = abs(at[1] - at[0]), abs(at[3] - at[2])
-    if early == 0.0:
-        return False
-    return late / early < OFF_TRAJECTORY * remaining ** 0.75
+    late, last = np.interp([start + 0.75 * (end - start), end], time_s, values)
+    speed = (last - late) / (0.25 * (end - start))           # mV/s, towards j* if > 0 …
+    towards = speed * np.sign(fixed - last)
+    if not towards > 0:
+        return True
+    return abs(fixed - last) / towards > OFF_TRAJECTORY_HORIZON * (end - start)
 
 
 def weight_convergence(runs: xr.Dataset | None, finite_size: xr.Dataset | None, key: dict,

@@ -16,9 +16,10 @@ from matplotlib.figure import Figure
 from ..estimators import final_values, seed_statistics
 from ..selection import ExperimentData, at_point, by_seed, divergence, run_configs
 from .captions import rule_parameters
-from .convergence import summary, weight_convergence
+from .convergence import weight_convergence
 from .labels import final_label, rule_name
-from .panels import draw_per_role, finite_size_note, plot_finite_size, seed_count_label
+from .panels import (draw_per_role, finite_size_note, plot_finite_size, seed_count_label,
+                     state_convergence)
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE, THEORY_STYLE,
                     figure_legend, letter_panels, new_figure, styled)
 
@@ -86,7 +87,7 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
     letter_panels(axes)
     fig.suptitle("EE weight at T vs input correlation c: simulation, finite-size theory "
                  "(dash-dot: at T, dotted: j*) and leading-order j* (dashed)")
-    figure_legend(fig, max_columns=4)
+    figure_legend(fig, max_columns=3)
     return fig
 
 
@@ -154,8 +155,4 @@ def _draw_role(ax, runs: xr.Dataset, theory: xr.Dataset | None,
     ax.set_xlabel("Input correlation c")
     ax.set_ylabel(final_label("ee"))
     note = finite_size_note(finite_size)
-    ax.text(0.98, 0.03, summary(verdicts) + (f"\n{note}" if note else ""),
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5, gid="convergence",
-            color="black" if all(v.converged is not False for v in verdicts) else DIVERGED_COLOR,
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
-                  "edgecolor": "none"})
+    state_convergence(ax, verdicts, note=note)

@@ -19,10 +19,10 @@ from ..selection import ExperimentData, at_point, divergence, ensure_swept, run_
 from .facets import coord_values
 from .labels import final_label, rule_name
 from .convergence import weight_convergence
-from .panels import (THEORY_COLOR, TraceStyle, draw_currents, draw_population_rates,
-                     draw_weight_traces, finite_size_note, fixed_point, main_synapse, mark_value,
-                     plot_finite_size, stability_labels, theory_name)
-from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_COLORS, figure_legend,
+from .panels import (draw_currents, draw_population_rates, draw_weight_traces, finite_size_note,
+                     fixed_point, main_synapse, mark_value, plot_finite_size, stability_labels,
+                     state_convergence, theory_name, TraceStyle)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_COLORS, figure_legend,
                     letter_panels, new_figure, no_data, panel_legend, styled)
 
 
@@ -97,12 +97,7 @@ def plot_hebbian_variants(classical: "ExperimentData", bounded: "ExperimentData"
             _symlog_if_runaway(traces_ax, runs, key, synapse)
             if stop_s is None:
                 verdict = weight_convergence(runs, finite_size, key, synapse)
-                traces_ax.text(0.98, 0.03, verdict.short(), transform=traces_ax.transAxes,
-                               ha="right", va="bottom", fontsize=6.5, gid="convergence",
-                               color="black" if verdict.converged is not False
-                               else DIVERGED_COLOR,
-                               bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
-                                     "alpha": 0.85, "edgecolor": "none"})
+                state_convergence(traces_ax, verdict)
             last_stop = _latest_stop_if_all_stopped(runs, key)
             if last_stop is not None:      # the ODE beyond the last stop shows nothing new
                 traces_ax.set_xlim(0.0, 1.05 * last_stop)

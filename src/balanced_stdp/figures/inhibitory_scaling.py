@@ -18,10 +18,10 @@ from matplotlib.figure import Figure
 
 from ..estimators import final_values, seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses
-from .convergence import summary, weight_convergence
+from .convergence import weight_convergence
 from .labels import final_label
 from .panels import (divergence_text, finite_size_note, plot_finite_size, seed_count_label,
-                     theories_drawn)
+                     state_convergence, theories_drawn)
 from .style import (DIVERGED_COLOR, POPULATION_COLORS, SYNAPSE_COLORS, THEORY_STYLE, figure_legend,
                     letter_panels, new_figure, no_data, panel_legend, styled)
 
@@ -143,12 +143,7 @@ def _draw_row(axes, runs, theory, title, finite_size=None) -> None:
                 {"pair_type": pair}, SYNAPSE_COLORS[pair], f"cov|{pair}", f"$C_{{{pair}}}$",
                 delta_corrected, finite_size)
     if verdicts:
-        ax_weight.text(0.98, 0.03, summary(verdicts), transform=ax_weight.transAxes,
-                       ha="right", va="bottom", fontsize=6.5, gid="convergence",
-                       color="black" if all(v.converged is not False for v in verdicts)
-                       else DIVERGED_COLOR,
-                       bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
-                             "edgecolor": "none"})
+        state_convergence(ax_weight, verdicts)
     if float(runs["c"].values[0]) == 0:
         ax_cov.set_yscale("log")
     for ax in axes:                      # label the simulated sizes themselves

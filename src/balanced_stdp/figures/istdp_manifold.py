@@ -26,8 +26,8 @@ from .manifold import (INITIAL_LABEL, INITIAL_WEIGHT, LEADING_ORDER_J_EI, checke
                        draw_final_vs_initial, draw_trajectories, initial_colors, scalar_theory,
                        sweep_trajectories, theory_along_sweep)
 from .panels import DELTA_NOTE, finite_size_note, plot_finite_size, theories_drawn
-from .style import (FINITE_SIZE_STYLE, NO_DATA_GID, SYNAPSE_COLORS, THEORY_STYLE, letter_panels, new_figure,
-                    no_data, reference_line, styled)
+from .style import (FINITE_SIZE_STYLE, NO_DATA_GID, SYNAPSE_COLORS, THEORY_STYLE, letter_panels,
+                    new_figure, no_data, reference_line, styled)
 
 PAPER_THRESHOLD_PER_RECORD = 1e-6
 """Paper's convergence threshold: |dJ| per 10-ms record, scaled weight J = j/√N."""

@@ -22,8 +22,8 @@ from ..selection import (ExperimentData, at_point, by_seed, divergence, ensure_s
                          theory_at)
 from .facets import facets
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
-from .convergence import Convergence, late_drift, summary, theory_remaining
-from .panels import annotate_divergence, plot_finite_size
+from .convergence import Convergence, late_drift, theory_remaining
+from .panels import annotate_divergence, plot_finite_size, state_convergence
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, SYNAPSE_COLORS, THEORY_STYLE,
                     letter_panels, new_figure, no_data, panel_legend, reference_line, styled)
 
@@ -165,7 +165,7 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     letter_panels([axes[name] for name in [f"w{k}" for k in range(len(chosen))]
                    + ["mean", "final", "fraction", "phase", "bif", "scatter", "unique"]])
     fig.suptitle("Kohonen EE plasticity: stable fixed point j*(β₀) and its loss "
-                 "(theory: leading order, spec §6.5)")
+                 "(theory: leading order, spec §6.5; in F also the finite-size theory)")
     return fig
 
 
@@ -199,11 +199,7 @@ def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | No
     annotate_divergence(ax, [run.seed], [run.diverged], [run.diverged_at_s])
     if not run.diverged:
         verdict = run_convergence(run, finite_size)
-        ax.text(0.98, 0.03, verdict.short(), transform=ax.transAxes, ha="right", va="bottom",
-                fontsize=6.5, gid="convergence",
-                color="black" if verdict.converged is not False else DIVERGED_COLOR,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.85,
-                      "edgecolor": "none"})
+        state_convergence(ax, verdict)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(J_LABEL)
 
@@ -312,12 +308,7 @@ def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
     ax.set_ylabel("Final " + J_LABEL[0].lower() + J_LABEL[1:])
     verdicts = [run_convergence(r, finite_size) for r in runs if not r.diverged]
     if verdicts:
-        ax.text(0.98, 0.03, summary(verdicts), transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=6, gid="convergence",
-                color="black" if all(v.converged is not False for v in verdicts)
-                else DIVERGED_COLOR,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.85,
-                      "edgecolor": "none"})
+        state_convergence(ax, verdicts)
     ax.legend(fontsize=6, loc="upper left")
 
 

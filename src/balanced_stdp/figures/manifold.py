@@ -87,11 +87,12 @@ def initial_colors(initial: np.ndarray):
 
 
 def draw_trajectories(ax, sweep, theory, row, color_of, ode: bool = False,
-                      finite_size=None) -> list[float]:
+                      finite_size=None) -> list[tuple]:
     """Seed-mean j_ei(t) per initial value (solid, coloured by it) and, with ``ode``, the
     theory's ODE (dashed) and the finite-size trajectory (dash-dot) of each; a legend
-    of the line styles. Returns the initial values whose ODE has no finite value (the
-    theory lost the balanced state from the start), which a note on the panel lists."""
+    of the line styles, which also names the initial values whose ODE has no finite
+    value (the theory lost the balanced state from the start). Returns those (initial
+    value, time the theory lost balance) pairs."""
     missing = []
     fs_drawn = False
     for value, trace in zip(sweep["initial"], sweep["mean"]):
@@ -108,7 +109,8 @@ def draw_trajectories(ax, sweep, theory, row, color_of, ode: bool = False,
                         alpha=0.8, gid=f"manifold-ode|{INITIAL_WEIGHT}={value:g}",
                         **{**THEORY_STYLE, "linewidth": 0.7})
             else:
-                missing.append(float(value))
+                lost = theory_at(theory, "balance_lost_at_s", point)
+                missing.append((float(value), None if lost is None else float(lost)))
             fs_drawn |= plot_finite_size(
                 ax, finite_size, "mean_weight", point, synapse="ei",
                 gid=f"manifold-finite-size|{INITIAL_WEIGHT}={value:g}",
@@ -123,13 +125,14 @@ def draw_trajectories(ax, sweep, theory, row, color_of, ode: bool = False,
             handles.append(Line2D([], [], color="0.3", linewidth=0.8,
                                   linestyle=FINITE_SIZE_STYLE["linestyle"],
                                   label="finite-size theory"))
+        if missing:                     # said in the legend, where it cannot hide data
+            lost = [v for v, at in missing if at is not None and np.isfinite(at)]
+            handles.append(Line2D([], [], linestyle="none", gid="missing-ode",
+                                  label="no ODE from $j_{ei}(0)$ = "
+                                  + ", ".join(f"{v:g}" for v, _ in missing) + " mV"
+                                  + (":\nthe theory has no balanced state there"
+                                     if len(lost) == len(missing) else "")))
         ax.legend(handles=handles, loc="best", fontsize=6)
-        if missing:
-            ax.text(0.02, 0.02, "no ODE from $j_{ei}(0)$ = "
-                    + ", ".join(f"{v:g}" for v in missing)
-                    + " mV:\nthe theory has no balanced state there",
-                    transform=ax.transAxes, ha="left", va="bottom", fontsize=6,
-                    gid="missing-ode")
     return missing
 
 

@@ -20,8 +20,8 @@ from ..selection import (ExperimentData, at_point, by_seed, divergence, ensure_s
                          theory_at)
 from .facets import facets
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
-from .convergence import summary, weight_convergence
-from .panels import divergence_text, plot_finite_size
+from .convergence import weight_convergence
+from .panels import divergence_text, plot_finite_size, state_convergence
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, POPULATION_COLORS, SOURCE_COLORS,
                     SYNAPSE_COLORS, THEORY_STYLE, letter_panels, new_figure, no_data, panel_legend,
                     reference_line, styled)
@@ -169,9 +169,7 @@ def _draw_weights(ax, runs, theory, n_values, diverged, finite_size=None) -> Non
         verdicts.append(weight_convergence(runs, finite_size, {"N": n}, "ee"))
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS["ee"])
-    ax.text(0.98, 0.97, summary(verdicts), transform=ax.transAxes, ha="right", va="top",
-            fontsize=6, gid="convergence",
-            color="black" if all(v.converged is not False for v in verdicts) else DIVERGED_COLOR)
+    state_convergence(ax, verdicts)
     panel_legend(ax, {"j*, finite-size theory (one per N, dotted)": Line2D(
         [], [], color="0.3", **FINITE_SIZE_FIXED_POINT)}, fontsize=6, loc="lower right")
 

@@ -19,7 +19,7 @@ import xarray as xr
 
 from ..estimators import running_mean
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
-from .convergence import off_trajectory
+from .convergence import off_trajectory, summary
 from .labels import FINITE_SIZE_LABEL, SYNAPSE_AXIS_LABELS, TIME_LABEL
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE, FIXED_POINT_STYLE,
                     POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, no_data, reference_line)
@@ -226,6 +226,7 @@ def finite_size_note(finite_size: xr.Dataset | None, key: dict | None = None) ->
     status = at_point(finite_size, "theory_status", key or {})
     reason = str(_status_labels(status).reshape(-1)[0]) if status is not None else ""
     reason = reason.split(":", 1)[1].strip() if ":" in reason else reason
+    reason = reason.split(";")[-1].strip()             # the last clause says why
     return "no finite-size theory here" + (f" ({reason})" if reason else "")
 
 
@@ -507,6 +508,24 @@ def draw_population_rates(ax, runs, theory, key: dict, divergence_marks: bool = 
     if divergence_marks:
         annotate_divergence(ax, *divergence(runs, key))
     return True
+
+
+def state_convergence(ax, verdicts, note: str | None = None, detail: bool = False) -> None:
+    """Say under the panel whether its weights converged by T (gid ``convergence``, red
+    when not): one :class:`~.convergence.Convergence` (its :meth:`short` text, with the
+    measures if ``detail``) or several (:func:`~.convergence.summary`), then ``note``.
+    Under the axes, where constrained layout makes room, it hides no data."""
+    single = not isinstance(verdicts, (list, tuple))
+    verdicts = [verdicts] if single else list(verdicts)
+    if not verdicts:
+        return
+    text = (verdicts[0].text() if detail else verdicts[0].short()) if single \
+        else summary(verdicts)
+    converged = all(v.converged is not False for v in verdicts)
+    ax.annotate(text + (f"\n{note}" if note else ""), xy=(1.0, 0.0),
+                xycoords="axes fraction", xytext=(0, -31), textcoords="offset points",
+                ha="right", va="top", fontsize=6, gid="convergence",
+                color="black" if converged else DIVERGED_COLOR)
 
 
 def mark_value(ax, value: float, color, gid: str, label: str, linestyle="-") -> None:

@@ -20,9 +20,9 @@ from ..selection import ExperimentData, divergence, ensure_swept, run_configs, t
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, final_label, rule_name
 from .convergence import weight_convergence
-from .panels import (THEORY_COLOR, TraceStyle, draw_currents, draw_weight_traces, first_seed,
-                     fixed_point, fixed_point_rates, main_synapse, mark_value, plot_finite_size,
-                     pooled, theories_drawn, theory_name)
+from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed, fixed_point,
+                     fixed_point_rates, main_synapse, mark_value, plot_finite_size, pooled,
+                     state_convergence, theories_drawn, theory_name, TraceStyle)
 from .style import (FINITE_SIZE_FIXED_POINT, POPULATION_COLORS, SYNAPSE_COLORS, figure_legend,
                     letter_panels, new_figure, no_data, styled)
 
@@ -104,11 +104,7 @@ def plot_statistics(main: "ExperimentData") -> Figure:
                           finite_size=finite_size):
         traces_ax.set_title(f"{synapse.upper()} weights, c = {c_main:g}")
         verdict = weight_convergence(runs, finite_size, key, synapse)
-        traces_ax.text(0.98, 0.03, verdict.text(), transform=traces_ax.transAxes, ha="right",
-                       va="bottom", fontsize=6.5, gid="convergence",
-                       color="black" if verdict.converged else "#b2182b",
-                       bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85,
-                             "edgecolor": "none"})
+        state_convergence(traces_ax, verdict, detail=True)
     order.append(fig.add_subplot(grid[1, 0]))
     _draw_final_weights(order[-1], runs, theory, key, synapse, finite_size)
     for column, population in enumerate(POPULATION_COLORS, start=1):

@@ -189,6 +189,6 @@ def plot_timescale_separation(kohonen, soft, istdp) -> Figure:
         _draw_rule(axes[:, column], role, data, lambda eta: palette.get(eta, "black"))
     letter_panels(axes.T.ravel())
     fig.suptitle("Fig 8 candidate — timescale separation: simulation vs mean-field ODE per "
-                 "learning rate; the deviation row is measured against the finite-size theory "
-                 "where it is computed")
+                 "learning rate\n(the deviation row is measured against the finite-size theory "
+                 "where it is computed)")
     return fig

@@ -15,7 +15,7 @@ from ..selection import ExperimentData, at_point, by_seed, divergence, theory_at
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, rule_name
 from .convergence import weight_convergence
-from .panels import (THEORY_COLOR, annotate_divergence, draw_per_role, finite_size_note,
+from .panels import (DELTA_NOTE, THEORY_COLOR, annotate_divergence, draw_per_role, finite_size_note,
                      fixed_point, is_delta_corrected, main_synapse, plot_finite_size,
                      theory_name)
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, figure_legend,
@@ -53,8 +53,11 @@ def plot_transients(soft: "ExperimentData", kohonen: "ExperimentData",
                   lambda ax, runs, data: _draw_transient(ax, runs, data.theory,
                                                          data.finite_size))
     letter_panels(axes)
+    delta = any(is_delta_corrected(data.theory) for data in (soft, kohonen, istdp)
+                if data is not None)
     fig.suptitle("Mean plastic weight: simulation (c = 0) vs the finite-size theory "
-                 "(magenta) and the mean-field ODE (orange)")
+                 "(magenta) and the mean-field ODE (orange; brown: Δ-corrected)"
+                 + (f"\n{DELTA_NOTE}" if delta else ""))
     figure_legend(fig, max_columns=4)
     return fig
 
@@ -105,19 +108,23 @@ def _draw_transient(ax, runs, theory, finite_size=None) -> None:
                                                  else "") + f" mV (n = {count})"]
     if finite is not None:
         lines.append(f"finite-size theory: {float(finite):.3g} mV")
+    elif verdict.off_trajectory:
+        unreached = theory_at(finite_size, "fixed_point_weight", key, synapse=synapse)
+        lines.append(f"finite-size j* = {float(unreached):.3g} mV not drawn: its trajectory "
+                     "levels off before it")
     if fixed is not None:
         lines.append(f"theory j*: {fixed:.3g} mV ({name})")
     if leading is not None:
         lines.append(f"leading order: {leading:.3g} mV")
-    lines.append(verdict.text())
+    lines.append(verdict.short() + (f"\n({verdict.detail()})" if verdict.detail() else ""))
     note = finite_size_note(finite_size, key)
     if note:
         lines.append(note)
-    ax.text(0.97, 0.03, "\n".join(lines), transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=6.5, gid="final-vs-theory",
-            color="black" if verdict.converged is not False else DIVERGED_COLOR,
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
-                  "edgecolor": "0.7", "linewidth": 0.5})
+    # under the panel (constrained layout makes room), where it hides no curve
+    ax.annotate("\n".join(lines), xy=(0.5, 0.0), xycoords="axes fraction", xytext=(0, -30),
+                textcoords="offset points", ha="center", va="top", fontsize=6.5,
+                gid="final-vs-theory",
+                color="black" if verdict.converged is not False else DIVERGED_COLOR)
     annotate_divergence(ax, seeds, flags, times)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])

@@ -10,12 +10,12 @@ from matplotlib.figure import Figure
 from ..contract import SYNAPSE_TYPES
 from ..estimators import final_values, seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
-from .convergence import summary, weight_convergence
+from .convergence import weight_convergence
 from .facets import coord_values, facet_gid, facet_label, facets
 from .labels import final_label, format_value
-from .panels import (DELTA_NOTE, TraceStyle, divergence_text, draw_weight_traces, finite_size_note,
-                     is_delta_corrected, plot_finite_size, seed_count_label, theories_drawn,
-                     theory_name)
+from .panels import (DELTA_NOTE, divergence_text, draw_weight_traces, finite_size_note,
+                     is_delta_corrected, plot_finite_size, seed_count_label, state_convergence,
+                     theories_drawn, theory_name, TraceStyle)
 from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, SYNAPSE_COLORS, THEORY_STYLE,
                     common_limits, figure_legend, letter_panels, new_figure, no_data, styled)
 
@@ -83,11 +83,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
                                   finite_size=finite_size):
                 drawn.append(ax)
                 verdict = weight_convergence(runs, finite_size, key, synapse)
-                ax.text(0.98, 0.03, verdict.short(), transform=ax.transAxes, ha="right",
-                        va="bottom", fontsize=6, gid="convergence",
-                        color="black" if verdict.converged is not False else DIVERGED_COLOR,
-                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
-                              "alpha": 0.85, "edgecolor": "none"})
+                state_convergence(ax, verdict)
         common_limits(drawn, "y")
         _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color, finite_size)
     letter_panels(axes.ravel())
@@ -147,12 +143,7 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
                      synapse=synapse, gid="finite-size-at-T-vs-c",
                      label="finite-size theory at T vs c (dash-dot)")
     if verdicts:
-        ax.text(0.98, 0.03, summary(verdicts), transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=6, gid="convergence",
-                color="black" if all(v.converged is not False for v in verdicts)
-                else DIVERGED_COLOR,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.85,
-                      "edgecolor": "none"})
+        state_convergence(ax, verdicts)
     if excluded:
         ax.text(0.02, 0.98, "excluded (diverged):\n" + "\n".join(excluded),
                 transform=ax.transAxes, ha="left", va="top", fontsize=6, color=DIVERGED_COLOR,
