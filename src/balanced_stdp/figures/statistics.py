@@ -20,9 +20,10 @@ from ..selection import ExperimentData, divergence, ensure_swept, run_configs, t
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, final_label, rule_name
 from .convergence import weight_convergence
-from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed, fixed_point,
-                     fixed_point_rates, main_synapse, mark_value, plot_finite_size, pooled,
-                     state_convergence, theories_drawn, theory_name, TraceStyle)
+from .panels import (DELTA_NOTE, THEORY_COLOR, draw_currents, draw_weight_traces, first_seed,
+                     fixed_point, fixed_point_rates, is_delta_corrected, main_synapse, mark_value,
+                     plot_finite_size, pooled, state_convergence, theories_drawn, theory_name,
+                     TraceStyle)
 from .style import (FINITE_SIZE_FIXED_POINT, POPULATION_COLORS, SYNAPSE_COLORS, figure_legend,
                     letter_panels, new_figure, no_data, styled)
 
@@ -121,10 +122,12 @@ def plot_statistics(main: "ExperimentData") -> Figure:
     currents_ax.set_gid("currents")
     if draw_currents(currents_ax, runs, key):
         currents_ax.set_title("Mean input to E neurons (seed mean)")
-        currents_ax.legend(loc="lower right", fontsize=6, ncol=3)
+        currents_ax.legend(loc="center right", fontsize=6, ncol=3, frameon=True,
+                           framealpha=0.9, edgecolor="none")   # readable over the curves
     letter_panels(order)
     fig.suptitle(f"{rule_name(rule)}: network statistics at c = {c_main:g} — theory: "
-                 f"{theories_drawn(theory, finite_size, key)}")
+                 f"{theories_drawn(theory, finite_size, key)}"
+                 + (f"\n{DELTA_NOTE}" if is_delta_corrected(theory) else ""))
     figure_legend(fig, max_columns=3)
     return fig
 
