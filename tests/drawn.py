@@ -23,3 +23,9 @@ def line(ax, gid):
 
 def texts(ax, gid) -> list[str]:
     return [t.get_text() for t in ax.texts if t.get_gid() == gid]
+
+
+def title(ax) -> str:
+    """The panel's whole title: its left (panel letter), centre and right parts."""
+    return " ".join(t for t in (ax.get_title(loc="left"), ax.get_title(),
+                                ax.get_title(loc="right")) if t)

@@ -26,6 +26,7 @@ from balanced_stdp import estimators, figures
 from balanced_stdp.figures import registry, weight_dynamics
 from balanced_stdp.plasticity import SPEC_LEARNING_WINDOWS, rule_parameter_defaults
 from balanced_stdp.selection import ExperimentData, rule_synapses
+from drawn import title
 from fabricate import INTERVAL_S, N_SAMPLE, N_TIME, combine, rule_run, rule_theory
 
 
@@ -264,7 +265,7 @@ def test_learning_windows_are_pair_updates_and_match_spec_fig9(tau):
     fig = figures.plot_learning_windows()            # rows τ = 200 ms and 20 ms
     for window in SPEC_LEARNING_WINDOWS:
         ax = axes_by_gid(fig, f"window|{window.rule}|tau={tau:g}")
-        assert f"τ = {tau:g} ms" in ax.get_title()
+        assert f"τ = {tau:g} ms" in title(ax)
         description = window.description(tau)
         assert description.parameters == {
             **rule_parameter_defaults(window.rule, window.synapse, tau), **window.overrides,

@@ -169,7 +169,8 @@ def test_fig02_final_vs_beta_draws_the_finite_size_fixed_point_per_beta():
     np.testing.assert_allclose(line.get_ydata(), [figa.leading_order_j_star(b) + SHIFT
                                                   for b in figa.SWEEP_BETAS])
     assert line.get_label() == "j*(β₀), finite-size theory"
-    assert_finite_size_style(line)
+    assert line.get_color() == FINITE_SIZE_STYLE["color"]      # a fixed point: dotted
+    assert line.get_linestyle() != FINITE_SIZE_STYLE["linestyle"]
 
 
 def test_fig01_rates_and_weight_against_the_finite_size_theory_per_n():

@@ -12,7 +12,7 @@ import xarray as xr
 
 from balanced_stdp.figures import registry
 from balanced_stdp.selection import ExperimentData
-from drawn import axes_by_gid, line, lines, texts
+from drawn import axes_by_gid, line, lines, texts, title
 from fabricate import SWEEP_INTERVAL_S as INTERVAL_S
 from fabricate import SWEEP_N_SAMPLE as N_SAMPLE
 from fabricate import SWEEP_N_TIME as N_TIME
@@ -77,7 +77,7 @@ def test_fig12_columns_weights_theory_and_targets(ei_ii_study):
     fig = registry.FIGURES["fig12_inhibitory_pair"].draw_function()(variants=ExperimentData(runs, theory))
     slow_slow = "eta_ei=0.005;eta_ii=0.005"
     ax = axes_by_gid(fig, f"{slow_slow};ei")
-    assert "Equal η (slow)" in ax.get_title() and "stable focus" in ax.get_title()
+    assert "Equal η (slow)" in title(ax) and "stable focus" in title(ax)
     traces = lines(ax, "sampled-trace")
     assert len(traces) == 50 and traces[0].get_color() == "#2e8b3a"      # EI green
     mean, _ = _ei_ii_weights(5e-3, 5e-3)
@@ -91,20 +91,20 @@ def test_fig12_columns_weights_theory_and_targets(ei_ii_study):
     assert line(ii, "theory-fixed-point").get_ydata()[0] == pytest.approx(-254.3)
     # the slow-EI column: unstable in theory, diverged run marked on every row
     slow_ei = "eta_ei=0.005;eta_ii=0.05"
-    assert "Slow EI" in axes_by_gid(fig, f"{slow_ei};ei").get_title()
-    assert "unstable" in axes_by_gid(fig, f"{slow_ei};ei").get_title()
+    assert "Slow EI" in title(axes_by_gid(fig, f"{slow_ei};ei"))
+    assert "unstable" in title(axes_by_gid(fig, f"{slow_ei};ei"))
     for row in ("ei", "ii", "input", "rate"):
         ax = axes_by_gid(fig, f"{slow_ei};{row}")
         assert texts(ax, "diverged-text") == ["seed 1: diverged at 4 s"]
         assert line(ax, "diverged-at").get_xdata()[0] == pytest.approx(4.0)
-    assert "Slow II" in axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;ei").get_title()
+    assert "Slow II" in title(axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;ei"))
     runaway = axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;ii")
     assert texts(runaway, "runaway-text") == ["mean ran away at 6 s\n(|j̄| up to 1.0e+06 mV)"]
     assert runaway.get_ylim()[0] > -2.0 * 254.3 - 60          # axis bounded, not to −1e6
     rate_row = axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.005;rate")
     assert line(rate_row, "runaway-at").get_xdata()[0] == pytest.approx(6.0)
     assert not texts(axes_by_gid(fig, f"{slow_slow};ii"), "runaway-text")
-    assert "Equal η (fast)" in axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.05;ei").get_title()
+    assert "Equal η (fast)" in title(axes_by_gid(fig, "eta_ei=0.05;eta_ii=0.05;ei"))
     rate = axes_by_gid(fig, f"{slow_slow};rate")
     assert line(rate, "target-E").get_ydata()[0] == 10.0
     assert line(rate, "target-I").get_ydata()[0] == 23.0

@@ -360,4 +360,4 @@ def test_rate_weight_kohonen_panel_has_the_presynaptic_rate_theory_line():
     x, y = np.asarray(theory_line.get_xdata()), np.asarray(theory_line.get_ydata())
     slope = 2.5 * 200.0 * 1e-3                                  # β₀ τ in mV/Hz
     assert np.allclose(np.diff(y) / np.diff(x), slope) and y[0] == pytest.approx(slope * x[0])
-    assert "β₀τ r_pre" in theory_line.get_label()
+    assert r"\beta_0 \tau r_\mathrm{pre}" in theory_line.get_label()     # j = β₀ τ r_pre

@@ -14,9 +14,9 @@ from ..estimators import running_mean, seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept, theory_at
 from .facets import coord_values, facet_gid, facet_label, facets
 from .labels import TIME_LABEL, format_value
-from .panels import CURRENT_PARTS, annotate_divergence, draw_currents
+from .panels import CURRENT_PARTS, annotate_divergence, draw_currents, theory_name
 from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, common_limits,
-                    figure_legend, new_figure, no_data, styled)
+                    figure_legend, letter_panels, new_figure, no_data, styled)
 
 SOURCE_PARTS = {source: (source,) for source in SOURCES}
 """Curves of the input panels: each source (E, I, X) and the total, one curve each."""
@@ -72,8 +72,9 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
     rows = facets(runs, skip=("c", "seed"))
     c_values = coord_values(runs, "c")
     n_cols = len(c_values) + 1
-    fig = new_figure(2.5 * n_cols + 0.5, 3.6 * len(rows) + 0.8)
+    fig = new_figure(2.6 * n_cols + 0.5, 3.8 * len(rows) + 0.9)
     grid = fig.add_gridspec(2 * len(rows), n_cols)
+    ordered = []
     for r, row in enumerate(rows):
         inputs, rates = [], []
         for j, c in enumerate(c_values):
@@ -83,6 +84,7 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
             ax_input.set_gid(facet_gid(key) + ";input")
             ax_rate.set_gid(facet_gid(key) + ";rate")
             ax_input.set_title(f"{facet_label(row)}, c = {format_value(c)}")
+            ordered += [ax_input, ax_rate]
             if draw_currents(ax_input, runs, key, parts=SOURCE_PARTS, total_linewidth=1.4,
                              ylabel="Input to E (mV/ms)"):
                 _draw_rates(ax_rate, runs, theory, key)
@@ -92,7 +94,9 @@ def plot_balance(runs: xr.Dataset, theory: xr.Dataset | None) -> Figure:
                 no_data(ax_rate)
         common_limits(inputs, "y")
         common_limits(rates, "y")
-        _draw_balance_bars(fig.add_subplot(grid[2 * r:2 * r + 2, -1]), runs, row, c_values)
+        ordered.append(fig.add_subplot(grid[2 * r:2 * r + 2, -1]))
+        _draw_balance_bars(ordered[-1], runs, row, c_values)
+    letter_panels(ordered)
     fig.suptitle("Balance: mean input currents to E neurons and population rates")
     figure_legend(fig)
     return fig
@@ -107,12 +111,11 @@ def _draw_rates(ax, runs, theory, key):
         ok = np.isfinite(mean)
         ax.plot(da["time"].values[ok], mean[ok], color=POPULATION_COLORS[population],
                 linewidth=1.0, label=population, gid=f"rate-{population}")
-        for name, label in (("fixed_point_rate", "fixed point"),
-                            ("balanced_rate", "balanced")):
+        for name in ("fixed_point_rate", "balanced_rate"):
             rate = theory_at(theory, name, key, population=population)
             if rate is not None and np.isfinite(float(rate)):
                 ax.axhline(float(rate), color=POPULATION_COLORS[population],
-                           label=f"{population} theory ({label})",
+                           label=f"{population} rate, {theory_name(theory)} (dashed)",
                            gid=f"theory-rate-{population}", **THEORY_STYLE)
                 break
     ax.set_ylabel("Rate (Hz)")

@@ -16,8 +16,10 @@ import xarray as xr
 
 from ..contract import BASE_SWEPT_DIMS, dimension_name, swept_dims
 from ..plasticity import SPEC_LEARNING_WINDOWS, LearningWindow
-from ..selection import ensure_swept, run_configs
-from .facets import coord_values
+from ..estimators import running_mean
+from ..selection import at_point, by_seed, ensure_swept, run_configs, rule_synapses
+from .convergence import CONVERGED_BELOW, CRITERION, late_drift
+from .facets import coord_values, facets
 from .labels import PARAMETER_FORMATS, SWEPT_DIM_LABELS, format_value, rule_name, rule_sort_key
 
 _UNBOUNDED_MV = 1e19   # the classical rule's ±1e20 "bounds" mean unbounded
@@ -103,23 +105,86 @@ def parameter_sentence(runs: xr.Dataset) -> str:
     return "Rules: " + ", ".join(rules) + ". Parameters: " + "; ".join(parts) + "."
 
 
+def convergence_sentence(runs: xr.Dataset) -> str:
+    """"Measured late drift at T = 120 s: …" — the simulated part of the convergence
+    verdict (:mod:`.convergence`) for every grid point and plastic synapse of ``runs``;
+    empty without plastic weights."""
+    runs = ensure_swept(runs)
+    if "mean_weight" not in runs or "time" not in runs.dims:
+        return ""
+    drifts, still = [], []
+    for key in facets(runs, skip=("seed",)):
+        for synapse in rule_synapses(runs, key["rule"]):
+            da = at_point(runs, "mean_weight", key, synapse=synapse)
+            if da is None:
+                continue
+            values = by_seed(da, "time")
+            if not np.isfinite(values).any():
+                continue
+            drift = late_drift(runs["time"].values, running_mean(values)[0])
+            if np.isfinite(drift):
+                drifts.append(drift)
+                if drift >= CONVERGED_BELOW:
+                    still.append(", ".join(f"{d} = {format_value(v)}" for d, v in key.items()
+                                           if d != "rule" and len(runs[d]) > 1) or synapse)
+    if not drifts:
+        return ""
+    end = float(runs["time"].max())
+    if not still:
+        return (f"Measured late drift at T = {end:g} s below {100 * CONVERGED_BELOW:g} % "
+                f"at all {len(drifts)} grid points (converged by this measure).")
+    listed = "; ".join(still[:6]) + ("; …" if len(still) > 6 else "")
+    return (f"Measured late drift at T = {end:g} s: {len(still)} of {len(drifts)} grid "
+            f"points still moving by {100 * CONVERGED_BELOW:g} % or more (not converged: "
+            f"{listed}).")
+
+
 def with_parameters(text: str, runs: xr.Dataset | None) -> str:
-    """``text`` followed by :func:`parameter_sentence` of ``runs`` (if given)."""
-    return text if runs is None else f"{text} {parameter_sentence(runs)}"
+    """``text`` followed by :func:`parameter_sentence` of ``runs`` (if given) and, for
+    plastic runs, :func:`convergence_sentence`."""
+    if runs is None:
+        return text
+    verdict = convergence_sentence(runs)
+    return f"{text} {parameter_sentence(runs)}" + (f" {verdict}" if verdict else "")
 
 
 # ----------------------------------------------------------------------------- texts
+FINITE_SIZE_FIRST = (
+    "Theory drawn: the finite-size theory (spec §11; magenta, dash-dot for trajectories and "
+    "values at T, dotted for fixed points) where it is computed, named first because it "
+    "includes what the leading order leaves out at these sizes (the net input neurons need "
+    "to fire, unequal rates) and follows the simulation; the leading-order or Δ-corrected "
+    "theory (dashed) for reference. A figure says so where the finite-size theory is not "
+    "computed (experiments.<name>.finite_size_theory: false) or does not cover a point "
+    "(three populations).")
+
+DELTA_CORRECTED = (
+    "The Δ-corrected theory (spec §6.6) holds Δ at its value measured in each run; Δ "
+    "contains the net input the neurons need to fire, which changes with the inhibitory "
+    "weight, so for iSTDP this theory can miss the simulated weights by tens of mV and "
+    "even get the sign of their c-dependence wrong.")
+
+CONVERGENCE = (
+    "Convergence: values 'at T' (also called final) are the last record of each run; each "
+    "panel that sets them against a fixed point says 'converged at T = … s' or 'at T = … "
+    f"s, not converged' — {CRITERION}. Where not converged, compare with the finite-size "
+    "theory at T (dash-dot), not with its fixed point.")
+
+NO_CONVERGENCE = ("Convergence: time courses only; no value is compared with a fixed point.")
+
 WEIGHT_DYNAMICS = (
     "Mean plastic weight over time for each plasticity rule (rows) and input correlation "
     "c (columns): black, mean over seeds of the mean unscaled weight j over all existing "
     "synapses, with a grey ±1 s.d. band over seeds; thin coloured lines, a few sampled "
     "synapses of one seed; dashed, the mean-field ODE trajectory (spec §6.4; leading order "
     "or Δ-corrected, as labelled); dotted grey, its fixed point; magenta dash-dot, the "
-    "finite-size theory's trajectory and fixed point where it is computed. Last column: "
-    "final mean weight (last snapshot) against c, mean ± s.d. over seeds (points), and the "
-    "theoretical fixed points (dashed; finite-size: dash-dot). Runs stopped by "
+    "finite-size theory's trajectory (dash-dot) and fixed point (dotted) where it is "
+    "computed. Last column: mean weight at T (last snapshot) against c, mean ± s.d. over "
+    "seeds (points; n = 1 seed says so), the theoretical fixed points (dashed; finite-size: "
+    "dotted) and the finite-size theory's value at T (dash-dot), which shows that c changes "
+    "the speed of approach where the fixed point does not move. Runs stopped by "
     "the divergence guard are marked with a red dotted line and listed, and left out of "
-    "the final values.")
+    "the final values. " + FINITE_SIZE_FIRST + " " + DELTA_CORRECTED + " " + CONVERGENCE)
 
 
 BALANCE = (
@@ -130,16 +195,22 @@ BALANCE = (
     "dynamics, or balanced rates where no fixed point exists). Right: magnitudes of the "
     "time-averaged inputs |E+X|, |I| and |total| per c, with the ratio |total|/max part; "
     "a small ratio means the large excitatory and inhibitory inputs cancel. Diverged runs "
-    "(red dotted line, hatched bars) have lost balance.")
+    "(red dotted line, hatched bars) have lost balance. Theory drawn: the rates of the "
+    "experiment's theory aggregate (leading order or Δ-corrected, as labelled). "
+    + NO_CONVERGENCE)
 
 
 RATE_WEIGHT_CORRELATION = (
     "Rate–weight correlations: final weight (last snapshot) of sampled plastic synapses "
     "against the firing rate of their presynaptic neuron (over the second half of the "
-    "run), pooled over seeds, with a least-squares line and the Pearson correlation "
-    "coefficient r of the plotted points. Kohonen's rule makes EE weights grow with the "
-    "presynaptic rate: dashed, the Kohonen theory j = β₀ τ r_pre (spec §6.4, each weight "
-    "tracks its presynaptic rate); iSTDP's per-synapse drift also depends on it (spec §6.7).")
+    "run), pooled over seeds, with the mean weight in six quantile bins of the rate (black "
+    "line and dots: a trend that stays within the weights, where a straight fit through "
+    "inhibitory weights would cross 0 mV) and the Pearson correlation coefficient r of the "
+    "plotted points. Kohonen's rule makes EE weights grow with the presynaptic rate: "
+    "dashed, the Kohonen theory j = β₀ τ r_pre (spec §6.4, each weight tracks its "
+    "presynaptic rate); iSTDP's per-synapse drift also depends on it (spec §6.7). Theory "
+    "drawn: that Kohonen line only. Convergence: the weights are those at T; see the "
+    "experiment's weight-dynamics figure for whether they have converged.")
 
 
 WEIGHT_MANIFOLD = (
@@ -147,7 +218,9 @@ WEIGHT_MANIFOLD = (
     "for every initial value (colour). D: final against initial j_ei, mean ± s.d. over "
     "seeds (points), and the Δ-corrected fixed point of each initial condition (dashed, "
     "spec §6.6–6.7); thin grey, final = initial. Final weights that depend on the initial "
-    "weight show the manifold of fixed points.")
+    "weight show the manifold of fixed points. Theory drawn: Δ-corrected. "
+    + DELTA_CORRECTED + " Convergence: the final weights are those at T; the trajectories "
+    "(A) show whether they still move.")
 
 
 NETWORK_SCALING = (
@@ -163,7 +236,9 @@ NETWORK_SCALING = (
     "be shown on log axes and are counted in the panel. (F) Mean spike-count variances "
     "against r T_win (Fano factor 1; dashed). (G) Raster of the last recorded second "
     "(E blue, I red) and (H) mean input currents to the E population by source, for one N. "
-    "Runs stopped by the divergence guard are listed and left out of the N-panels.")
+    "Runs stopped by the divergence guard are listed and left out of the N-panels. "
+    "Theory drawn: leading order (dashed) and, where computed, the finite-size fixed point "
+    "and rates (dash-dot). " + CONVERGENCE)
 
 
 KOHONEN_STABILITY = (
@@ -180,7 +255,10 @@ KOHONEN_STABILITY = (
     "the saddle-node; simulated final weights as points. (J) Theoretical j* against the "
     "simulated final weight (identity dotted). (K) Mean j_ee(t) from every initial weight "
     "(one network) converging to one value. Runs stopped by the divergence guard are drawn "
-    "up to their stop, marked × at the stopping time and as 'ran away' (never dropped).")
+    "up to their stop, marked × at the stopping time and as 'ran away' (never dropped). "
+    "Theory drawn: leading order (dashed) and, in F, the finite-size theory where computed: "
+    "its fixed point j*(β₀) (dotted) and its value at T (dash-dot). " + CONVERGENCE
+    + " (A–D: each run; F: all runs.)")
 
 
 NETWORK_STATISTICS = (
@@ -196,7 +274,10 @@ NETWORK_STATISTICS = (
     "spec §6.2 (dashed) and the simulated means (solid). Mean input to E neurons: E+X "
     "(blue), I (red), total (black). KS: empirical CDFs of the sampled weights at 40 % of "
     "T (the reduced-scale stand-in for the paper's record 40000) and at the end, with the "
-    "two-sample KS statistic and p-value (scipy.stats.ks_2samp).")
+    "two-sample KS statistic and p-value (scipy.stats.ks_2samp); p < 0.05 is stated as "
+    "'not stationary at T'. Finite-size theory (magenta): its trajectory and value at T "
+    "(dash-dot), its fixed point and rates at it (dotted). " + FINITE_SIZE_FIRST + " "
+    + CONVERGENCE + " (Weight panel.)")
 
 
 OPTOGENETICS = (
@@ -211,7 +292,10 @@ OPTOGENETICS = (
     "correlations per epoch (all pair types pooled). E: population rates of E1, E2 and "
     "I (moving average over 2 s) with the balanced rates along the mean-field trajectory "
     "(dashed); dotted, the target ρ_e. F: mean input currents to E1 "
-    "from E, X (X1 and the laser X2), I and their total (moving average over 1 s).")
+    "from E, X (X1 and the laser X2), I and their total (moving average over 1 s). "
+    "Theory drawn: Δ-corrected (dashed) and the finite-size theory (dash-dot) where it "
+    "covers the three-population network; where it does not, panel B says so (its grid "
+    "points then hold the leading order only). " + NO_CONVERGENCE)
 
 
 ISTDP_MANIFOLD = (
@@ -232,7 +316,11 @@ ISTDP_MANIFOLD = (
     "the mean-field R_mean from the mean weights and rates, their difference and the "
     "rate–weight covariance input √N p q_i Cov(j_ei, r_i), against the covariance the "
     "manifold relation implies from the simulated final weights (dashed): positive when "
-    "starting from strong, negative from weak inhibition.")
+    "starting from strong, negative from weak inhibition. Theory drawn: the finite-size "
+    "theory (trajectories dash-dot in A, fixed points in D) where computed, else the title "
+    "says it is not; the Δ-corrected theory (dashed). " + DELTA_CORRECTED
+    + " Convergence: B gives each trajectory's convergence time ('not converged' where it "
+    "never meets the criterion); D's final weights are those at T.")
 
 
 MANIFOLD_CORRELATED = (
@@ -243,19 +331,28 @@ MANIFOLD_CORRELATED = (
     "with the Δ-corrected theory (dashed) and the leading-order shift (dotted); spec §6.8 "
     "expects a mild shift of order c/(2τ r_x). "
     "C: mean j_ei(t) at c = 0.1 for every initial value, with the Δ-corrected ODE (thin "
-    "dashed).")
+    "dashed); an initial value whose ODE is missing (the theory has no balanced state "
+    "there) is named on the panel. Points are mean ± s.d. over seeds, or say n = 1 seed. "
+    "Theory drawn: the finite-size theory (dash-dot) where computed — the title says when "
+    "it is not — and the Δ-corrected theory (dashed). " + DELTA_CORRECTED
+    + " Convergence: final weights are those at T; C shows whether they still move.")
 
 
 TIMESCALE_SEPARATION = (
     "Fig 8 candidate — timescale separation (spec §6.9). Top: mean plastic weight over "
     "time for each learning rate η (colour; η₀ for iSTDP), simulation (solid) against "
-    "the mean-field ODE at the same η (dashed, leading order). Middle: the largest η on "
-    "its own axis. Bottom: relative deviation (sim − theory)/|theory| of the mean over "
-    "the last quarter of the run, per η, printed; the grey band marks ±5 %, beyond "
+    "the mean-field ODE at the same η (dashed, leading order) and the finite-size theory "
+    "at the same η (dash-dot) where computed. Middle: the largest η on its own axis. "
+    "Bottom: relative deviation (sim − theory)/|theory| of the mean over the last quarter "
+    "of the run, per η, printed, against the finite-size theory where it is computed "
+    "(else the leading order; the axis label says which): the leading order's finite-size "
+    "offset (spec §6.6) is the same at every η and is not a timescale effect, so measured "
+    "against it a breakdown would be misread. The grey band marks ±5 %, beyond "
     "which the theory is said to stop holding; a run stopped by the divergence guard is "
-    "marked there (red cross, no late mean) and on its time axis. The ODE is the leading-order theory, so "
-    "finite-size rate offsets (spec §6.6) bias every η alike; a breakdown of timescale "
-    "separation shows as a deviation that changes with η. The authors' Kohonen mean weight at η = 1 "
+    "marked there (red cross, no late mean) and on its time axis. A breakdown of timescale "
+    "separation shows as a deviation that changes with η. Theory drawn: as above. "
+    "Convergence: not asked here — simulation and theory are compared at equal times. "
+    "The authors' Kohonen mean weight at η = 1 "
     "falls to 0 within seconds because their code treats an exactly-zero weight as no "
     "synapse (the post-spike update J ← J(1 − η) sets it to 0); this simulator keeps an "
     "explicit synapse mask, so the η = 1 mean fluctuates near the fixed point instead "
@@ -274,7 +371,8 @@ HEBBIAN_VARIANTS = (
     "column uses a symmetric-log axis so weights stay visible before the runaway. Row 3: "
     "mean input to E neurons (E+X blue, I red, total black). Row 4: E (blue) and I (red) "
     "population rates with the fixed-point rates (dashed). Runs stopped by the divergence "
-    "guard are marked (red dotted line and text); insets show the time before the stop.")
+    "guard are marked (red dotted line and text); insets show the time before the stop. "
+    + FINITE_SIZE_FIRST + " " + CONVERGENCE + " (Row 2, where no run stopped.)")
 
 
 MEAN_FIELD_TRANSIENTS = (
@@ -283,9 +381,10 @@ MEAN_FIELD_TRANSIENTS = (
     "ODE of spec §6.4 (leading order for soft Hebbian and Kohonen; for iSTDP with the "
     "finite-size correction Δ of spec §6.6 measured in each run); dotted grey, the theory's "
     "fixed point; thin grey (iSTDP), the leading-order fixed point; magenta dash-dot, the "
-    "finite-size theory's trajectory where it is computed. Each panel prints the "
-    "final simulated mean (mean ± s.d. over seeds of the last snapshot) and the fixed "
-    "points.")
+    "finite-size theory's trajectory (dash-dot) and fixed point (magenta dotted) where it "
+    "is computed. Each panel prints the final simulated mean (mean ± s.d. over seeds of "
+    "the last snapshot), the fixed points and whether the weight has converged at T. "
+    + FINITE_SIZE_FIRST + " " + DELTA_CORRECTED + " " + CONVERGENCE)
 
 
 INHIBITORY_PAIR = (
@@ -305,7 +404,10 @@ INHIBITORY_PAIR = (
     "extreme of any clipped line is stated. A mean weight beyond 10 max(|j*|, |j(0)|) has "
     "run away — inhibition then silences the network, which the spike-count divergence "
     "guard does not catch — and is marked like a diverged run (red dotted line and text), "
-    "as are runs stopped by the guard.")
+    "as are runs stopped by the guard. " + FINITE_SIZE_FIRST
+    + " Convergence: each column shows the whole time course against its fixed point; "
+    "whether the fixed point is reached is the figure's point (the column title gives the "
+    "theory's stability).")
 
 
 CORRELATION_DEPENDENCE = (
@@ -315,8 +417,12 @@ CORRELATION_DEPENDENCE = (
     "fixed point, dense in c, with the correlation terms K⁺, K⁻ of spec §6.3–6.8 (the "
     "leading-order theory does not depend on N, so one line is drawn when the sizes "
     "agree). Kohonen's fixed point rises mildly with c; the soft-Hebbian one stays at "
-    "j_max because K⁺_ee = K⁻_ee. Runs stopped by the divergence guard are marked × at "
-    "the top of the panel (never dropped).")
+    "j_max because K⁺_ee = K⁻_ee. Finite-size theory, one colour per N like the "
+    "simulation: its fixed point (dotted) and its value at T (dash-dot, squares) — a "
+    "simulated weight that rises with c while the fixed point does not has not converged "
+    "and approaches j* faster at larger c. Markers of the sizes are offset slightly in c. "
+    "Runs stopped by the divergence guard are marked × at the top of the panel (never "
+    "dropped). " + FINITE_SIZE_FIRST + " " + CONVERGENCE)
 
 
 INHIBITORY_SCALING = (
@@ -329,8 +435,10 @@ INHIBITORY_SCALING = (
     "fixed point (independent of N) and the covariances of spec §6.2 at its rates — O(1) "
     "for c = 0.1 (C_ab = T_win c r_a r_b / r_x), ∝ 1/N for c = 0 (C_ab = (T_win/N) r_a r_b / "
     "(q_x r_x)). Open diamonds (dashed): Δ-corrected theory of each run (spec §6.6), where "
-    "the experiment was predicted with it. Runs stopped by the divergence guard are listed "
-    "and left out.")
+    "the experiment was predicted with it. Dash-dot with squares: the finite-size theory "
+    "at T (weights and rates) and its covariances, where computed. Points are mean ± s.d. "
+    "over seeds, or say n = 1 seed. Runs stopped by the divergence guard are listed "
+    "and left out. " + FINITE_SIZE_FIRST + " " + DELTA_CORRECTED + " " + CONVERGENCE)
 
 
 COVARIANCE_VS_WEIGHT = (
@@ -345,8 +453,12 @@ COVARIANCE_VS_WEIGHT = (
     "variances, √(Var_a Var_b) (open circles), which removes the Fano-factor assumption; "
     "the simulated value is the mean of per-pair correlations, which with heterogeneous "
     "rates lies below mean covariance over mean variances. "
-    "Right: simulation/theory ratio of the covariances per point; the panel text gives "
-    "the mean ratio per pair type. EE dark slate grey, EI green, II purple.")
+    "Right: simulation/theory ratio of the covariances per point (the three pair types "
+    "offset slightly along the weight axis so none hides another; open squares: ratio to "
+    "the finite-size theory where computed); the panel text gives the mean ratio per pair "
+    "type. EE dark slate grey, EI green, II purple. Theory drawn: the §6.2 closed form "
+    "(dashed) and the finite-size theory's covariances at its rates (dash-dot) where "
+    "computed. Convergence: no plastic weights; statistics over the second half.")
 
 
 LEARNING_WINDOWS = (
@@ -354,8 +466,10 @@ LEARNING_WINDOWS = (
     "effective learning rate, against Δt = t_pre − t_post (pre before post on the left), "
     "computed from the rule descriptions of balanced_stdp.plasticity. The single-spike "
     "terms of both spikes are included, so Kohonen's −j and iSTDP's −α appear on both "
-    "sides. The iSTDP window is also divided by |j| (a positive value strengthens "
-    "inhibition).")
+    "sides (the figure says so: the shapes differ from the textbook windows for that "
+    "reason). The iSTDP window is also divided by |j| (a positive value strengthens "
+    "inhibition). Theory drawn: none — the windows are the rule descriptions themselves. "
+    "Convergence: does not apply.")
 
 
 # ----------------------------------------------------------------------------- learning windows (no data)

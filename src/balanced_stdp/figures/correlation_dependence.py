@@ -16,9 +16,12 @@ from matplotlib.figure import Figure
 from ..estimators import final_values, seed_statistics
 from ..selection import ExperimentData, at_point, by_seed, divergence, run_configs
 from .captions import rule_parameters
+from .convergence import weight_convergence
 from .labels import final_label, rule_name
-from .panels import draw_per_role, plot_finite_size
-from .style import DIVERGED_COLOR, THEORY_STYLE, new_figure, styled
+from .panels import (draw_per_role, finite_size_note, plot_finite_size, seed_count_label,
+                     state_convergence)
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE, THEORY_STYLE,
+                    figure_legend, letter_panels, new_figure, styled)
 
 
 ROLES = ("kohonen", "soft")
@@ -37,8 +40,10 @@ def theory_vs_c(theory: xr.Dataset | None, n) -> xr.DataArray | None:
     return curve
 
 
-def final_by_c(runs: xr.Dataset, n) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(c, mean final weight, s.d., diverged-run count) at size ``n`` over the c grid."""
+def final_by_c(runs: xr.Dataset, n, counts: list | None = None,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(c, mean final weight, s.d., diverged-run count) at size ``n`` over the c grid;
+    the seed count of each point is appended to ``counts`` if given."""
     c_values = np.asarray(runs["c"].values, dtype=float)
     means, sds, n_diverged = [], [], []
     for c in c_values:
@@ -48,10 +53,12 @@ def final_by_c(runs: xr.Dataset, n) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         if mean_weight is None:
             means.append(np.nan), sds.append(np.nan), n_diverged.append(0)
             continue
-        mean, sd, _ = seed_statistics(final_values(by_seed(mean_weight, "time"), flags))
+        mean, sd, count = seed_statistics(final_values(by_seed(mean_weight, "time"), flags))
         means.append(mean)
         sds.append(sd)
         n_diverged.append(int(flags.sum()))
+        if counts is not None:
+            counts.append(count)
     return c_values, np.array(means), np.array(sds), np.array(n_diverged)
 
 
@@ -73,11 +80,14 @@ def plot_correlation_dependence(kohonen: ExperimentData, soft: ExperimentData) -
         ``theory-N=<N>`` (dashed theory dense in c; only the first N when all agree) and
         ``ran-away`` (× at the c of each diverged run).
     """
-    fig = new_figure(8.4, 3.6)
+    fig = new_figure(9.0, 4.8)
     axes = fig.subplots(1, 2, squeeze=False)[0]
     draw_per_role(axes, ROLES, (kohonen, soft), "final-vs-c-{role}",
                   lambda ax, runs, data: _draw_role(ax, runs, data.theory, data.finite_size))
-    fig.suptitle("Final EE weight vs input correlation c: simulation and leading-order theory")
+    letter_panels(axes)
+    fig.suptitle("EE weight at T vs input correlation c: simulation, finite-size theory "
+                 "(dash-dot: at T, dotted: j*) and leading-order j* (dashed)")
+    figure_legend(fig, max_columns=3)
     return fig
 
 
@@ -89,14 +99,22 @@ def _draw_role(ax, runs: xr.Dataset, theory: xr.Dataset | None,
     configs = run_configs(runs)
     cmap = colormaps["viridis"]
     drawn_theory: list[np.ndarray] = []
-    top = []
+    top, counts, verdicts = [], [], []
+    for n in n_values:
+        _, means, _, _ = final_by_c(runs, n, counts)
+    what = seed_count_label("simulation at T", counts)
+    offsets = 0.006 * (np.arange(len(n_values)) - (len(n_values) - 1) / 2) * np.ptp(
+        np.asarray(runs["c"].values, float))          # markers of the sizes side by side
     for k, n in enumerate(n_values):
         color = cmap(0.8 * k / max(len(n_values) - 1, 1))
         c_values, means, sds, n_diverged = final_by_c(runs, n)
+        verdicts += [weight_convergence(runs, finite_size,
+                                        {"c": c, **({} if n is None else {"N": n})}, "ee")
+                     for c in c_values]
         if np.isfinite(means).any():
-            container = ax.errorbar(c_values, means, yerr=np.nan_to_num(sds), fmt="o",
-                                    color=color, markersize=4, capsize=2,
-                                    label=f"simulation, N = {n}")
+            container = ax.errorbar(c_values + offsets[k], means, yerr=np.nan_to_num(sds),
+                                    fmt="o", color=color, markersize=4, capsize=2,
+                                    label=f"{what}, N = {n}")
             container.lines[0].set_gid(f"sim-N={n}")
             top.append(np.nanmax(means))
         curve = theory_vs_c(theory, n)
@@ -110,12 +128,19 @@ def _draw_role(ax, runs: xr.Dataset, theory: xr.Dataset | None,
                         gid=f"theory-N={n}", label=label, **THEORY_STYLE)
                 drawn_theory.append(values)
                 top.append(np.nanmax(values))
-        finite = plot_finite_size(ax, finite_size, "fixed_point_weight",
-                                  {} if n is None else {"N": n}, along="c", synapse="ee",
-                                  label=f"finite-size theory, N = {n}",
-                                  gid=f"finite-size-N={n}")
-        if finite is not None and np.isfinite(finite.values).any():
-            top.append(float(np.nanmax(finite.values)))
+        point = {} if n is None else {"N": n}
+        finite = plot_finite_size(ax, finite_size, "fixed_point_weight", point, along="c",
+                                  synapse="ee", label=f"finite-size theory j*, N = {n}",
+                                  gid=f"finite-size-N={n}",
+                                  style={**FINITE_SIZE_FIXED_POINT, "color": color})
+        at_end = plot_finite_size(ax, finite_size, "mean_weight", point, along="c",
+                                  at_end=True, synapse="ee",
+                                  label=f"finite-size theory at T, N = {n}",
+                                  gid=f"finite-size-at-T-N={n}",
+                                  style={**FINITE_SIZE_STYLE, "color": color})
+        for drawn in (finite, at_end):
+            if drawn is not None and np.isfinite(drawn.values).any():
+                top.append(float(np.nanmax(drawn.values)))
         away = c_values[n_diverged > 0]
         if away.size:
             ax.plot(away, np.full(away.size, np.nan), "x", color=DIVERGED_COLOR, gid="ran-away",
@@ -127,6 +152,7 @@ def _draw_role(ax, runs: xr.Dataset, theory: xr.Dataset | None,
     ax.set_ylim(0, 1.1 * ceiling)
     detail = ", ".join(rule_parameters(configs[0]["plasticity"]["ee"])) if configs else ""
     ax.set_title(f"{rule_name(rule)}" + (f" ({detail})" if detail else ""))
-    ax.set_xlabel("Input correlation c (1)")
+    ax.set_xlabel("Input correlation c")
     ax.set_ylabel(final_label("ee"))
-    ax.legend(fontsize=6, loc="lower right")
+    note = finite_size_note(finite_size)
+    state_convergence(ax, verdicts, note=note)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from ..contract import dimension_name
 from ..estimators import seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept
 from .facets import coord_values
-from .panels import divergence_text
-from .style import DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
+from .panels import divergence_text, finite_size_covers, finite_size_note, plot_finite_size
+from .style import (DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, figure_legend, letter_panels,
+                    new_figure, no_data, reference_line, styled)
 
 PAIR_TYPES = ("ee", "ei", "ii")
 PAIR_COLORS = {pair: SYNAPSE_COLORS[pair] for pair in PAIR_TYPES}
@@ -34,6 +34,14 @@ PAIR_COLORS = {pair: SYNAPSE_COLORS[pair] for pair in PAIR_TYPES}
 
 SWEEPS = {"jee": "weights.ee", "jei": "weights.ei"}
 """Role → the config key it sweeps."""
+
+THEORY_LABEL = "§6.2 closed form at the balanced rates (dashed)"
+OVER_VARIANCE_LABEL = r"theory covariance / measured $\sqrt{\mathrm{Var}_a \mathrm{Var}_b}$"
+FINITE_SIZE_LABEL = "finite-size theory (dash-dot)"
+RATIO_FINITE_SIZE_LABEL = "simulation / finite-size theory"
+RATIO_OFFSET = 0.012
+"""The ratio panel offsets the three pair types' markers by this fraction of the weight
+range (their ratios are close: unshifted, one would hide the others)."""
 
 
 
@@ -77,8 +85,9 @@ def plot_covariance_vs_weight(jee, jei) -> Figure:
         (open circles, correlation panel); mean ratios in the text ``ratio-text``. Diverged runs: dotted line at
         their weight and text ``diverged-text``.
     """
-    fig = new_figure(10.0, 6.4)
+    fig = new_figure(10.5, 7.0)
     axes = fig.subplots(2, 3, squeeze=False)
+    notes = []
     for row, (role, data) in enumerate((("jee", jee), ("jei", jei))):
         key_name = SWEEPS[role]
         synapse = key_name.split(".")[1]
@@ -89,25 +98,24 @@ def plot_covariance_vs_weight(jee, jei) -> Figure:
             for ax in axes[row]:
                 no_data(ax)
             continue
-        _draw_sweep(axes[row], ensure_swept(data.runs), data.theory, key_name)
-    for ax, title in zip(axes[0], ("A  count covariance", "B  count correlation",
-                                   "C  simulation / theory")):
-        ax.set_title(title, loc="left")
-    for ax, title in zip(axes[1], ("D  count covariance", "E  count correlation",
-                                   "F  simulation / theory")):
-        ax.set_title(title, loc="left")
-    handles = [Line2D([], [], marker="o", linestyle="none", color=PAIR_COLORS[p],
-                      label=f"$C_{{{p}}}$ simulation") for p in PAIR_TYPES]
-    handles.append(Line2D([], [], color="black", label="§6.2 closed form at the balanced "
-                          "rates (dashed)", **THEORY_STYLE))
-    handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
-                          color="black", label="theory covariance / measured √(Var_a Var_b)"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7)
-    fig.suptitle("Spike-count covariances vs weight: simulation against spec §6.2 (c > 0)")
+        _draw_sweep(axes[row], ensure_swept(data.runs), data.theory, key_name,
+                    data.finite_size)
+        note = finite_size_note(data.finite_size)
+        if note:
+            notes.append(f"{key_name}: {note}")
+    for row in axes:
+        for ax, title in zip(row, ("count covariance", "count correlation",
+                                   "simulation / theory")):
+            ax.set_title(title)
+    letter_panels(axes.ravel())
+    figure_legend(fig, max_columns=4)
+    fig.suptitle("Spike-count covariances vs weight: simulation against spec §6.2 (c > 0)"
+                 + (f"\n({'; '.join(notes)})" if notes else ""))
     return fig
 
 
-def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str) -> None:
+def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str,
+                finite_size: xr.Dataset | None = None) -> None:
     ax_cov, ax_corr, ax_ratio = axes
     dim = dimension_name(key_name)
     if dim not in runs.dims:
@@ -135,26 +143,39 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
         over_variance.append(np.nanmean(corr, axis=0))
     over_variance = np.array(over_variance)
     texts = []
+    shift = RATIO_OFFSET * (np.ptp(weights) if weights.size > 1 else 1.0)
     for k, pair in enumerate(PAIR_TYPES):
         color = PAIR_COLORS[pair]
+        label = f"{pair.upper()} simulation"
         for ax, name, kind in ((ax_cov, "spike_count_cov", "cov"),
                                (ax_corr, "spike_count_corr", "corr")):
             mean, sd = np.array(stats[name][pair]).T
             container = ax.errorbar(weights, mean, yerr=np.nan_to_num(sd), fmt="o",
-                                    color=color, markersize=3.5, capsize=2)
+                                    color=color, markersize=3.5, capsize=2, label=label)
             container.lines[0].set_gid(f"sim-{kind}|{pair}")
             if dense is not None:
                 curve = dense[f"{name}_along"].sel(pair_type=pair)
                 ax.plot(curve["along"].values, curve.values, color=color,
-                        gid=f"theory-{kind}|{pair}",
+                        gid=f"theory-{kind}|{pair}", label=THEORY_LABEL,
                         **THEORY_STYLE)
+            plot_finite_size(ax, finite_size, name, {}, along=dim, at=weights, pair_type=pair,
+                             gid=f"finite-size-{kind}|{pair}", label=FINITE_SIZE_LABEL,
+                             style={"color": color})
         ax_corr.plot(weights, over_variance[:, k], "o", mfc="none", color=color, markersize=5,
-                     gid=f"theory-corr-var|{pair}")
+                     gid=f"theory-corr-var|{pair}", label=OVER_VARIANCE_LABEL)
         ratio = np.array(stats["spike_count_cov"][pair])[:, 0] / theory_points[:, k]
-        ax_ratio.plot(weights, ratio, "o", color=color, markersize=4, gid=f"ratio|{pair}")
+        x = weights + (k - 1) * shift
+        ax_ratio.plot(x, ratio, "o", color=color, markersize=4, gid=f"ratio|{pair}",
+                      label=label)
+        finite_ratio = (np.array(stats["spike_count_cov"][pair])[:, 0]
+                        / _finite_size_at_points(finite_size, dim, weights, pair))
+        if np.isfinite(finite_ratio).any():
+            ax_ratio.plot(x, finite_ratio, "s", color=color, markerfacecolor="white",
+                          markersize=4, gid=f"ratio-finite-size|{pair}",
+                          label=RATIO_FINITE_SIZE_LABEL)
         texts.append(f"$C_{{{pair}}}$: {np.nanmean(ratio):.2f} "
                      f"({np.nanmin(ratio):.2f}–{np.nanmax(ratio):.2f})")
-    ax_ratio.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
+    reference_line(ax_ratio, 1.0, name="one", color="0.5", linewidth=0.8)
     ax_ratio.text(0.03, 0.97, "sim/theory: mean (range)\n" + "\n".join(texts), transform=ax_ratio.transAxes,
                   ha="left", va="top", fontsize=6.5, gid="ratio-text",
                   bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
@@ -172,6 +193,21 @@ def _draw_sweep(axes, runs: xr.Dataset, theory: xr.Dataset | None, key_name: str
                                           for v, s, t in diverged),
                     transform=ax_cov.transAxes, ha="left", va="top", fontsize=6,
                     color=DIVERGED_COLOR, gid="diverged-text")
+
+
+def _finite_size_at_points(finite_size, dim, weights, pair) -> np.ndarray:
+    """The finite-size theory's covariance at the simulated weights (NaN: none)."""
+    values = np.full(weights.size, np.nan)
+    if finite_size is None:
+        return values
+    for n, value in enumerate(weights):
+        point = {dim: value}
+        if finite_size_covers(finite_size, point) is False:
+            continue
+        da = at_point(finite_size, "spike_count_cov", point, pair_type=pair)
+        if da is not None and np.isfinite(da.values).any():
+            values[n] = float(np.nanmean(da.values))
+    return values
 
 
 def _theory_at_points(runs, theory, key_name, weights, pair) -> np.ndarray:

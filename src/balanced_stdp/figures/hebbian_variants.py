@@ -18,10 +18,12 @@ from matplotlib.figure import Figure
 from ..selection import ExperimentData, at_point, divergence, ensure_swept, run_configs
 from .facets import coord_values
 from .labels import final_label, rule_name
-from .panels import (THEORY_COLOR, draw_currents, draw_population_rates, draw_weight_traces,
-                     fixed_point, main_synapse, mark_value, stability_labels,
-                     theory_name)
-from .style import SYNAPSE_COLORS, figure_legend, new_figure, no_data, styled
+from .convergence import weight_convergence
+from .panels import (draw_currents, draw_population_rates, draw_weight_traces, finite_size_note,
+                     fixed_point, main_synapse, mark_value, plot_finite_size, stability_labels,
+                     state_convergence, theory_name, TraceStyle)
+from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, SYNAPSE_COLORS, figure_legend,
+                    letter_panels, new_figure, no_data, panel_legend, styled)
 
 
 ROLES = ("classical", "bounded", "soft")
@@ -40,6 +42,12 @@ runaway live there."""
 
 INSET_FRACTION = 0.95
 """Insets show the time up to this fraction of the earliest stop of a diverged run."""
+
+TRACES = TraceStyle(ode_label="mean-field ODE, {theory} (orange dashed)",
+                    fixed_point_label="stable fixed point j*, {theory} (grey dotted)",
+                    finite_size_label="finite-size theory (dash-dot)",
+                    finite_size_fixed_point_label="finite-size fixed point j* (dotted)")
+"""Weight traces; the fixed point of the histograms (orange dashed) is the ODE's."""
 
 
 @styled
@@ -61,8 +69,9 @@ def plot_hebbian_variants(classical: "ExperimentData", bounded: "ExperimentData"
         :mod:`balanced_stdp.figures.panels`); insets ``currents-inset|<role>`` and
         ``rates-inset|<role>`` where a run diverged.
     """
-    fig = new_figure(11.5, 11.0)
+    fig = new_figure(11.5, 11.6)
     axes = fig.subplots(4, len(ROLES), squeeze=False)
+    notes = []
     for column, (role, data) in enumerate(zip(ROLES, (classical, bounded, soft))):
         for row, name in enumerate(("weights-final", "traces", "currents", "rates")):
             axes[row, column].set_gid(f"{name}|{role}")
@@ -70,17 +79,25 @@ def plot_hebbian_variants(classical: "ExperimentData", bounded: "ExperimentData"
             for ax in axes[:, column]:
                 no_data(ax)
             continue
-        runs, theory = ensure_swept(data.runs), data.theory
+        runs, theory, finite_size = ensure_swept(data.runs), data.theory, data.finite_size
         rule = coord_values(runs, "rule")[0]
         key = {"rule": rule, "c": min(coord_values(runs, "c"), key=abs)}
         synapse = main_synapse(runs, rule)
         axes[0, column].set_title(f"{COLUMN_TITLES[role]}\n({rule_name(rule)}, "
                                   f"c = {key['c']:g})")
         stop_s = _earliest_stop(runs, key)
-        _draw_final_distribution(axes[0, column], runs, theory, key, synapse, stop_s)
+        _draw_final_distribution(axes[0, column], runs, theory, key, synapse, stop_s,
+                                 finite_size)
         traces_ax = axes[1, column]
-        if draw_weight_traces(traces_ax, runs, theory, key, synapse):
+        note = finite_size_note(finite_size, key)
+        if note:
+            notes.append(f"{COLUMN_TITLES[role]}: {note}")
+        if draw_weight_traces(traces_ax, runs, theory, key, synapse, TRACES,
+                              finite_size=finite_size):
             _symlog_if_runaway(traces_ax, runs, key, synapse)
+            if stop_s is None:
+                verdict = weight_convergence(runs, finite_size, key, synapse)
+                state_convergence(traces_ax, verdict)
             last_stop = _latest_stop_if_all_stopped(runs, key)
             if last_stop is not None:      # the ODE beyond the last stop shows nothing new
                 traces_ax.set_xlim(0.0, 1.05 * last_stop)
@@ -91,9 +108,14 @@ def plot_hebbian_variants(classical: "ExperimentData", bounded: "ExperimentData"
             _inset_before(axes[3, column], stop_s, f"rates-inset|{role}",
                           lambda ax: draw_population_rates(ax, runs, theory, key,
                                                            divergence_marks=False))
-    fig.suptitle("Hebbian EE plasticity: classical, hard-bound and soft-bound "
-                 f"({theory_name(classical.theory if classical else None)})")
-    figure_legend(fig, max_columns=5)
+    for row in (2, 3):                  # inputs and rates: one legend per row, on its right
+        panel_legend(axes[row, -1], sources=axes[row], fontsize=6, loc="upper right")
+    letter_panels(axes.T.ravel())
+    fig.suptitle("Hebbian EE plasticity: classical, hard-bound and soft-bound — theory: "
+                 "finite-size (magenta) and "
+                 f"{theory_name(classical.theory if classical else None)} (orange, grey)"
+                 + (f"\n({'; '.join(notes)})" if notes else ""))
+    figure_legend(fig, max_columns=4, axes=axes[:2].ravel())
     return fig
 
 
@@ -141,7 +163,7 @@ def _final_weights(runs, key, synapse, snapshot: bool) -> tuple[np.ndarray, list
     return (np.concatenate(picked) if picked else np.array([])), when
 
 
-def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s) -> None:
+def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s, finite_size=None) -> None:
     # A run stopped by the divergence guard has no stationary second half to average
     # over: spec §10 draws the classical rule's weights as one snapshot at T/2 instead.
     snapshot = stop_s is not None
@@ -160,8 +182,12 @@ def _draw_final_distribution(ax, runs, theory, key, synapse, stop_s) -> None:
     notes = []
     fixed = fixed_point(theory, key, synapse)
     if fixed is not None:
-        mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
-                   f"j* (orange dashed), {theory_name(theory)}", linestyle="--")
+        mark_value(ax, fixed, FIXED_POINT_STYLE["color"], "theory-fixed-point",
+                   f"stable fixed point j*, {theory_name(theory)} (grey dotted)",
+                   linestyle=FIXED_POINT_STYLE["linestyle"])
+        plot_finite_size(ax, finite_size, "fixed_point_weight", key, vertical=True,
+                         synapse=synapse, label="finite-size fixed point j* (dotted)",
+                         gid="finite-size-fixed-point", style=FINITE_SIZE_FIXED_POINT)
     else:
         notes.append("no stable fixed point (theory: "
                      + ", ".join(_stabilities(theory, key)) + ")")

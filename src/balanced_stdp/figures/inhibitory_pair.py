@@ -20,8 +20,10 @@ from ..contract import dimension_name
 from ..estimators import running_mean
 from ..selection import at_point, by_seed, divergence, ensure_swept, run_configs, theory_at
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
-from .panels import TraceStyle, annotate_divergence, draw_currents, draw_weight_traces
-from .style import DIVERGED_COLOR, POPULATION_COLORS, figure_legend, new_figure, no_data, styled
+from .panels import (TraceStyle, annotate_divergence, draw_currents, draw_weight_traces,
+                     finite_size_note, theories_drawn)
+from .style import (DIVERGED_COLOR, POPULATION_COLORS, figure_legend, letter_panels, new_figure,
+                    no_data, panel_legend, styled)
 
 ETA_DIMS = {"ei": dimension_name("plasticity.ei.eta"), "ii": dimension_name("plasticity.ii.eta")}
 """Swept learning rates η₀ of the EI and II iSTDP rules."""
@@ -30,8 +32,10 @@ ETA_DIMS = {"ei": dimension_name("plasticity.ei.eta"), "ii": dimension_name("pla
 TRACES = TraceStyle(n_traces=50, linewidth=0.4, alpha=0.45, label="sampled {synapse} synapses",
                     ode_style=(("linestyle", "--"), ("linewidth", 1.5), ("color", "black")),
                     ode_label="mean-field ODE, leading order (dashed)", finite_ode_only=True,
-                    fixed_point_label="fixed point (j_ei*, j_ii*)",
-                    stable_fixed_point_only=False)
+                    fixed_point_label=r"fixed point ($j_{{ei}}^*$, $j_{{ii}}^*$) (grey dotted)",
+                    stable_fixed_point_only=False,
+                    finite_size_label="finite-size theory (dash-dot)",
+                    finite_size_fixed_point_label="finite-size fixed point (magenta dotted)")
 """Weight panels: 50 sampled synapses (first running seed), the seed mean, the mean-field
 ODE black dashed (the simulated mean is black solid) and the fixed point, stable or not."""
 
@@ -63,8 +67,8 @@ def columns(runs: xr.Dataset) -> list[tuple[str, dict]]:
     slow = {s: float(v.min()) for s, v in eta.items()}
     fast = {s: float(v.max()) for s, v in eta.items()}
     candidates = [("Equal η (slow)", slow["ei"], slow["ii"]),
-                  ("Slow EI (η_ei < η_ii)", slow["ei"], fast["ii"]),
-                  ("Slow II (η_ii < η_ei)", fast["ei"], slow["ii"]),
+                  (r"Slow EI ($\eta_{ei} < \eta_{ii}$)", slow["ei"], fast["ii"]),
+                  (r"Slow II ($\eta_{ii} < \eta_{ei}$)", fast["ei"], slow["ii"]),
                   ("Equal η (fast)", fast["ei"], fast["ii"])]
     out, seen = [], set()
     for title, ei, ii in candidates:
@@ -126,19 +130,19 @@ def plot_inhibitory_pair(variants) -> Figure:
     missing = [d for d in ETA_DIMS.values() if d not in runs.dims]
     if missing:
         raise ValueError(f"plot_inhibitory_pair needs runs swept over {', '.join(missing)}")
-    theory = variants.theory
+    theory, finite_size = variants.theory, variants.finite_size
     base = {d: runs[d].values[0] for d in ("rule", "c")}
     cols = columns(runs)
     targets = target_rates(runs)
-    fig = new_figure(2.9 * len(cols) + 0.4, 9.0)
+    fig = new_figure(2.9 * len(cols) + 0.4, 9.6)
     axes = fig.subplots(4, len(cols), squeeze=False, sharex="col")
     for j, (title, point) in enumerate(cols):
         key = {**base, **point}
         gid = f"eta_ei={format_value(point[ETA_DIMS['ei']])};" \
               f"eta_ii={format_value(point[ETA_DIMS['ii']])}"
         stability = stability_label(theory, key)
-        axes[0, j].set_title(f"{title}\nη_ei = {format_value(point[ETA_DIMS['ei']])}, "
-                             f"η_ii = {format_value(point[ETA_DIMS['ii']])}\n"
+        axes[0, j].set_title(f"{title}\n$\\eta_{{ei}}$ = {format_value(point[ETA_DIMS['ei']])}, "
+                             f"$\\eta_{{ii}}$ = {format_value(point[ETA_DIMS['ii']])}\n"
                              f"theory: {stability or 'n/a'}", fontsize=8)
         for row, name in enumerate(("ei", "ii", "input", "rate")):
             axes[row, j].set_gid(f"{gid};{name}")
@@ -146,7 +150,7 @@ def plot_inhibitory_pair(variants) -> Figure:
             for ax in axes[:, j]:
                 no_data(ax)
             continue
-        runaway = [_draw_weights(axes[row, j], runs, theory, key, synapse)
+        runaway = [_draw_weights(axes[row, j], runs, theory, key, synapse, finite_size)
                    for row, synapse in enumerate(("ei", "ii"))]
         runaway = [t for t in runaway if t is not None]
         for ax in axes[2:, j]:
@@ -166,14 +170,19 @@ def plot_inhibitory_pair(variants) -> Figure:
     axes[1, 0].set_ylabel(SYNAPSE_AXIS_LABELS["ii"])
     axes[2, 0].set_ylabel("Input to E (mV/ms)")
     axes[3, 0].set_ylabel("Rate (Hz)")
-    fig.suptitle("EI + II iSTDP: the learning-rate ratio decides stability")
-    figure_legend(fig, max_columns=6)
+    for row in (2, 3):                  # inputs and rates: one legend per row, on its right
+        panel_legend(axes[row, -1], sources=axes[row], fontsize=6, loc="upper right")
+    letter_panels(axes.T.ravel())
+    note = finite_size_note(finite_size)
+    fig.suptitle("EI + II iSTDP: the learning-rate ratio decides stability — theory: "
+                 f"{theories_drawn(theory, finite_size)}" + (f"\n({note})" if note else ""))
+    figure_legend(fig, max_columns=4, axes=axes[:2].ravel())
     return fig
 
 
-def _draw_weights(ax, runs, theory, key, synapse) -> float | None:
+def _draw_weights(ax, runs, theory, key, synapse, finite_size=None) -> float | None:
     drawn = draw_weight_traces(ax, runs, theory, key, synapse, TRACES, divergence_marks=False,
-                               axis_labels=False)
+                               axis_labels=False, finite_size=finite_size)
     if drawn is None:
         return None
     time_s, mean, fixed = drawn
@@ -233,7 +242,7 @@ def _draw_rates(ax, runs, key, targets) -> None:
         ax.plot(da["time"].values[ok], mean[ok], color=color, linewidth=0.9,
                 gid=f"rate-{population}", label=f"{population} rate")
         if population in targets:
-            symbol = "ρ_e" if population == "E" else "ρ_i"
+            symbol = r"$\rho_e$" if population == "E" else r"$\rho_i$"
             ax.axhline(targets[population], color=color, linestyle=":", linewidth=1.2,
                        gid=f"target-{population}",
                        label=f"target {symbol} = {format_value(targets[population])} Hz")

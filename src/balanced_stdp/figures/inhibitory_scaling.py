@@ -18,10 +18,12 @@ from matplotlib.figure import Figure
 
 from ..estimators import final_values, seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses
+from .convergence import weight_convergence
 from .labels import final_label
-from .panels import divergence_text
+from .panels import (divergence_text, finite_size_note, plot_finite_size, seed_count_label,
+                     state_convergence, theories_drawn)
 from .style import (DIVERGED_COLOR, POPULATION_COLORS, SYNAPSE_COLORS, THEORY_STYLE, figure_legend,
-                    new_figure, no_data, styled)
+                    letter_panels, new_figure, no_data, panel_legend, styled)
 
 PAIR_TYPES = ("ee", "ei", "ii")
 CURVES = {"fixed_point_weight": "fixed_point_weight_along",
@@ -89,9 +91,10 @@ def plot_inhibitory_scaling(istdp, ei_ii) -> Figure:
         (dashed, dense in N), and the Δ-corrected theory ``delta-weight|ei``,
         ``delta-rate|E``, ``delta-cov|ee`` where the theory aggregate is Δ-corrected.
     """
-    fig = new_figure(10.0, 6.6)
+    fig = new_figure(10.5, 7.4)
     axes = fig.subplots(2, 3, squeeze=False)
     titles = {"istdp": "EI iSTDP, c = 0.1", "ei_ii": "EI + II iSTDP, c = 0"}
+    notes = []
     for row, (role, data) in enumerate((("istdp", istdp), ("ei_ii", ei_ii))):
         for ax, kind in zip(axes[row], ("weight", "rate", "cov")):
             ax.set_gid(f"{role};{kind}")
@@ -104,29 +107,43 @@ def plot_inhibitory_scaling(istdp, ei_ii) -> Figure:
         runs = ensure_swept(data.runs)
         if "N" not in runs.dims:
             raise ValueError(f"plot_inhibitory_scaling: the '{role}' runs must sweep N")
-        _draw_row(axes[row], runs, data.theory, titles[role])
-    fig.suptitle("Inhibitory plasticity vs network size: simulation and mean-field theory")
-    figure_legend(fig, max_columns=5)
+        _draw_row(axes[row], runs, data.theory, titles[role], data.finite_size)
+        note = finite_size_note(data.finite_size)
+        notes.append(f"{titles[role]}: {theories_drawn(data.theory, data.finite_size)}"
+                     + (f" — {note}" if note else ""))
+    for ax in axes.ravel():             # the simulated series of each panel
+        panel_legend(ax, select=lambda label: "simulation" in label, fontsize=6)
+    letter_panels(axes.ravel())
+    fig.suptitle("Inhibitory plasticity vs network size — theory:\n" + "\n".join(notes),
+                 fontsize=8.5)
+    figure_legend(fig, max_columns=4, axes=axes.ravel(),
+                  select=lambda label: "simulation" not in label)
     return fig
 
 
-def _draw_row(axes, runs, theory, title) -> None:
+def _draw_row(axes, runs, theory, title, finite_size=None) -> None:
     ax_weight, ax_rate, ax_cov = axes
     n = sizes(runs)
     delta_corrected = theory is not None and "leading_order_fixed_point_weight" in theory
     synapses = rule_synapses(runs, str(runs["rule"].values[0]))
+    base = {"rule": runs["rule"].values[0], "c": runs["c"].values[0]}
+    verdicts = []
     for synapse in synapses:
         _series(ax_weight, runs, theory, n, "mean_weight", "fixed_point_weight",
                 {"synapse": synapse}, SYNAPSE_COLORS[synapse], f"weight|{synapse}",
-                f"$j_{{{synapse}}}$", delta_corrected)
+                f"$j_{{{synapse}}}$", delta_corrected, finite_size)
+        verdicts += [weight_convergence(runs, finite_size, {**base, "N": size}, synapse)
+                     for size in n]
     for population, color in POPULATION_COLORS.items():
         _series(ax_rate, runs, theory, n, "population_rate", "fixed_point_rate",
                 {"population": population}, color, f"rate|{population}",
-                f"$r_{population.lower()}$", delta_corrected)
+                f"$r_{population.lower()}$", delta_corrected, finite_size)
     for pair in PAIR_TYPES:
         _series(ax_cov, runs, theory, n, "spike_count_cov", "spike_count_cov",
                 {"pair_type": pair}, SYNAPSE_COLORS[pair], f"cov|{pair}", f"$C_{{{pair}}}$",
-                delta_corrected)
+                delta_corrected, finite_size)
+    if verdicts:
+        state_convergence(ax_weight, verdicts)
     if float(runs["c"].values[0]) == 0:
         ax_cov.set_yscale("log")
     for ax in axes:                      # label the simulated sizes themselves
@@ -152,12 +169,20 @@ def _draw_row(axes, runs, theory, title) -> None:
 
 
 def _series(ax, runs, theory, n, run_name, theory_name, selector, color, gid, label,
-            delta_corrected) -> None:
+            delta_corrected, finite_size=None) -> None:
     mean, sd = simulated(runs, run_name, n, **selector)
     if np.isfinite(mean).any():
+        counts = [2 if np.isfinite(v) else 1 for v in sd[np.isfinite(mean)]]
         container = ax.errorbar(n, mean, yerr=np.nan_to_num(sd), fmt="o", color=color,
-                                markersize=4, capsize=2, label=f"{label} simulation")
+                                markersize=4, capsize=2,
+                                label=seed_count_label(f"{label} simulation", counts))
         container.lines[0].set_gid(f"sim-{gid}")
+    finite_name = {"mean_weight": "mean_weight", "population_rate": "population_rate"}.get(
+        run_name, theory_name)
+    plot_finite_size(ax, finite_size, finite_name, {}, along="N", at=n,
+                     at_end=finite_name != theory_name, gid=f"finite-size-{gid}",
+                     label="finite-size theory at T (dash-dot)",
+                     style={"color": color}, **selector)
     if theory is not None and CURVES[theory_name] in theory.variables:
         curve = theory[CURVES[theory_name]].sel(selector)
         ax.plot(curve["along"].values, curve.values, color=color, gid=f"theory-{gid}",

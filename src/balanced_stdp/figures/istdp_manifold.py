@@ -25,8 +25,9 @@ from .labels import format_value
 from .manifold import (INITIAL_LABEL, INITIAL_WEIGHT, LEADING_ORDER_J_EI, checked_sweep,
                        draw_final_vs_initial, draw_trajectories, initial_colors, scalar_theory,
                        sweep_trajectories, theory_along_sweep)
-from .panels import plot_finite_size
-from .style import SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
+from .panels import DELTA_NOTE, finite_size_note, plot_finite_size, theories_drawn
+from .style import (FINITE_SIZE_STYLE, NO_DATA_GID, SYNAPSE_COLORS, THEORY_STYLE, letter_panels,
+                    new_figure, no_data, reference_line, styled)
 
 PAPER_THRESHOLD_PER_RECORD = 1e-6
 """Paper's convergence threshold: |dJ| per 10-ms record, scaled weight J = j/√N."""
@@ -102,7 +103,11 @@ def _draw_convergence(ax, sweep, eta_eff: float) -> np.ndarray:
     for value in sweep["initial"][~ok]:
         ax.annotate("not\nconverged", (value, 0), xycoords=("data", "axes fraction"),
                     ha="center", va="bottom", fontsize=5.5, color="0.4", gid="not-converged")
-    margin = 0.05 * max(np.ptp(sweep["initial"]), 10.0)   # keep unconverged labels in view
+    if not ok.any():
+        ax.text(0.5, 0.5, f"no trajectory converged by T = {np.nanmax(sweep['time']):g} s",
+                transform=ax.transAxes, ha="center", va="center", fontsize=7, color="0.4",
+                gid=NO_DATA_GID)
+    margin = 0.1 * max(np.ptp(sweep["initial"]), 10.0)    # keep unconverged labels in view
     ax.set_xlim(sweep["initial"].min() - margin, sweep["initial"].max() + margin)
     ax.set_xlabel(INITIAL_LABEL)
     ax.set_ylabel(r"$t_\mathrm{conv}\cdot\eta_\mathrm{eff}$ (s)")
@@ -133,7 +138,7 @@ def _draw_phase_portrait(ax, sweep, color_of, eta_eff: float) -> None:
                 gid=f"phase|{INITIAL_WEIGHT}={value:g}")
         ax.plot(smooth[keep][0], drift[keep][0], "o", color="red", markersize=3.5,
                 gid=f"phase-start|{INITIAL_WEIGHT}={value:g}")
-    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    reference_line(ax)
     ax.set_xlabel("Mean inh weight $j_{ei}$ (mV)")
     ax.set_ylabel("$dj_{ei}/dt$ (mV/s)")
     ax.text(0.98, 0.02, f"first {dropped_s:.2g} s dropped; red: start",
@@ -168,7 +173,7 @@ def _draw_inputs(ax, runs, theory, row, sweep) -> None:
         ax.plot(sweep["initial"][ok], implied[ok], color=SYNAPSE_COLORS["ei"],
                 gid="input-theory", label=r"theory: $\sqrt{N} p q_i r_i^* (j^*_0 - \bar j_{ei})$",
                 **THEORY_STYLE)
-    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    reference_line(ax)
     ax.text(0.5, 0.99, "spec §6.7: Cov > 0 from strong, < 0 from weak initial inhibition",
             transform=ax.transAxes, ha="center", va="top", fontsize=6.5)
     ax.set_xlabel(INITIAL_LABEL)
@@ -215,24 +220,31 @@ def plot_istdp_manifold(sweep) -> Figure:
     data = sweep_trajectories(runs, row)
     eta_eff = effective_rate(runs)
     color_of, mappable = initial_colors(data["initial"])
-    fig = new_figure(11.0, 7.0)
+    fig = new_figure(11.0, 7.4)
     axes = fig.subplot_mosaic([["A", "B", "C"], ["D", "E", "E"]])
     titles = {"A": "mean $j_{ei}$(t)", "B": "time to convergence", "C": "phase portrait",
               "D": "final vs initial $j_{ei}$", "E": "rate–weight covariance in the E input"}
     for name, ax in axes.items():
         ax.set_gid(f"fig7-{name}")
-        ax.set_title(f"{name}  {titles[name]}", loc="left")
-    draw_trajectories(axes["A"], data, theory, row, color_of, ode=True)
+        ax.set_title(titles[name])
+    letter_panels([axes[name] for name in "ABCDE"])
+    finite_size = getattr(sweep, "finite_size", None)
+    draw_trajectories(axes["A"], data, theory, row, color_of, ode=True,
+                      finite_size=finite_size)
     fig.colorbar(mappable, ax=axes["A"], label="initial $j_{ei}$ (mV)", aspect=30, pad=0.02)
     _draw_convergence(axes["B"], data, eta_eff)
     _draw_phase_portrait(axes["C"], data, color_of, eta_eff)
     draw_final_vs_initial(axes["D"], theory, row, data, manifold=True)
-    plot_finite_size(axes["D"], getattr(sweep, "finite_size", None), "fixed_point_weight", row,
+    plot_finite_size(axes["D"], finite_size, "fixed_point_weight", row,
                      along=INITIAL_WEIGHT, synapse="ei", gid="finite-size-fixed-point",
                      label="finite-size theory")
     axes["D"].legend(loc="upper left", fontsize=6)
     _draw_inputs(axes["E"], runs, theory, row, data)
-    fig.suptitle(f"Fig 7 — EI iSTDP weights converge to a manifold ({facet_label(row)})")
+    note = finite_size_note(finite_size)
+    fig.suptitle(f"Fig 7 — EI iSTDP weights converge to a manifold ({facet_label(row)}); "
+                 f"theory: {theories_drawn(theory, finite_size)}"
+                 + (f"\n{DELTA_NOTE}" if theory is not None else "")
+                 + (f"; {note}" if note else ""), fontsize=9)
     return fig
 
 
@@ -254,23 +266,34 @@ def plot_manifold_correlated(sweep) -> Figure:
         theoretical (``shift-theory``); C (``fig8a-C``): trajectories at the largest c.
     """
     runs, theory = checked_sweep(sweep.runs, "plot_manifold_correlated"), sweep.theory
+    finite_size = getattr(sweep, "finite_size", None)
     c_values = sorted(float(c) for c in coord_values(runs, "c"))
-    fig = new_figure(11.0, 3.6)
+    fig = new_figure(11.0, 4.6)
     ax_final, ax_shift, ax_time = fig.subplots(1, 3)
     largest_c = format_value(c_values[-1])
     for name, ax, title in (("A", ax_final, "final vs initial $j_{ei}$"),
                             ("B", ax_shift, "shift by input correlations"),
                             ("C", ax_time, f"mean $j_{{ei}}$(t), c = {largest_c}")):
         ax.set_gid(f"fig8a-{name}")
-        ax.set_title(f"{name}  {title}", loc="left")
-    sweeps, theories = {}, {}
+        ax.set_title(title)
+    letter_panels((ax_final, ax_shift, ax_time))
+    sweeps, theories, finite = {}, {}, {}
     for k, c in enumerate(c_values):
         row = _row_at_c(runs, c)
         sweeps[c] = sweep_trajectories(runs, row)
         theories[c] = dict(zip(*theory_along_sweep(theory, "fixed_point_weight", row,
                                                     synapse="ei")))
+        color = C_COLORS.get(c, f"C{k}")
         draw_final_vs_initial(ax_final, theory, row, sweeps[c], reference=k == 0,
-                               color=C_COLORS.get(c, f"C{k}"), label=f"c={format_value(c)}")
+                               color=color, label=f"c={format_value(c)}")
+        drawn = plot_finite_size(ax_final, finite_size, "fixed_point_weight", row,
+                                 along=INITIAL_WEIGHT, synapse="ei",
+                                 gid=f"finite-size-fixed-point|c={format_value(c)}",
+                                 label=f"finite-size theory c={format_value(c)}",
+                                 style={"color": color})
+        if drawn is not None:
+            finite[c] = dict(zip(drawn[INITIAL_WEIGHT].values.astype(float),
+                                 drawn.values.astype(float)))
     ax_final.legend(loc="upper left", fontsize=6)
     if len(c_values) > 1:
         low, high = c_values[0], c_values[-1]
@@ -284,12 +307,19 @@ def plot_manifold_correlated(sweep) -> Figure:
         ok = np.isfinite(shift_theory)
         ax_shift.plot(initial[ok], shift_theory[ok], color="black", gid="shift-theory",
                       label="Δ-corrected theory", **THEORY_STYLE)
+        if low in finite and high in finite:
+            shift_finite = np.array([finite[high].get(v, np.nan) - finite[low].get(v, np.nan)
+                                     for v in initial])
+            ok = np.isfinite(shift_finite)
+            ax_shift.plot(initial[ok], shift_finite[ok], gid="shift-finite-size",
+                          label="finite-size theory", marker="s", markersize=3,
+                          markerfacecolor="white", **FINITE_SIZE_STYLE)
         leading = [scalar_theory(theory, "leading_order_fixed_point_weight", _row_at_c(runs, c),
                                  np.nan, synapse="ei") for c in (low, high)]
         if np.isfinite(leading).all():
             ax_shift.axhline(leading[1] - leading[0], color="0.45", linestyle=":",
                              gid="shift-leading-order", label="leading order (spec §6.8)")
-        ax_shift.axhline(0.0, color="0.6", linewidth=0.6)
+        reference_line(ax_shift)
         ax_shift.set_xlabel(INITIAL_LABEL)
         ax_shift.set_ylabel(f"final $j_{{ei}}$(c = {format_value(high)}) − "
                             f"final $j_{{ei}}$(c = {format_value(low)}) (mV)")
@@ -298,7 +328,11 @@ def plot_manifold_correlated(sweep) -> Figure:
         no_data(ax_shift, "one c only")
     color_of, mappable = initial_colors(sweeps[c_values[-1]]["initial"])
     draw_trajectories(ax_time, sweeps[c_values[-1]], theory, _row_at_c(runs, c_values[-1]),
-                       color_of, ode=True)
+                      color_of, ode=True, finite_size=finite_size)
     fig.colorbar(mappable, ax=ax_time, label="initial $j_{ei}$ (mV)", aspect=30, pad=0.02)
-    fig.suptitle("Fig 8 candidate — iSTDP manifold with correlated input")
+    note = finite_size_note(finite_size)
+    fig.suptitle("Fig 8 candidate — iSTDP manifold with correlated input; theory: "
+                 f"{theories_drawn(theory, finite_size)}"
+                 + (f"\n{DELTA_NOTE}" if theory is not None else "")
+                 + (f"; {note}" if note else ""), fontsize=9)
     return fig

@@ -16,13 +16,16 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..selection import (ExperimentData, at_point, by_seed, divergence, ensure_swept, run_configs,
                          theory_at)
 from .facets import facets
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
-from .panels import annotate_divergence, plot_finite_size
-from .style import DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, new_figure, no_data, styled
+from .convergence import Convergence, late_drift, theory_remaining
+from .panels import annotate_divergence, plot_finite_size, state_convergence
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, SYNAPSE_COLORS, THEORY_STYLE,
+                    letter_panels, new_figure, no_data, panel_legend, reference_line, styled)
 
 
 BETA_KEY = "plasticity.ee.beta0"
@@ -33,7 +36,8 @@ PAPER_BETAS = (1.2, 2.4, 3.4, 3.6)
 N_SAMPLED_TRACES = 100
 RAN_AWAY = "ran away (stopped by the divergence guard)"
 J_LABEL = SYNAPSE_AXIS_LABELS["ee"]
-BETA_LABEL = "β₀ (1)"
+BETA_LABEL = "β₀"
+J_STAR_DASHED = "j*, leading order (dashed)"
 
 
 class SweepRun(NamedTuple):
@@ -148,7 +152,8 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     colors = _beta_colors(chosen)
     for k, beta0 in enumerate(chosen):
         _draw_weights(axes[f"w{k}"], [r for r in sweep_runs if r.value == beta0], beta0,
-                      PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None)
+                      PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None,
+                      sweep.finite_size)
     axes["w0"].legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.85)
     _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
     _draw_final_vs_beta(axes["final"], all_runs, curves, config, sweep.finite_size)
@@ -157,13 +162,10 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     _draw_bifurcation(axes["bif"], all_runs, curves)
     _draw_theory_vs_sim(axes["scatter"], all_runs)
     _draw_uniqueness(axes["unique"], initial_conditions)
-    for letter, name in zip("ABCDEFGHIJK", [f"w{k}" for k in range(len(chosen))]
-                            + ["mean", "final", "fraction", "phase", "bif", "scatter", "unique"]):
-        title = axes[name].get_title()
-        axes[name].set_title("")
-        axes[name].set_title(f"{letter}  {title}", loc="left")
+    letter_panels([axes[name] for name in [f"w{k}" for k in range(len(chosen))]
+                   + ["mean", "final", "fraction", "phase", "bif", "scatter", "unique"]])
     fig.suptitle("Kohonen EE plasticity: stable fixed point j*(β₀) and its loss "
-                 "(theory: leading order, spec §6.5)")
+                 "(theory: leading order, spec §6.5; in F also the finite-size theory)")
     return fig
 
 
@@ -173,7 +175,8 @@ def _beta_colors(betas) -> dict:
     return {b: cmap(0.85 * k / max(len(betas) - 1, 1)) for k, b in enumerate(betas)}
 
 
-def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | None) -> None:
+def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | None,
+                  finite_size=None) -> None:
     ax.set_gid(f"weights-beta={format_value(beta0)}")
     note = "" if paper_beta is None or np.isclose(paper_beta, beta0) \
         else f" (paper: {format_value(paper_beta)}; nearest in grid)"
@@ -194,8 +197,19 @@ def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | No
                    label="j* (leading order)", **THEORY_STYLE)
     ax.set_ylim(bottom=0)
     annotate_divergence(ax, [run.seed], [run.diverged], [run.diverged_at_s])
+    if not run.diverged:
+        verdict = run_convergence(run, finite_size)
+        state_convergence(ax, verdict)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(J_LABEL)
+
+
+def run_convergence(run: SweepRun, finite_size) -> Convergence:
+    """Whether one run of the sweep converged by its end (:mod:`.convergence`)."""
+    finite = np.flatnonzero(np.isfinite(run.mean_weight))
+    duration = float(run.time_s[finite[-1]]) if finite.size else np.nan
+    return Convergence(duration, theory_remaining(finite_size, {BETA_DIM: run.value}, "ee"),
+                       late_drift(run.time_s, run.mean_weight))
 
 
 def _mark_divergence(ax, run: SweepRun, color, label: str) -> None:
@@ -222,12 +236,13 @@ def _draw_mean_vs_time(ax, runs, chosen, colors) -> None:
                 labelled = True
         if selected and np.isfinite(selected[0].fixed_point):
             ax.axhline(selected[0].fixed_point, color=color,
-                       gid=f"theory-beta={format_value(beta0)}", **THEORY_STYLE)
-    ax.plot([], [], color="0.3", label="j* (dashed)", **THEORY_STYLE)
+                       gid=f"theory-beta={format_value(beta0)}", label=J_STAR_DASHED,
+                       **THEORY_STYLE)
     ax.set_ylim(0, 1.5 * ax.get_ylim()[1])               # room for the legend above
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(J_LABEL)
-    ax.legend(fontsize=6, loc="upper left", ncol=2)
+    panel_legend(ax, {J_STAR_DASHED: Line2D([], [], color="0.3", **THEORY_STYLE)},
+                 fontsize=6, loc="upper left", ncol=2)
 
 
 def _final_points(ax, runs: list[SweepRun], top: float) -> None:
@@ -275,7 +290,10 @@ def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
                 label="j*(β₀), leading order (dashed)", **THEORY_STYLE)
         top_theory = [float(np.nanmax(stable[inside]))]
     plot_finite_size(ax, finite_size, "fixed_point_weight", {}, along=BETA_DIM, synapse="ee",
-                     label="j*(β₀), finite-size theory", gid="finite-size-fixed-point")
+                     label="j*(β₀), finite-size theory", gid="finite-size-fixed-point",
+                     style=FINITE_SIZE_FIXED_POINT)
+    plot_finite_size(ax, finite_size, "mean_weight", {}, along=BETA_DIM, synapse="ee",
+                     at_end=True, label="finite-size theory at T", gid="finite-size-at-T")
     finals = [r.final for r in runs if np.isfinite(r.final)]
     top = 1.15 * max(finals + top_theory or [1.0])
     _final_points(ax, runs, top)
@@ -284,10 +302,13 @@ def _draw_final_vs_beta(ax, runs, curves, config, finite_size=None) -> None:
     if measured:
         ax.plot(*zip(*measured), "s", markersize=4, markerfacecolor="none", color="0.35",
                 linestyle="none", gid="beta-tau-rate",
-                label="β₀ τ r_e at the simulated E rate")
+                label=r"$\beta_0 \tau r_e$ at the simulated E rate")
     ax.set_ylim(0, 1.08 * top)
     ax.set_xlabel(BETA_LABEL)
     ax.set_ylabel("Final " + J_LABEL[0].lower() + J_LABEL[1:])
+    verdicts = [run_convergence(r, finite_size) for r in runs if not r.diverged]
+    if verdicts:
+        state_convergence(ax, verdicts)
     ax.legend(fontsize=6, loc="upper left")
 
 
@@ -306,7 +327,7 @@ def _draw_ran_away_fraction(ax, runs) -> None:
         ax.text(b, k / n + 0.02, f"{k}/{n}", ha="center", va="bottom", fontsize=6)
     ax.set_ylim(0, 1.15)
     ax.set_xlabel(BETA_LABEL)
-    ax.set_ylabel("Fraction ran away (1)")
+    ax.set_ylabel("Fraction ran away")
 
 
 def _draw_phase_plot(ax, curves) -> None:
@@ -327,14 +348,16 @@ def _draw_phase_plot(ax, curves) -> None:
             stable = drift[i] > 0
             ax.plot([0.5 * (grid[i] + grid[i + 1])], [0.0], "o", markersize=4.5,
                     color=colors[beta0], markerfacecolor=colors[beta0] if stable else "white",
-                    gid="stable-root" if stable else "unstable-root")
-    ax.axhline(0.0, color="0.5", linewidth=0.6)
+                    gid="stable-root" if stable else "unstable-root",
+                    label="stable root" if stable else "unstable root")
+    reference_line(ax)
     ax.set_ylim(-0.06, 0.12)              # β₀ = 10: drift > 0 everywhere, minimum ≈ 0.08
     ax.set_xlabel(J_LABEL)
-    ax.set_ylabel("dj/dt / η = β₀τr_e² − j r_e (mV/ms)")
-    ax.plot([], [], "o", color="0.3", label="stable root")
-    ax.plot([], [], "o", color="0.3", markerfacecolor="white", label="unstable root")
-    ax.legend(fontsize=6, loc="lower left", ncol=2)
+    ax.set_ylabel(r"$\dot{j}/\eta = \beta_0 \tau r_e^2 - j\, r_e$ (mV/ms)")
+    panel_legend(ax, {"stable root": Line2D([], [], marker="o", linestyle="none", color="0.3"),
+                      "unstable root": Line2D([], [], marker="o", linestyle="none", color="0.3",
+                                              markerfacecolor="white")},
+                 fontsize=6, loc="lower left", ncol=2)
 
 
 def _draw_bifurcation(ax, runs, curves) -> None:
@@ -381,7 +404,7 @@ def _draw_theory_vs_sim(ax, runs) -> None:
     ax.set_xlim(0, limit)
     ax.set_ylim(0, limit)
     ax.set_xlabel("Leading-order j* (mV)")
-    ax.set_ylabel("Simulated final mean j_ee (mV)")
+    ax.set_ylabel("Simulated final mean $j_{ee}$ (mV)")
     ax.legend(fontsize=6, loc="upper left")
 
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..plasticity import SPEC_LEARNING_WINDOWS
 from .captions import DEFAULT_TAUS_MS, LAG_RANGE_IN_TAU, tau_label, window_parameters
 from .labels import rule_name
-from .style import SYNAPSE_COLORS, new_figure, styled
+from .style import SYNAPSE_COLORS, letter_panels, new_figure, reference_line, styled
 
 
 @styled
@@ -47,15 +47,19 @@ def plot_learning_windows(taus_ms: Sequence[float] = DEFAULT_TAUS_MS) -> Figure:
             for lags, gid in ((lags_causal, "window-causal"), (lags_acausal, "window-acausal")):
                 ax.plot(lags, window.values(lags, tau_ms),
                         color=SYNAPSE_COLORS[window.synapse], linewidth=1.5, gid=gid)
-            ax.axhline(0.0, color="0.7", linewidth=0.6, zorder=0)
-            ax.axvline(0.0, color="0.7", linewidth=0.6, zorder=0)
+            reference_line(ax)
+            reference_line(ax, vertical=True)
             name = rule_name(window.rule)
             title = name if name[1:2].isupper() else name[:1].upper() + name[1:]  # iSTDP stays
             ax.set_title(f"{title}, {tau_label(tau_ms)}\n({window_parameters(window)})",
                          fontsize=7.5)
             ax.set_xlabel("Δt = $t_{pre} - t_{post}$ (ms)")
-            ax.set_ylabel("Δj / (η_eff |j|) (1)" if window.per_weight else "Δj / η_eff (mV)")
+            ax.set_ylabel(r"$\Delta j / (\eta_\mathrm{eff} |j|)$" if window.per_weight
+                          else r"$\Delta j / \eta_\mathrm{eff}$ (mV)")
             ax.set_xlim(-span, span)
+    letter_panels(axes.ravel())
     fig.suptitle("Learning windows of isolated spike pairs (pre before post at Δt < 0); "
-                 + ", ".join(tau_label(tau) for tau in taus_ms))
+                 + ", ".join(tau_label(tau) for tau in taus_ms)
+                 + "\nboth spikes' single-spike terms included (Kohonen's −j and iSTDP's −α "
+                 "appear on both sides, unlike the textbook windows)")
     return fig

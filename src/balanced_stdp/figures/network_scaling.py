@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from ..estimators import running_mean
@@ -19,9 +20,11 @@ from ..selection import (ExperimentData, at_point, by_seed, divergence, ensure_s
                          theory_at)
 from .facets import facets
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value
-from .panels import divergence_text, plot_finite_size
-from .style import (DIVERGED_COLOR, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, THEORY_STYLE,
-                    new_figure, no_data, styled)
+from .convergence import weight_convergence
+from .panels import divergence_text, plot_finite_size, state_convergence
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, POPULATION_COLORS, SOURCE_COLORS,
+                    SYNAPSE_COLORS, THEORY_STYLE, letter_panels, new_figure, no_data, panel_legend,
+                    reference_line, styled)
 
 
 PAIR_TYPES = ("ee", "ei", "ii")
@@ -84,17 +87,14 @@ def plot_network_scaling(scaling: ExperimentData) -> Figure:
     _draw_rates(axes["rates"], runs, theory, n_values, flags_by_n, scaling.finite_size)
     for name, ax, variable, label in (
             ("cov", axes["cov"], "spike_count_cov", "Mean count covariance (spikes²)"),
-            ("corr", axes["corr"], "spike_count_corr", "Mean count correlation (1)")):
+            ("corr", axes["corr"], "spike_count_corr", "Mean count correlation")):
         _draw_pairs_vs_n(ax, runs, theory, n_values, flags_by_n, variable, label, name)
     _draw_variances(axes["var"], runs, theory, n_values, flags_by_n)
     raster_n = min(n_values, key=lambda n: abs(n - RASTER_N))
     _draw_raster(axes["raster"], runs, raster_n)
     _draw_currents(axes["currents"], runs, raster_n)
-    for letter, name in zip("ABCDEFGH", ["schematic", "weight", "rates", "cov", "corr", "var",
-                                         "raster", "currents"]):
-        title = axes[name].get_title()
-        axes[name].set_title("")
-        axes[name].set_title(f"{letter}  {title}", loc="left")
+    letter_panels([axes[name] for name in ("schematic", "weight", "rates", "cov", "corr", "var",
+                                           "raster", "currents")])
     excluded = [f"N = {n}, {divergence_text(s, t)}" for n, (seeds, flags, times)
                 in diverged.items() for s, f, t in zip(seeds, flags, times) if f]
     if excluded:
@@ -160,15 +160,18 @@ def _draw_weights(ax, runs, theory, n_values, diverged, finite_size=None) -> Non
     if fixed is not None:
         ax.axhline(float(fixed), color="0.3", gid="theory-fixed-point",
                    label=f"j* = {float(fixed):.2f} mV (leading order)", **THEORY_STYLE)
-    labelled = False
+    verdicts = []
     for n in n_values:           # the finite-size fixed point depends on N
-        drawn = plot_finite_size(ax, finite_size, "fixed_point_weight", {"N": n}, synapse="ee",
-                                 gid=f"finite-size-fixed-point-N={n}",
-                                 label="_nolegend_" if labelled else "j*, finite-size theory")
-        labelled |= drawn is not None
+        plot_finite_size(ax, finite_size, "fixed_point_weight", {"N": n}, synapse="ee",
+                         gid=f"finite-size-fixed-point-N={n}",
+                         label="j*, finite-size theory (one per N, dotted)",
+                         style={**FINITE_SIZE_FIXED_POINT, "color": colors[n]})
+        verdicts.append(weight_convergence(runs, finite_size, {"N": n}, "ee"))
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS["ee"])
-    ax.legend(fontsize=6, loc="lower right")
+    state_convergence(ax, verdicts)
+    panel_legend(ax, {"j*, finite-size theory (one per N, dotted)": Line2D(
+        [], [], color="0.3", **FINITE_SIZE_FIXED_POINT)}, fontsize=6, loc="lower right")
 
 
 def _n_colors(n_values) -> dict:
@@ -212,12 +215,17 @@ def _draw_rates(ax, runs, theory, n_values, flags_by_n, finite_size=None) -> Non
                      population=population)
         plot_finite_size(ax, finite_size, "fixed_point_rate", {}, along="N", at=n_values,
                          population=population, gid=f"finite-size-rate-{population}",
-                         label=f"$r_{population.lower()}$ at j*, finite-size theory")
+                         label=f"$r_{population.lower()}$ at j*, finite-size theory",
+                         style={"color": color})
     ax.set_xscale("log")
     ax.set_xlabel("N")
     ax.set_ylabel("Rate (Hz)")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=6)
+
+
+PAIR_THEORY = "theory c = 0 (∝ 1/N)"
+VARIANCE_THEORY = r"$r\,T_\mathrm{win}$ (Fano factor 1)"
 
 
 def _draw_pairs_vs_n(ax, runs, theory, n_values, flags_by_n, variable, ylabel, name) -> None:
@@ -230,8 +238,7 @@ def _draw_pairs_vs_n(ax, runs, theory, n_values, flags_by_n, variable, ylabel, n
         hidden += _errorbar(ax, n_values, values, color, f"sim-{pair}", pair.upper(),
                             positive_only=True)
         _theory_line(ax, theory, variable, n_values, color, f"theory-{pair}",
-                     "_nolegend_", pair_type=pair)
-    ax.plot([], [], color="0.3", label="theory c = 0 (∝ 1/N)", **THEORY_STYLE)
+                     PAIR_THEORY, pair_type=pair)
     if hidden:
         ax.text(0.02, 0.02, f"{hidden} mean(s) ≤ 0 not shown", transform=ax.transAxes,
                 fontsize=6, color="0.4", gid="hidden-count")
@@ -239,7 +246,8 @@ def _draw_pairs_vs_n(ax, runs, theory, n_values, flags_by_n, variable, ylabel, n
     ax.set_yscale("log")
     ax.set_xlabel("N")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=6, ncol=2)
+    panel_legend(ax, {PAIR_THEORY: Line2D([], [], color="0.3", **THEORY_STYLE)}, fontsize=6,
+                 ncol=2)
 
 
 def _draw_variances(ax, runs, theory, n_values, flags_by_n) -> None:
@@ -253,14 +261,14 @@ def _draw_variances(ax, runs, theory, n_values, flags_by_n) -> None:
         _errorbar(ax, n_values, values, color, f"sim-var-{population}", population)
         if window_s is not None:
             _theory_line(ax, theory, "fixed_point_rate", n_values, color,
-                         f"theory-var-{population}", "_nolegend_", scale=window_s,
+                         f"theory-var-{population}", VARIANCE_THEORY, scale=window_s,
                          population=population)
-    ax.plot([], [], color="0.3", label="r T_win (Fano factor 1)", **THEORY_STYLE)
     ax.set_xscale("log")
     ax.set_xlabel("N")
     ax.set_ylabel("Mean count variance (spikes²)")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=6)
+    panel_legend(ax, {VARIANCE_THEORY: Line2D([], [], color="0.3", **THEORY_STYLE)},
+                 fontsize=6)
 
 
 def _first_run(runs, n) -> dict | None:
@@ -311,7 +319,7 @@ def _draw_currents(ax, runs, n) -> None:
     if not drawn:
         no_data(ax)
         return
-    ax.axhline(0.0, color="0.6", linewidth=0.5)
+    reference_line(ax)
     low, high = ax.get_ylim()
     ax.set_ylim(low, high + 0.3 * (high - low))            # room for the legend
     ax.set_xlabel(TIME_LABEL)

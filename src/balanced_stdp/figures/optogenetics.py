@@ -24,8 +24,10 @@ from ..estimators import running_mean
 from ..selection import at_point, by_seed, divergence, ensure_swept, run_configs, theory_at
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, format_value
-from .panels import annotate_divergence
-from .style import POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE, new_figure, no_data, styled
+from .panels import (annotate_divergence, finite_size_covers, finite_size_note, theories_drawn,
+                     theory_name)
+from .style import (FINITE_SIZE_STYLE, POPULATION_COLORS, SOURCE_COLORS, THEORY_STYLE,
+                    letter_panels, new_figure, no_data, reference_line, styled)
 
 EPOCHS = ("before", "during", "after")
 EPOCH_COLORS = {"before": "0.45", "during": "#e6a100", "after": "#1b7837"}
@@ -102,7 +104,7 @@ def _draw_network(ax) -> None:
     ax.axis("off")
 
 
-def _draw_weights(ax, runs, theory, key, onset) -> None:
+def _draw_weights(ax, runs, theory, key, onset, finite_size=None) -> None:
     for synapse in ("e1i", "e2i"):
         da = at_point(runs, "mean_weight", key, synapse=synapse)
         label = f"$j_{{{synapse[:2].upper()}I}}$"
@@ -114,8 +116,18 @@ def _draw_weights(ax, runs, theory, key, onset) -> None:
         ode = theory_at(theory, "mean_weight", key, synapse=synapse)
         if ode is not None:
             ax.plot(ode["time"].values - onset, ode.values, color=WEIGHT_COLORS[synapse],
-                    label=f"{label} Δ-corrected theory", gid=f"theory|{synapse}",
+                    label=f"{label} {theory_name(theory)}", gid=f"theory|{synapse}",
                     **THEORY_STYLE)
+        drawn = theory_at(finite_size, "mean_weight", key, synapse=synapse) \
+            if finite_size_covers(finite_size, key) else None
+        if drawn is not None:
+            ax.plot(drawn["time"].values - onset, drawn.values, color=WEIGHT_COLORS[synapse],
+                    label=f"{label} finite-size theory", gid=f"finite-size|{synapse}",
+                    **{**FINITE_SIZE_STYLE, "color": WEIGHT_COLORS[synapse]})
+    note = finite_size_note(finite_size, key)
+    if note:
+        ax.text(0.02, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=6,
+                gid="finite-size-note", color="0.35")
     ax.set_ylabel(SYNAPSE_AXIS_LABELS["ei"])
     ax.legend(loc="lower right", fontsize=6, ncol=2)
 
@@ -150,7 +162,7 @@ def _draw_epoch_means(ax, runs, theory, key) -> None:
         values = predicted.reindex(pair_type=pairs).values
         ax.plot(x, values, "_", color="black", markersize=14, markeredgewidth=1.5,
                 label="theory (spec §6.2)", gid="epoch-corr-theory")
-    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    reference_line(ax)
     ax.set_xticks(x, [p.upper() for p in pairs])
     ax.set_ylabel("Mean spike-count correlation")
     ax.legend(fontsize=6, loc="upper right")
@@ -168,13 +180,14 @@ def _draw_epoch_histograms(ax, runs, key) -> None:
                 linewidth=1.2, label=epoch, gid=f"epoch-hist|{epoch}")
         if values.size:
             ax.axvline(values.mean(), color=EPOCH_COLORS[epoch], linewidth=0.8,
-                       linestyle=":", gid=f"epoch-hist-mean|{epoch}")
+                       linestyle=":", gid=f"epoch-hist-mean|{epoch}",
+                       label=f"mean, {epoch} (dotted)")
     ax.set_xlabel("Spike-count correlation")
     ax.set_ylabel("Sampled pairs")
     ax.legend(fontsize=6)
 
 
-def _draw_rates(ax, runs, theory, key, onset) -> None:
+def _draw_rates(ax, runs, theory, key, onset, finite_size=None) -> None:
     width = _records(runs, RATE_SMOOTHING_S)
     for population in ("E1", "E2", "I"):
         da = at_point(runs, "population_rate", key, population=population)
@@ -187,15 +200,23 @@ def _draw_rates(ax, runs, theory, key, onset) -> None:
         if predicted is not None and "time" in predicted.dims:
             ax.plot(predicted["time"].values - onset, predicted.values,
                     color=RATE_COLORS[population], gid=f"rate-theory|{population}",
-                    label=f"{population} theory" if population == "E1" else "_nolegend_",
+                    label=f"{population} {theory_name(theory)}",
                     **{**THEORY_STYLE, "linewidth": 0.9})
+        drawn = theory_at(finite_size, "population_rate", key, population=population) \
+            if finite_size_covers(finite_size, key) else None
+        if drawn is not None and "time" in drawn.dims:
+            ax.plot(drawn["time"].values - onset, drawn.values, color=RATE_COLORS[population],
+                    gid=f"rate-finite-size|{population}",
+                    label=f"{population} finite-size theory",
+                    **{**FINITE_SIZE_STYLE, "color": RATE_COLORS[population],
+                       "linewidth": 0.9})
     target = [cfg["plasticity"]["ei"].get("target_rate_hz") for cfg in run_configs(runs)
               if "ei" in cfg.get("plasticity", {})]
     if target and target[0]:
         ax.axhline(target[0], color="0.3", linestyle=":", linewidth=0.8,
-                   label=f"ρ_e = {target[0]:g} Hz", gid="target-rate")
+                   label=rf"$\rho_e$ = {target[0]:g} Hz", gid="target-rate")
     ax.set_ylabel("Rate (Hz)")
-    ax.legend(fontsize=6, ncol=2, loc="upper right")
+    ax.legend(fontsize=5.5, ncol=2, loc="upper right")
 
 
 def _draw_inputs(ax, runs, key, onset) -> None:
@@ -207,7 +228,7 @@ def _draw_inputs(ax, runs, key, onset) -> None:
         ax.plot(da["time"].values - onset, moving_average(_seed_mean(da), width),
                 color=SOURCE_COLORS[source], linewidth=1.3 if source == "total" else 1.0,
                 label=source, gid=f"input|{source}")
-    ax.axhline(0.0, color="0.6", linewidth=0.6)
+    reference_line(ax)
     ax.set_ylabel("Mean input to E1 (mV/ms)")
     ax.legend(fontsize=6, ncol=4, loc="lower left")
 
@@ -232,21 +253,23 @@ def plot_optogenetics(stimulation) -> Figure:
         c = 0 (the first c if 0 was not run).
     """
     runs, theory = ensure_swept(stimulation.runs), stimulation.theory
+    finite_size = stimulation.finite_size
     onset, offset = laser_window(runs)
     c_values = [float(c) for c in coord_values(runs, "c")]
     key = {"rule": coord_values(runs, "rule")[0], "c": 0.0 if 0.0 in c_values else c_values[0]}
-    fig = new_figure(11.0, 7.5)
+    fig = new_figure(11.0, 7.9)
     axes = fig.subplot_mosaic([["A", "B", "B"], ["C", "D", "E"], ["F", "F", "E"]])
     titles = {"A": "network", "B": "inhibitory weights", "C": "mean correlations by epoch",
               "D": "correlation histograms", "E": "population rates", "F": "mean inputs to E1"}
     for name, ax in axes.items():
         ax.set_gid(f"fig6-{name}")
-        ax.set_title(f"{name}  {titles[name]}", loc="left")
+        ax.set_title(titles[name])
+    letter_panels([axes[name] for name in "ABCDEF"])
     _draw_network(axes["A"])
-    _draw_weights(axes["B"], runs, theory, key, onset)
+    _draw_weights(axes["B"], runs, theory, key, onset, finite_size)
     _draw_epoch_means(axes["C"], runs, theory, key)
     _draw_epoch_histograms(axes["D"], runs, key)
-    _draw_rates(axes["E"], runs, theory, key, onset)
+    _draw_rates(axes["E"], runs, theory, key, onset, finite_size)
     _draw_inputs(axes["F"], runs, key, onset)
     seeds, flags, times = divergence(runs, key)
     for name in ("B", "E", "F"):
@@ -256,5 +279,6 @@ def plot_optogenetics(stimulation) -> Figure:
         ax.set_xlabel("Time from laser onset (s)")
         annotate_divergence(ax, seeds, flags, times - onset)
     fig.suptitle(f"Fig 6 — optogenetic stimulation of E1 with EI iSTDP "
-                 f"(c = {format_value(key['c'])})")
+                 f"(c = {format_value(key['c'])}); theory: "
+                 f"{theories_drawn(theory, finite_size, key)}")
     return fig

@@ -19,9 +19,10 @@ import xarray as xr
 
 from ..estimators import running_mean
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
+from .convergence import off_trajectory, summary
 from .labels import FINITE_SIZE_LABEL, SYNAPSE_AXIS_LABELS, TIME_LABEL
-from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE,
-                    FIXED_POINT_STYLE, POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, no_data)
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FINITE_SIZE_STYLE, FIXED_POINT_STYLE,
+                    POPULATION_COLORS, SOURCE_COLORS, SYNAPSE_COLORS, no_data, reference_line)
 
 THEORY_COLOR = "#e66100"
 """Colour of theory lines drawn over coloured traces (dashed; orange stays visible over
@@ -70,6 +71,7 @@ def plot_seed_mean(ax, time_s: np.ndarray, values_by_seed: np.ndarray, **style) 
 
 def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *,
                      along: str | None = None, at=None, vertical: bool = False,
+                     at_end: bool = False,
                      label: str | None = None, gid: str | None = None,
                      style: dict | None = None, **extra) -> xr.DataArray | None:
     """Overlay the finite-size theory's ``name`` at the facet ``key``, labelled.
@@ -81,10 +83,13 @@ def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *
     * a time course (``mean_weight``, ``population_rate``): a line over ``time``;
     * with ``along`` (a swept dimension kept, e.g. ``"c"`` or ``"N"``): a line with
       square markers over that coordinate, at the values ``at`` if given (NaN skipped);
-    * a single value: a horizontal line (``vertical=True``: vertical, for histograms).
+    * a single value: a horizontal line (``vertical=True``: vertical, for histograms);
+      ``at_end``: the last finite value of a time course (the theory at T), so drawn.
 
     Fixed points (names starting with ``fixed_point``) are drawn only where the
-    finite-size theory labels them stable, as for the other theories. Seeds and other
+    finite-size theory labels them stable, as for the other theories, and a fixed-point
+    weight only where it is on the theory's own trajectory
+    (:func:`.convergence.off_trajectory`). Seeds and other
     swept dimensions are averaged (:func:`theory_at`).
 
     Parameters
@@ -106,9 +111,23 @@ def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *
     xarray.DataArray or None
         The values drawn, None if nothing was drawn.
     """
+    covered = finite_size_covers(finite_size, key, along)
+    if covered is False:
+        return None
     da = theory_at(finite_size, name, key, keep=(along,) if along else (), **extra)
     if da is None:
         return None
+    if along and isinstance(covered, xr.DataArray) and along in da.dims:
+        da = da.where(covered.reindex({along: da[along].values}, fill_value=False))
+    if at_end and "time" in da.dims:
+        da = last_finite(da)
+    if along and name == "fixed_point_weight" and "synapse" in extra and along in da.dims:
+        on = [not off_trajectory(finite_size, {**key, along: v}, extra["synapse"])
+              for v in da[along].values]
+        da = da.where(xr.DataArray(on, dims=along, coords={along: da[along].values}))
+    if name == "fixed_point_weight" and not along and "synapse" in extra \
+            and off_trajectory(finite_size, key, extra["synapse"]):
+        return None                  # not where the theory's own trajectory goes
     if name.startswith("fixed_point") and not along:
         stability = at_point(finite_size, "stability", key)
         if stability is not None:
@@ -137,6 +156,94 @@ def plot_finite_size(ax, finite_size: xr.Dataset | None, name: str, key: dict, *
             return None
         (ax.axvline if vertical else ax.axhline)(float(da), **style)
     return da
+
+
+def last_finite(da: xr.DataArray, dim: str = "time") -> xr.DataArray:
+    """The last finite value along ``dim`` (NaN where there is none): a theory at T."""
+    values = da.transpose(..., dim).values.astype(float)
+    finite = np.isfinite(values)
+    index = values.shape[-1] - 1 - np.argmax(finite[..., ::-1], axis=-1)
+    picked = np.take_along_axis(values, index[..., None], axis=-1)[..., 0]
+    picked = np.where(finite.any(axis=-1), picked, np.nan)
+    template = da.isel({dim: -1}, drop=True).transpose(*[d for d in da.dims if d != dim])
+    return template.copy(data=picked)
+
+
+def seed_count_label(what: str, counts) -> str:
+    """Legend text of points that are seed statistics: "<what> (mean ± s.d. over seeds)"
+    with two or more seeds everywhere, "<what> (n = 1 seed)" with one, else both."""
+    counts = [int(n) for n in counts if n]
+    if not counts:
+        return what
+    if min(counts) >= 2:
+        return f"{what} (mean ± s.d. over seeds)"
+    if max(counts) <= 1:
+        return f"{what} (n = 1 seed)"
+    return f"{what} (mean ± s.d. where n ≥ 2 seeds)"
+
+
+def _status_labels(da: xr.DataArray) -> np.ndarray:
+    return np.array([str(v.decode() if isinstance(v, bytes) else v)
+                     for v in np.asarray(da.values, dtype=object).reshape(-1)],
+                    dtype=object).reshape(da.shape)
+
+
+LEADING_ORDER_ONLY = "leading order only"
+"""Start of the ``theory_status`` of a grid point the finite-size theory does not cover:
+its finite-size aggregate holds the leading-order values there, never drawn as
+finite-size theory."""
+
+
+def finite_size_covers(finite_size: xr.Dataset | None, key: dict, along: str | None = None):
+    """Whether the finite-size theory covers the grid point ``key``.
+
+    False without the aggregate, or where every point's ``theory_status`` says
+    "leading order only" (e.g. three populations: the aggregate then holds the leading
+    order); True otherwise (no status: covered). With ``along``, a boolean DataArray
+    over that dimension.
+    """
+    if finite_size is None:
+        return False
+    status = at_point(finite_size, "theory_status", key)
+    if status is None:
+        return True
+    covered = xr.DataArray(~np.char.startswith(_status_labels(status).astype(str),
+                                               LEADING_ORDER_ONLY),
+                           dims=status.dims, coords=status.coords)
+    if along and along in covered.dims:
+        return covered.any([d for d in covered.dims if d != along])
+    return bool(covered.values.any())
+
+
+def finite_size_note(finite_size: xr.Dataset | None, key: dict | None = None) -> str | None:
+    """Why a figure draws no finite-size theory here: "finite-size theory not computed
+    for this experiment" without the aggregate, its ``theory_status`` where it does not
+    cover ``key``; None when it is drawn."""
+    if finite_size is None:
+        return "finite-size theory not computed for this experiment"
+    if finite_size_covers(finite_size, key or {}):
+        return None
+    status = at_point(finite_size, "theory_status", key or {})
+    reason = str(_status_labels(status).reshape(-1)[0]) if status is not None else ""
+    reason = reason.split(":", 1)[1].strip() if ":" in reason else reason
+    reason = reason.split(";")[-1].strip()             # the last clause says why
+    return "no finite-size theory here" + (f" ({reason})" if reason else "")
+
+
+DELTA_NOTE = ("Δ-corrected theory: Δ, which holds the net input the neurons need to fire, "
+              "is frozen at its value measured in each run")
+"""Why the Δ-corrected theory (spec §6.6) can miss iSTDP weights by tens of mV: said on
+the figures that draw it."""
+
+
+def theories_drawn(theory: xr.Dataset | None, finite_size: xr.Dataset | None,
+                   key: dict | None = None) -> str:
+    """The theories a figure draws, the one that follows the simulation first:
+    "finite-size theory (dash-dot) and leading-order theory (dashed)"."""
+    other = theory_name(theory) + " (dashed)" if theory is not None else ""
+    if finite_size is not None and finite_size_covers(finite_size, key or {}):
+        return "finite-size theory (dash-dot)" + (f" and {other}" if other else "")
+    return other or "no theory"
 
 
 # ----------------------------------------------------------------------------- theory marks
@@ -257,6 +364,8 @@ class TraceStyle:
     fixed_point_label: str = "fixed point j* (dotted), {theory}"
     stable_fixed_point_only: bool = True
     """Draw the fixed point only where the theory labels it stable."""
+    finite_size_label: str = FINITE_SIZE_LABEL
+    finite_size_fixed_point_label: str = "finite-size fixed point (dotted)"
 
 
 class WeightTraces(NamedTuple):
@@ -324,11 +433,12 @@ def draw_weight_traces(ax, runs, theory, key: dict, synapse: str,
         ax.axhline(fixed, gid="theory-fixed-point",
                    label=style.fixed_point_label.format(theory=theory_label),
                    **FIXED_POINT_STYLE)
-    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
+    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse,
+                     label=style.finite_size_label)
     if show_fixed_point:
         plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
-                         label="finite-size fixed point", gid="finite-size-fixed-point",
-                         style=FINITE_SIZE_FIXED_POINT)
+                         label=style.finite_size_fixed_point_label,
+                         gid="finite-size-fixed-point", style=FINITE_SIZE_FIXED_POINT)
     if axis_labels:
         ax.set_xlabel(TIME_LABEL)
         ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
@@ -362,7 +472,7 @@ def draw_currents(ax, runs, key: dict, population: str = "E", parts: dict = CURR
     if not any_data:
         no_data(ax)
         return False
-    ax.axhline(0.0, color="0.8", linewidth=0.5, zorder=0)
+    reference_line(ax)
     if ylabel is not None:
         ax.set_xlabel(TIME_LABEL)
         ax.set_ylabel(ylabel.format(population=population))
@@ -398,6 +508,24 @@ def draw_population_rates(ax, runs, theory, key: dict, divergence_marks: bool = 
     if divergence_marks:
         annotate_divergence(ax, *divergence(runs, key))
     return True
+
+
+def state_convergence(ax, verdicts, note: str | None = None, detail: bool = False) -> None:
+    """Say under the panel whether its weights converged by T (gid ``convergence``, red
+    when not): one :class:`~.convergence.Convergence` (its :meth:`short` text, with the
+    measures if ``detail``) or several (:func:`~.convergence.summary`), then ``note``.
+    Under the axes, where constrained layout makes room, it hides no data."""
+    single = not isinstance(verdicts, (list, tuple))
+    verdicts = [verdicts] if single else list(verdicts)
+    if not verdicts:
+        return
+    text = (verdicts[0].text() if detail else verdicts[0].short()) if single \
+        else summary(verdicts)
+    converged = all(v.converged is not False for v in verdicts)
+    ax.annotate(text + (f"\n{note}" if note else ""), xy=(1.0, 0.0),
+                xycoords="axes fraction", xytext=(0, -31), textcoords="offset points",
+                ha="right", va="top", fontsize=6, gid="convergence",
+                color="black" if converged else DIVERGED_COLOR)
 
 
 def mark_value(ax, value: float, color, gid: str, label: str, linestyle="-") -> None:

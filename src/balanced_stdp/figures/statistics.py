@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from scipy import stats
 
 from ..estimators import final_values
 from ..selection import ExperimentData, divergence, ensure_swept, run_configs, theory_at
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, final_label, rule_name
-from .panels import (THEORY_COLOR, draw_currents, draw_weight_traces, first_seed, fixed_point,
-                     fixed_point_rates, main_synapse, mark_value, plot_finite_size, pooled,
-                     theory_name)
-from .style import POPULATION_COLORS, SYNAPSE_COLORS, figure_legend, new_figure, no_data, styled
+from .convergence import weight_convergence
+from .panels import (DELTA_NOTE, THEORY_COLOR, draw_currents, draw_weight_traces, first_seed,
+                     fixed_point, fixed_point_rates, is_delta_corrected, main_synapse, mark_value,
+                     plot_finite_size, pooled, state_convergence, theories_drawn, theory_name,
+                     TraceStyle)
+from .style import (FINITE_SIZE_FIXED_POINT, POPULATION_COLORS, SYNAPSE_COLORS, figure_legend,
+                    letter_panels, new_figure, no_data, styled)
 
 
 KS_FRACTION = 0.4
@@ -33,6 +37,27 @@ RASTER_C_EXTRA = 0.1
 
 PAIR_TYPES = ("ee", "ei", "ii")
 """Pooled count-covariance pair types (coloured like the synapse types)."""
+
+KS_LEVEL = 0.05
+"""A KS p-value below this rejects "the same distribution at 40 % of T and at T"."""
+
+FINITE_SIZE_TRAJECTORY = "finite-size theory: trajectory, its value at T (dash-dot)"
+FINITE_SIZE_FIXED = "finite-size theory: j*, rates at j* (dotted)"
+"""The figure's two legend entries of the finite-size theory (magenta)."""
+
+
+def theory_entry(theory) -> str:
+    """One legend entry for the orange dashed lines of the other theory (ODE, j*, rates
+    at j*)."""
+    return f"{theory_name(theory)}: ODE, j*, rates at j* (orange dashed)"
+
+
+def trace_style(theory) -> TraceStyle:
+    """Weight traces whose theory lines share the figure's legend entries."""
+    return TraceStyle(ode_label=theory_entry(theory),
+                      fixed_point_label="stable fixed point j*, {theory} (grey dotted)",
+                      finite_size_label=FINITE_SIZE_TRAJECTORY,
+                      finite_size_fixed_point_label=FINITE_SIZE_FIXED)
 
 
 @styled
@@ -66,29 +91,44 @@ def plot_statistics(main: "ExperimentData") -> Figure:
     synapse = main_synapse(runs, rule)
     extra_c = next((c for c in c_values if np.isclose(c, RASTER_C_EXTRA)), None)
 
-    fig = new_figure(13.0, 8.6)
+    fig = new_figure(13.0, 9.0)
     grid = fig.add_gridspec(3, 4)
     rasters = [c_main] + ([extra_c] if extra_c is not None else [])
+    order = []
     for column, c in enumerate(rasters):
-        _draw_raster(fig.add_subplot(grid[0, column]), runs, {"rule": rule, "c": c})
+        order.append(fig.add_subplot(grid[0, column]))
+        _draw_raster(order[-1], runs, {"rule": rule, "c": c})
     traces_ax = fig.add_subplot(grid[0, len(rasters):])
+    order.append(traces_ax)
     traces_ax.set_gid("traces")
-    if draw_weight_traces(traces_ax, runs, theory, key, synapse, finite_size=finite_size):
+    if draw_weight_traces(traces_ax, runs, theory, key, synapse, trace_style(theory),
+                          finite_size=finite_size):
         traces_ax.set_title(f"{synapse.upper()} weights, c = {c_main:g}")
-    _draw_final_weights(fig.add_subplot(grid[1, 0]), runs, theory, key, synapse, finite_size)
+        verdict = weight_convergence(runs, finite_size, key, synapse)
+        state_convergence(traces_ax, verdict, detail=True)
+    order.append(fig.add_subplot(grid[1, 0]))
+    _draw_final_weights(order[-1], runs, theory, key, synapse, finite_size)
     for column, population in enumerate(POPULATION_COLORS, start=1):
-        _draw_rate_histogram(fig.add_subplot(grid[1, column]), runs, theory, key, population,
-                             finite_size)
-    _draw_ks(fig.add_subplot(grid[1, 3]), runs, key, synapse)
-    _draw_pair_histogram(fig.add_subplot(grid[2, 0]), runs, theory, key, "cov")
-    _draw_pair_histogram(fig.add_subplot(grid[2, 1]), runs, theory, key, "corr")
+        order.append(fig.add_subplot(grid[1, column]))
+        _draw_rate_histogram(order[-1], runs, theory, key, population, finite_size)
+    order.append(fig.add_subplot(grid[1, 3]))
+    _draw_ks(order[-1], runs, key, synapse)
+    order.append(fig.add_subplot(grid[2, 0]))
+    _draw_pair_histogram(order[-1], runs, theory, key, "cov")
+    order.append(fig.add_subplot(grid[2, 1]))
+    _draw_pair_histogram(order[-1], runs, theory, key, "corr")
     currents_ax = fig.add_subplot(grid[2, 2:])
+    order.append(currents_ax)
     currents_ax.set_gid("currents")
     if draw_currents(currents_ax, runs, key):
         currents_ax.set_title("Mean input to E neurons (seed mean)")
-    fig.suptitle(f"{rule_name(rule)}: network statistics at c = {c_main:g} "
-                 f"({theory_name(theory)})")
-    figure_legend(fig, max_columns=5)
+        currents_ax.legend(loc="center right", fontsize=6, ncol=3, frameon=True,
+                           framealpha=0.9, edgecolor="none")   # readable over the curves
+    letter_panels(order)
+    fig.suptitle(f"{rule_name(rule)}: network statistics at c = {c_main:g} — theory: "
+                 f"{theories_drawn(theory, finite_size, key)}"
+                 + (f"\n{DELTA_NOTE}" if is_delta_corrected(theory) else ""))
+    figure_legend(fig, max_columns=3)
     return fig
 
 
@@ -141,11 +181,13 @@ def _draw_final_weights(ax, runs, theory, key, synapse, finite_size=None) -> Non
     mark_value(ax, float(np.mean(final)), "black", "sim-mean-line", "simulated mean")
     fixed = fixed_point(theory, key, synapse)
     if fixed is not None:
-        mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point",
-                   f"j* (orange dashed), {theory_name(theory)}",
+        mark_value(ax, fixed, THEORY_COLOR, "theory-fixed-point", theory_entry(theory),
                    linestyle="--")
     plot_finite_size(ax, finite_size, "fixed_point_weight", key, vertical=True, synapse=synapse,
-                     label="j*, finite-size theory", gid="finite-size-fixed-point")
+                     label=FINITE_SIZE_FIXED, gid="finite-size-fixed-point",
+                     style=FINITE_SIZE_FIXED_POINT)
+    plot_finite_size(ax, finite_size, "mean_weight", key, vertical=True, at_end=True,
+                     synapse=synapse, label=FINITE_SIZE_TRAJECTORY, gid="finite-size-at-T")
     ax.set_xlabel(final_label(synapse))
     ax.set_ylabel("Count")
 
@@ -173,11 +215,11 @@ def _draw_rate_histogram(ax, runs, theory, key, population, finite_size=None) ->
     mark_value(ax, float(np.mean(values)), "black", "sim-mean-line", "simulated mean")
     theory_rate = fixed_point_rates(theory, key).get(population)
     if theory_rate is not None:
-        mark_value(ax, theory_rate, THEORY_COLOR, "theory-rate",
-                   f"rate at j*, {theory_name(theory)}", linestyle="--")
+        mark_value(ax, theory_rate, THEORY_COLOR, "theory-rate", theory_entry(theory),
+                   linestyle="--")
     plot_finite_size(ax, finite_size, "fixed_point_rate", key, vertical=True,
-                     population=population, label="rate at j*, finite-size theory",
-                     gid="finite-size-rate")
+                     population=population, label=FINITE_SIZE_FIXED, gid="finite-size-rate",
+                     style=FINITE_SIZE_FIXED_POINT)
     ax.set_xlabel(f"{population} rate (Hz)")
     ax.set_ylabel("Neurons")
 
@@ -199,11 +241,12 @@ def _draw_pair_histogram(ax, runs, theory, key, kind: str) -> None:
         total += values.size
         ax.hist(values, bins=bins, range=(-span, span), color=color, histtype="step",
                 linewidth=1.0, gid=f"hist-{pair}", label=pair.upper())
-        ax.axvline(float(np.mean(values)), color=color, linewidth=1.0, gid=f"sim-mean-{pair}")
+        ax.axvline(float(np.mean(values)), color=color, linewidth=1.0, gid=f"sim-mean-{pair}",
+                   label=PAIR_MEAN)
         theory_value = _theory_mean(theory, f"spike_count_{kind}", key, pair)
         if theory_value is not None:
             ax.axvline(theory_value, color=color, linestyle="--", linewidth=1.0,
-                       gid=f"theory-{pair}")
+                       gid=f"theory-{pair}", label=PAIR_THEORY)
     if not drawn:
         no_data(ax)
         return
@@ -211,10 +254,19 @@ def _draw_pair_histogram(ax, runs, theory, key, kind: str) -> None:
     if outside:
         ax.text(0.02, 0.97, f"{outside} of {total} pairs\noutside ±{span:g}",
                 transform=ax.transAxes, ha="left", va="top", fontsize=6, gid="outside-range")
-    ax.set_xlabel(f"Count {what} ({'spikes²' if kind == 'cov' else '1'})")
+    ax.set_xlabel(f"Count {what}" + (" (spikes²)" if kind == "cov" else ""))
     ax.set_ylabel("Pairs")
-    ax.legend(loc="upper right", fontsize=6, title="solid: sim. mean\ndashed: theory",
-              title_fontsize=5.5)
+    handles = [h for h in ax.get_legend_handles_labels()[0] if h.get_label() in
+               [p.upper() for p in PAIR_TYPES]]
+    handles += [Line2D([], [], color="0.3", linewidth=1.0, label=PAIR_MEAN),
+                Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", label=PAIR_THEORY)]
+    ax.legend(handles=handles, loc="upper right", fontsize=6)
+
+
+PAIR_MEAN = "simulated mean"
+PAIR_THEORY = "theory mean, spec §6.2"
+"""Legend entries of the vertical lines of the covariance and correlation panels (one
+per pair type, in its colour)."""
 
 
 def _theory_mean(theory, name, key, pair) -> float | None:
@@ -245,9 +297,12 @@ def _draw_ks(ax, runs, key, synapse) -> None:
         ordered = np.sort(sample)
         ax.step(ordered, np.arange(1, ordered.size + 1) / ordered.size, where="post",
                 color=SYNAPSE_COLORS[synapse], linestyle=style, gid=gid, label=label)
+    verdict = (f"p < {KS_LEVEL:g}: not stationary\nat T = {time_s[last]:g} s"
+               if result.pvalue < KS_LEVEL else
+               f"p ≥ {KS_LEVEL:g}: consistent with\na stationary distribution")
     ax.text(0.03, 0.97, f"KS D = {result.statistic:.3f}\np = {result.pvalue:.3g}\n"
-            f"n = {early.size} synapses", transform=ax.transAxes, ha="left", va="top",
-            fontsize=7, gid="ks-result")
+            f"n = {early.size} synapses\n{verdict}", transform=ax.transAxes, ha="left",
+            va="top", fontsize=6.5, gid="ks-result")
     ax.set_title(f"KS stationarity: {KS_FRACTION:.0%} of T vs end")
     ax.set_xlabel(SYNAPSE_AXIS_LABELS[synapse])
     ax.set_ylabel("Empirical CDF")

@@ -21,8 +21,9 @@ from ..estimators import running_mean
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, format_value, rule_name
-from .panels import annotate_divergence, plot_finite_size
-from .style import DIVERGED_COLOR, FINITE_SIZE_STYLE, THEORY_STYLE, new_figure, no_data, styled
+from .panels import annotate_divergence, finite_size_covers, plot_finite_size
+from .style import (DIVERGED_COLOR, FINITE_SIZE_STYLE, THEORY_STYLE, letter_panels, new_figure,
+                    no_data, reference_line, styled)
 
 LATE_FRACTION = 0.25
 """The late window: the last quarter of the run, over which sim and theory are compared."""
@@ -62,6 +63,10 @@ def late_deviation(time_s, simulated, theory_time_s, predicted,
     return float((simulated[late].mean() - theory_late.mean()) / abs(theory_late.mean()))
 
 
+ODE_LABEL = "mean-field ODE (leading order), same η"
+FINITE_SIZE_LABEL = "finite-size theory, same η"
+
+
 def _draw_rule(axes, role, data, color_of) -> None:
     ax_all, ax_largest, ax_dev = axes
     if data is None or data.runs is None:
@@ -74,7 +79,7 @@ def _draw_rule(axes, role, data, color_of) -> None:
     if synapse not in rule_synapses(runs, rule):
         raise ValueError(f"role {role}: {synapse} is not plastic under {rule}")
     etas = sorted(float(e) for e in coord_values(runs, dim))
-    deviations, diverged, finite_drawn = [], [], False
+    deviations, diverged, finite_drawn, against = [], [], False, set()
     for eta in etas:
         key = {"rule": rule, "c": coord_values(runs, "c")[0], dim: eta}
         targets = [ax_all] if eta != etas[-1] else [ax_largest]
@@ -87,19 +92,35 @@ def _draw_rule(axes, role, data, color_of) -> None:
                         label=f"η = {format_value(eta)}", gid=f"sim|eta={eta:g}")
             if ode is not None:
                 ax.plot(ode["time"].values, ode.values, color=color_of(eta),
-                        gid=f"theory|eta={eta:g}", **THEORY_STYLE)
-            finite_drawn |= plot_finite_size(ax, data.finite_size, "mean_weight", key,
-                                             synapse=synapse, gid=f"finite-size|eta={eta:g}",
-                                             label="_nolegend_") is not None
+                        gid=f"theory|eta={eta:g}", label=ODE_LABEL, **THEORY_STYLE)
+            finite = plot_finite_size(ax, data.finite_size, "mean_weight", key,
+                                      synapse=synapse, gid=f"finite-size|eta={eta:g}",
+                                      label=FINITE_SIZE_LABEL)
+            finite_drawn |= finite is not None
             annotate_divergence(ax, *divergence(runs, key))
         if divergence(runs, key)[1].any():
             diverged.append(eta)
-        usable = mean is not None and ode is not None and eta not in diverged
-        deviations.append(late_deviation(da["time"].values, mean, ode["time"].values, ode.values)
-                          if usable else np.nan)
+        # against the finite-size theory where it is computed: the leading order's
+        # finite-size offset is the same at every η and is not a timescale effect
+        reference = theory_at(data.finite_size, "mean_weight", key, synapse=synapse) \
+            if finite_size_covers(data.finite_size, key) else None
+        if reference is not None and np.isfinite(reference.values).sum() >= 2:
+            against.add("finite-size theory")
+        else:
+            reference = ode
+            if ode is not None:
+                against.add("leading order")
+        usable = mean is not None and reference is not None and eta not in diverged
+        if usable:
+            ok = np.isfinite(reference.values)
+            deviations.append(late_deviation(da["time"].values, mean,
+                                             reference["time"].values[ok],
+                                             reference.values[ok]))
+        else:
+            deviations.append(np.nan)
     deviations = np.asarray(deviations)
     ax_dev.axhspan(-HOLDS_BELOW, HOLDS_BELOW, color="0.9", zorder=0)
-    ax_dev.axhline(0.0, color="0.6", linewidth=0.6)
+    reference_line(ax_dev)
     ax_dev.plot(etas, deviations, "o-", color="black", gid="late-deviation")
     for eta, deviation in zip(etas, deviations):
         if np.isfinite(deviation):
@@ -113,22 +134,28 @@ def _draw_rule(axes, role, data, color_of) -> None:
                if np.isfinite(d) and abs(d) < HOLDS_BELOW]
     verdict = (f"|dev| < {100 * HOLDS_BELOW:g} % at η = {', '.join(holding)}"
                if holding else f"|dev| ≥ {100 * HOLDS_BELOW:g} % at every η")
-    ax_dev.set_title(verdict, loc="left", fontsize=7, gid="verdict")
+    ax_dev.set_title(verdict, fontsize=7, gid="verdict")
     ax_dev.set_xscale("log")
     ax_dev.set_xlabel("Learning rate η" + (" (η₀)" if rule == "istdp" else ""))
-    ax_dev.set_ylabel("Late (sim − theory)/|theory|")
+    ax_dev.set_ylabel("Late (sim − theory)/|theory|\nvs " + " / ".join(sorted(against))
+                      if against else "Late (sim − theory)/|theory|")
     ax_all.set_title(f"{rule_name(rule)} ({synapse.upper()}): η ≤ {format_value(etas[-2])}"
-                     if len(etas) > 1 else rule_name(rule), loc="left")
-    ax_largest.set_title(f"{rule_name(rule)}: largest η = {format_value(etas[-1])}", loc="left")
+                     if len(etas) > 1 else rule_name(rule))
+    ax_largest.set_title(f"{rule_name(rule)}: largest η = {format_value(etas[-1])}")
     for ax in (ax_all, ax_largest):
         ax.set_xlabel(TIME_LABEL)
         ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])
-        handles, labels = ax.get_legend_handles_labels()
-        ode = Line2D([], [], color="0.3", **THEORY_STYLE)
-        extra = ([Line2D([], [], **FINITE_SIZE_STYLE)], ["finite-size theory, same η"]) \
-            if finite_drawn else ([], [])
-        ax.legend([*handles, ode, *extra[0]], [*labels, "mean-field ODE (leading order), same η",
-                                               *extra[1]], fontsize=6, loc="best")
+        handles, labels = [], []
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in (ODE_LABEL, FINITE_SIZE_LABEL) and label not in labels:
+                handles.append(handle)
+                labels.append(label)
+        handles.append(Line2D([], [], color="0.3", **THEORY_STYLE))
+        labels.append(ODE_LABEL)
+        if finite_drawn:
+            handles.append(Line2D([], [], **FINITE_SIZE_STYLE))
+            labels.append(FINITE_SIZE_LABEL)
+        ax.legend(handles, labels, fontsize=6, loc="best")
 
 
 @styled
@@ -149,7 +176,7 @@ def plot_timescale_separation(kohonen, soft, istdp) -> Figure:
         deviation per η (``late-deviation``) under a verdict title (``verdict``).
     """
     roles = dict(zip(ROLES, (kohonen, soft, istdp)))
-    fig = new_figure(11.0, 8.0)
+    fig = new_figure(11.0, 8.4)
     axes = fig.subplots(3, len(roles), height_ratios=[1.2, 1.0, 0.8], squeeze=False)
     for column, (role, data) in enumerate(roles.items()):
         for row, part in enumerate(("all", "largest", "deviation")):
@@ -160,6 +187,8 @@ def plot_timescale_separation(kohonen, soft, istdp) -> Figure:
             etas = sorted(float(e) for e in coord_values(ensure_swept(data.runs), dim))
         palette = dict(zip(etas, sns.color_palette("viridis", max(len(etas), 1))))
         _draw_rule(axes[:, column], role, data, lambda eta: palette.get(eta, "black"))
+    letter_panels(axes.T.ravel())
     fig.suptitle("Fig 8 candidate — timescale separation: simulation vs mean-field ODE per "
-                 "learning rate")
+                 "learning rate\n(the deviation row is measured against the finite-size theory "
+                 "where it is computed)")
     return fig

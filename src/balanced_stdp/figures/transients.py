@@ -14,14 +14,19 @@ from ..estimators import final_values, running_mean, seed_statistics
 from ..selection import ExperimentData, at_point, by_seed, divergence, theory_at
 from .facets import coord_values
 from .labels import SYNAPSE_AXIS_LABELS, TIME_LABEL, rule_name
-from .panels import (THEORY_COLOR, annotate_divergence, draw_per_role, fixed_point, main_synapse,
-                     plot_finite_size, theory_name)
-from .style import (FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, figure_legend, new_figure, no_data,
-                    styled)
+from .convergence import weight_convergence
+from .panels import (DELTA_NOTE, THEORY_COLOR, annotate_divergence, draw_per_role, finite_size_note,
+                     fixed_point, is_delta_corrected, main_synapse, plot_finite_size,
+                     theory_name)
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, FIXED_POINT_STYLE, figure_legend,
+                    letter_panels, new_figure, no_data, styled)
 
 
 ROLES = ("soft", "kohonen", "istdp")
 """Panels, left to right."""
+
+DELTA_COLOR = "#8c510a"
+"""The Δ-corrected ODE (brown), told apart from the leading-order ODE (orange)."""
 
 
 @styled
@@ -42,12 +47,17 @@ def plot_transients(soft: "ExperimentData", kohonen: "ExperimentData",
         ``leading-order-fixed-point`` (Δ-corrected theory only) and the text
         ``final-vs-theory``.
     """
-    fig = new_figure(11.0, 3.6)
+    fig = new_figure(11.0, 4.2)
     axes = fig.subplots(1, len(ROLES), squeeze=False)[0]
     draw_per_role(axes, ROLES, (soft, kohonen, istdp), "transient|{role}",
                   lambda ax, runs, data: _draw_transient(ax, runs, data.theory,
                                                          data.finite_size))
-    fig.suptitle("Mean plastic weight: simulation (c = 0) vs mean-field ODE")
+    letter_panels(axes)
+    delta = any(is_delta_corrected(data.theory) for data in (soft, kohonen, istdp)
+                if data is not None)
+    fig.suptitle("Mean plastic weight: simulation (c = 0) vs the finite-size theory "
+                 "(magenta) and the mean-field ODE (orange; brown: Δ-corrected)"
+                 + (f"\n{DELTA_NOTE}" if delta else ""))
     figure_legend(fig, max_columns=4)
     return fig
 
@@ -74,35 +84,47 @@ def _draw_transient(ax, runs, theory, finite_size=None) -> None:
     name = theory_name(theory)
     ode = theory_at(theory, "mean_weight", key, synapse=synapse)
     if ode is not None:
-        ax.plot(ode["time"].values, ode.values, color=THEORY_COLOR, linestyle="--",
-                linewidth=1.5, gid="theory-ode", label=f"mean-field ODE, {name}")
+        ax.plot(ode["time"].values, ode.values, linestyle="--", linewidth=1.5, gid="theory-ode",
+                color=DELTA_COLOR if is_delta_corrected(theory) else THEORY_COLOR,
+                label=f"mean-field ODE, {name}")
     fixed = fixed_point(theory, key, synapse)
     if fixed is not None:
-        ax.axhline(fixed, gid="theory-fixed-point", label=f"fixed point, {name}",
+        ax.axhline(fixed, gid="theory-fixed-point", label="fixed point of the ODE (grey dotted)",
                    **FIXED_POINT_STYLE)
     leading = fixed_point(theory, key, synapse, name="leading_order_fixed_point_weight")
     if leading is not None:
         ax.axhline(leading, color="0.6", linewidth=0.6, gid="leading-order-fixed-point",
-                   label="fixed point, leading order")
-    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse)
+                   label="fixed point, leading order (thin grey)")
+    plot_finite_size(ax, finite_size, "mean_weight", key, synapse=synapse,
+                     label="finite-size theory (dash-dot)")
     finite = plot_finite_size(ax, finite_size, "fixed_point_weight", key, synapse=synapse,
-                              label="fixed point, finite-size theory",
+                              label="finite-size fixed point (magenta dotted)",
                               gid="finite-size-fixed-point",
                               style=FINITE_SIZE_FIXED_POINT)
     seeds, flags, times = divergence(runs, key)
     final_mean, final_sd, count = seed_statistics(final_values(values, flags))
+    verdict = weight_convergence(runs, finite_size, key, synapse)
     lines = [f"final sim.: {final_mean:.3g}" + (f" ± {final_sd:.2g}" if np.isfinite(final_sd)
                                                  else "") + f" mV (n = {count})"]
-    if fixed is not None:
-        lines.append(f"theory j*: {fixed:.3g} mV")
-    if leading is not None:
-        lines.append(f"leading order: {leading:.3g} mV")
     if finite is not None:
         lines.append(f"finite-size theory: {float(finite):.3g} mV")
-    ax.text(0.97, 0.03, "\n".join(lines), transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=7, gid="final-vs-theory",
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
-                  "edgecolor": "0.7", "linewidth": 0.5})
+    elif verdict.off_trajectory:
+        unreached = theory_at(finite_size, "fixed_point_weight", key, synapse=synapse)
+        lines.append(f"finite-size j* = {float(unreached):.3g} mV not drawn: its trajectory "
+                     "levels off before it")
+    if fixed is not None:
+        lines.append(f"theory j*: {fixed:.3g} mV ({name})")
+    if leading is not None:
+        lines.append(f"leading order: {leading:.3g} mV")
+    lines.append(verdict.short() + (f"\n({verdict.detail()})" if verdict.detail() else ""))
+    note = finite_size_note(finite_size, key)
+    if note:
+        lines.append(note)
+    # under the panel (constrained layout makes room), where it hides no curve
+    ax.annotate("\n".join(lines), xy=(0.5, 0.0), xycoords="axes fraction", xytext=(0, -30),
+                textcoords="offset points", ha="center", va="top", fontsize=6.5,
+                gid="final-vs-theory",
+                color="black" if verdict.converged is not False else DIVERGED_COLOR)
     annotate_divergence(ax, seeds, flags, times)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(SYNAPSE_AXIS_LABELS[synapse])

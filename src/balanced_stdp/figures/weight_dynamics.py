@@ -10,17 +10,22 @@ from matplotlib.figure import Figure
 from ..contract import SYNAPSE_TYPES
 from ..estimators import final_values, seed_statistics
 from ..selection import at_point, by_seed, divergence, ensure_swept, rule_synapses, theory_at
+from .convergence import weight_convergence
 from .facets import coord_values, facet_gid, facet_label, facets
 from .labels import final_label, format_value
-from .panels import (TraceStyle, divergence_text, draw_weight_traces, plot_finite_size,
-                     theory_name)
-from .style import (DIVERGED_COLOR, SYNAPSE_COLORS, THEORY_STYLE, common_limits, figure_legend,
-                    new_figure, no_data, styled)
+from .panels import (DELTA_NOTE, divergence_text, draw_weight_traces, finite_size_note,
+                     is_delta_corrected, plot_finite_size, seed_count_label, state_convergence,
+                     theories_drawn, theory_name, TraceStyle)
+from .style import (DIVERGED_COLOR, FINITE_SIZE_FIXED_POINT, SYNAPSE_COLORS, THEORY_STYLE,
+                    common_limits, figure_legend, letter_panels, new_figure, no_data, styled)
 
 TRACES = TraceStyle(n_traces=5, linewidth=0.5, alpha=0.55, label="sampled synapses",
                     mean_label="simulation (seed mean)", sd_band=True,
                     ode_style=tuple(THEORY_STYLE.items()), ode_label="mean-field ODE ({theory})",
-                    fixed_point_label="fixed point ({theory})", stable_fixed_point_only=False)
+                    fixed_point_label="fixed point ({theory}, grey dotted)",
+                    stable_fixed_point_only=False,
+                    finite_size_label="finite-size theory (dash-dot)",
+                    finite_size_fixed_point_label="finite-size fixed point (dotted)")
 """Per panel: five sampled synapses (first running seed), the seed mean with its ±1 s.d.
 band, the ODE in the synapse colour and the theory's fixed point, stable or not."""
 
@@ -65,7 +70,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
     c_values = coord_values(runs, "c")
     color = SYNAPSE_COLORS[synapse]
     n_cols = len(c_values) + 1
-    fig = new_figure(2.5 * n_cols + 0.5, 2.1 * len(rows) + 0.4)
+    fig = new_figure(2.6 * n_cols + 0.5, 2.3 * len(rows) + 0.9)
     axes = fig.subplots(len(rows), n_cols, squeeze=False)
     for r, row in enumerate(rows):
         drawn = []
@@ -77,9 +82,19 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
             if draw_weight_traces(ax, runs, theory, key, synapse, TRACES,
                                   finite_size=finite_size):
                 drawn.append(ax)
+                verdict = weight_convergence(runs, finite_size, key, synapse)
+                state_convergence(ax, verdict)
         common_limits(drawn, "y")
         _draw_final_vs_c(axes[r, -1], runs, theory, row, c_values, synapse, color, finite_size)
-    fig.suptitle(f"Mean {synapse.upper()} weight: simulation vs mean-field theory")
+    letter_panels(axes.ravel())
+    title = (f"Mean {synapse.upper()} weight: simulation vs "
+             f"{theories_drawn(theory, finite_size)}")
+    if is_delta_corrected(theory):
+        title += f"\n{DELTA_NOTE}"
+    note = finite_size_note(finite_size)
+    if note:
+        title += f"\n({note})"
+    fig.suptitle(title)
     figure_legend(fig, max_columns=min(4, n_cols))
     return fig
 
@@ -87,7 +102,7 @@ def plot_weight_dynamics(runs: xr.Dataset, theory: xr.Dataset | None, synapse: s
 def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_size=None):
     ax.set_gid(facet_gid(row) + ";final-vs-c")
     ax.set_title(f"{facet_label(row)}: final weight")
-    means, sds, excluded = [], [], []
+    means, sds, excluded, counts, verdicts = [], [], [], [], []
     for c in c_values:
         key = {**row, "c": c}
         mean_weight = at_point(runs, "mean_weight", key, synapse=synapse)
@@ -96,9 +111,11 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
             means.append(np.nan)
             sds.append(np.nan)
             continue
-        mean, sd, _ = seed_statistics(final_values(by_seed(mean_weight, "time"), flags))
+        mean, sd, count = seed_statistics(final_values(by_seed(mean_weight, "time"), flags))
         means.append(mean)
         sds.append(sd)
+        counts.append(count)
+        verdicts.append(weight_convergence(runs, finite_size, key, synapse))
         excluded += [f"c = {format_value(c)}, {divergence_text(s, t)}"
                      for s, f, t in zip(seeds, flags, times) if f]
     c_array = np.asarray(c_values, dtype=float)
@@ -106,7 +123,7 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
     if np.isfinite(means).any():
         container = ax.errorbar(c_array, means, yerr=np.where(np.isfinite(sds), sds, 0.0),
                                 fmt="o", color="black", markersize=4, capsize=3,
-                                label="simulation (mean ± s.d.)")
+                                label=seed_count_label("simulation at T", counts))
         container.lines[0].set_gid("final-mean")
         for collection in container.lines[2]:
             collection.set_gid("final-sd")
@@ -120,7 +137,13 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
                 **THEORY_STYLE)
     finite_fixed = plot_finite_size(ax, finite_size, "fixed_point_weight", row, along="c",
                                     at=c_array, synapse=synapse, gid="finite-size-vs-c",
-                                    label="finite-size theory: j* vs c")
+                                    label="finite-size theory: j* vs c (dotted)",
+                                    style=FINITE_SIZE_FIXED_POINT)
+    plot_finite_size(ax, finite_size, "mean_weight", row, along="c", at=c_array, at_end=True,
+                     synapse=synapse, gid="finite-size-at-T-vs-c",
+                     label="finite-size theory at T vs c (dash-dot)")
+    if verdicts:
+        state_convergence(ax, verdicts)
     if excluded:
         ax.text(0.02, 0.98, "excluded (diverged):\n" + "\n".join(excluded),
                 transform=ax.transAxes, ha="left", va="top", fontsize=6, color=DIVERGED_COLOR,
@@ -129,7 +152,7 @@ def _draw_final_vs_c(ax, runs, theory, row, c_values, synapse, color, finite_siz
             and not excluded:
         no_data(ax)
         return
-    ax.set_xlabel("Input correlation c (1)")
+    ax.set_xlabel("Input correlation c")
     ax.set_ylabel(final_label(synapse))
     if len(c_array) == 1:
         ax.set_xlim(c_array[0] - 0.1, c_array[0] + 0.1)
