@@ -82,7 +82,7 @@ MIN_SPIKES = 40
 DENSE_STEP = 0.005
 """Spacing (mV/ms) of the dense grid on which a population's log φ is evaluated."""
 
-CALIBRATION_OFFSETS = np.linspace(-1.2, 1.2, 13)
+CALIBRATION_OFFSETS = np.linspace(-1.2, 1.2, 9)
 CALIBRATION_SECONDS = 20.0
 CALIBRATION_TRIALS = 16
 CALIBRATION_SEED = 777
@@ -94,6 +94,11 @@ GRANULARITY_TOLERANCE = 0.03
 """Relative change of the variance-weighted jump size Σ_b share_b |J_b| that triggers
 re-measuring the correction (the jumps' effect grows faster than the skewness: I charges
 15 % larger move the I population's correction by 0.04 mV/ms at 3 Hz)."""
+
+MAX_CALIBRATIONS = 5
+"""Shot-noise measurements per population and model at most (the first and four
+re-measurements; later changes keep the last one): a runaway changes the noise at every
+step, and past the fourth re-measurement the trajectory is leaving the balanced state."""
 
 SHARE_TOLERANCE = 0.04
 """Absolute change of any source's share of the membrane variance that triggers
@@ -415,7 +420,8 @@ class PopulationTransfer:
         network neuron keeps, :mod:`.finite_size_network`)."""
         moments = NoiseMoments.of(noise, self.membrane.tau_m_ms, shot_variance_factor)
         correct = self.shot and moments.sigma_mv > 0
-        recalibrate = correct and not moments.calibrates(self._calibrated_at)
+        recalibrate = correct and (self._correction is None or (
+            self.calibrations < MAX_CALIBRATIONS and not moments.calibrates(self._calibrated_at)))
         if recalibrate:
             self._correction = shot_correction(self.membrane, noise, centre, self.table)
             self._calibrated_at = moments
