@@ -332,3 +332,92 @@ def test_kohonen_trajectory_at_n5000(beta0):
     late = sim["time"] >= 1.0
     relative = np.abs(th[late] - sim[late]) / np.abs(sim[late])
     assert float(relative.max()) <= 0.10, float(relative.max())
+
+
+# ---------------------------------------------------------------- stability verdict
+def test_kohonen_runaway_is_reported_with_time_and_classes():
+    """β₀ = 7 at N = 2000 (η = 2e-2) runs away within seconds: ``theory_status`` says when
+    and which classes rise, the trajectory is NaN after the loss and there is no fixed
+    point; at β₀ = 2 the same network is balanced with a finite fixed point."""
+    config = {"N": 2000, "duration_s": 30.0, "weights": {"ee": 1.0, "ei": -100.0},
+              "recording": {"interval_s": 0.5},
+              "plasticity": {"ee": {"rule": "kohonen", "eta": 2e-2, "beta0": 7.0}}}
+    ds = predict_finite_size_point(config).squeeze(drop=True)
+    status = str(ds["theory_status"].values)
+    lost = float(ds["balance_lost_at_s"])
+    assert status.startswith(f"runaway at t = {lost:.4g} s") and "E classes" in status, status
+    assert 2.0 < lost < 20.0
+    weight = ds["mean_weight"].sel(synapse="ee")
+    assert np.all(np.isnan(weight.where(weight["time"] > lost + 0.5, drop=True)))
+    assert np.all(np.isfinite(weight.where(weight["time"] < lost - 0.5, drop=True)))
+    assert np.isnan(float(ds["fixed_point_weight"].sel(synapse="ee")))
+    stable = predict_finite_size_point({**config, "plasticity": {"ee": {
+        "rule": "kohonen", "eta": 2e-2, "beta0": 2.0}}}).squeeze(drop=True)
+    assert str(stable["theory_status"].values) == "ok"
+    assert np.isfinite(float(stable["fixed_point_weight"].sel(synapse="ee")))
+
+
+def test_neutral_drift_has_no_fixed_point():
+    """Classical Hebbian at c = 0: the mean drift vanishes, so no fixed point is reported
+    (the weights only diffuse, which this theory does not describe)."""
+    config = {"N": 1000, "duration_s": 10.0, "weights": {"ee": 25.0, "ei": -150.0},
+              "plasticity": {"ee": {"rule": "classical_hebbian", "eta": 3e-2}}}
+    ds = predict_finite_size_point(config).squeeze(drop=True)
+    assert "no finite-size fixed point" in str(ds["theory_status"].values)
+    assert np.isnan(float(ds["fixed_point_weight"].sel(synapse="ee")))
+    assert float(ds["mean_weight"].sel(synapse="ee")[-1]) == pytest.approx(25.0)
+
+
+def test_runaway_threshold_bisects_to_its_tolerance(monkeypatch):
+    """runaway_threshold brackets the smallest value that loses balance (a stand-in for
+    the trajectory: balance lost from β₀ = 3.3 on)."""
+    from balanced_stdp.theory import finite_size_threshold as fst
+    calls = []
+
+    def fake(config, key, value):
+        calls.append(value)
+        return 1.0 if value >= 3.3 else math.nan
+
+    monkeypatch.setattr(fst, "loses_balance", fake)
+    assert fst.runaway_threshold({}, tolerance=0.02) == pytest.approx(3.3, abs=0.01)
+    assert len(calls) <= 12
+    monkeypatch.setattr(fst, "loses_balance", lambda config, key, value: math.nan)
+    assert math.isnan(fst.runaway_threshold({}))
+    monkeypatch.setattr(fst, "loses_balance", lambda config, key, value: 0.0)
+    assert fst.runaway_threshold({}, low=0.5) == 0.5
+
+
+def test_runaway_threshold_curve_along_n(monkeypatch):
+    """The theory curve ``runaway_threshold:N``: one threshold per simulated N and
+    geometric midpoint, β₀ (swept) not a dimension of it, and the leading-order
+    saddle-node (2025/252 at j_ei = −100, spec §6.5) at every N."""
+    from balanced_stdp.theory import curves
+    monkeypatch.setattr(curves, "runaway_threshold", lambda config, key: 1e-3 * config["N"])
+    configs = [resolve_config({"N": n, "duration_s": 10.0, "weights": {"ee": 1.0, "ei": -100.0},
+                               "plasticity": {"ee": {"rule": "kohonen", "eta": 2e-2,
+                                                     "beta0": b}},
+                               "sweep_dims": ["N", "plasticity.ee.beta0"]})
+               for n in (1000, 4000) for b in (3.0, 5.0)]
+    ds = curves.theory_curves(configs, ["runaway_threshold:N"])
+    assert ds["along"].values.tolist() == [1000, 2000, 4000]
+    np.testing.assert_allclose(ds["finite_size_runaway_threshold_along"], [1.0, 2.0, 4.0])
+    np.testing.assert_allclose(ds["leading_order_saddle_node_along"], 2025 / 252, rtol=1e-4)
+    assert set(ds["finite_size_runaway_threshold_along"].dims) == {"along"}
+
+
+@pytest.mark.slow
+def test_kohonen_runaway_threshold_against_simulations_at_n2000():
+    """N = 2000, η = 2e-2, 60 s: both fresh seeds stay balanced at β₀ = 5.0 and both run
+    away at β₀ = 6.0; the finite-size threshold lies between (measured 5.39; the
+    leading-order saddle-node is 8.04)."""
+    from balanced_stdp.simulation import simulate
+    from balanced_stdp.theory.finite_size_threshold import runaway_threshold
+    config = {"N": 2000, "duration_s": 60.0, "recording": RECORDING,
+              "weights": {"ee": 1.0, "ei": -100.0},
+              "plasticity": {"ee": {"rule": "kohonen", "eta": 2e-2, "beta0": 5.0}}}
+    for beta0, diverges in ((5.0, False), (6.0, True)):
+        for seed in FRESH_SEEDS:
+            run = simulate({**config, "seed": seed, "plasticity": {"ee": {
+                "rule": "kohonen", "eta": 2e-2, "beta0": beta0}}}, progress=False)
+            assert (run.attrs["status"] == "diverged") == diverges, (beta0, seed)
+    assert 5.0 < runaway_threshold(config) < 6.0
