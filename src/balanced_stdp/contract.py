@@ -481,7 +481,9 @@ THEORY_VARIABLES = {
                                   "(random connectivity, unequal presynaptic rates)"),
     # the workflow's per-point theory (theory.predict_point) adds:
     "theory_status": Variable((), "", "ok, or why this grid point has only the leading-order "
-                                      "prediction"),
+                                      "prediction; for the finite-size theory the stability "
+                                      "verdict (runaway or balance lost at t = ... s, with the "
+                                      "neuron classes that leave; no finite-size fixed point)"),
     # theory curves an experiment's figures ask for (theory.curves; without swept dims, but
     # for the swept keys a curve is not along where there are several values):
     "branch_weight": Variable(("branch_parameter", "root"), "mV",
@@ -509,6 +511,13 @@ THEORY_VARIABLES = {
     "spike_count_corr_along": Variable(("along", "pair_type"), "1",
                                        "count correlation at the initial weights along a config "
                                        "key (Poisson count variance)"),
+    "finite_size_runaway_threshold_along": Variable(
+        ("along",), "1", "finite-size theory: smallest value of the parameter (attribute "
+                         "parameter, Kohonen beta0) at which the balanced state is lost within "
+                         "the run's duration (NaN: balanced up to 20)"),
+    "leading_order_saddle_node_along": Variable(
+        ("along",), "1", "leading-order saddle-node of the parameter (attribute parameter): "
+                         "where the stable fixed point disappears"),
 }
 """Variables of a theory dataset (``balanced-stdp theory``); with optogenetics the
 fixed-point group also appears with the suffix ``_laser_on`` (X2 on)."""

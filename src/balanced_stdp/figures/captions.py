@@ -441,6 +441,24 @@ INHIBITORY_SCALING = (
     "and left out. " + FINITE_SIZE_FIRST + " " + DELTA_CORRECTED + " " + CONVERGENCE)
 
 
+RUNAWAY_THRESHOLD = (
+    "Kohonen runaway threshold against network size (beyond the paper; the paper's "
+    "N = 5000 network runs away at β₀ ≈ 3.6 while its leading-order fixed point is stable "
+    "up to the saddle-node at β₀ = 8.04). (A) Fraction of runs (seeds) the divergence "
+    "guard stopped within the run's duration, against β₀, one colour per N; dash-dot "
+    "vertical lines: the finite-size theory's threshold β₀_c at that N (the smallest β₀ "
+    "at which its class-resolved mean field loses balance within the same duration, "
+    "bisected to ±0.01); dotted grey: the leading-order saddle-node. (B) Threshold against "
+    "N: simulation (β₀ where half of the runs ran away, linear between grid values; bars "
+    "from the last β₀ where none ran away to the first where all did), finite-size theory "
+    "(dash-dot, at the simulated N and the geometric midpoints) and leading order (dashed, "
+    "independent of N). The finite-size threshold falls with N: the rate–weight "
+    "covariance of Kohonen weights (each tracks its presynaptic rate, and the rates' "
+    "spread does not shrink with N) adds excitation at the balance level, and while the "
+    "weights rise towards their targets, neurons that fire more strengthen their inputs "
+    "faster — an amplification that grows with √N.")
+
+
 COVARIANCE_VS_WEIGHT = (
     "Spike-count covariances vs weight in non-plastic networks with correlated external "
     "input (spec §7 #18). Top row: j_ee swept at j_ei = −100 mV; bottom row: j_ei swept at "

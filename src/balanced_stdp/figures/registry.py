@@ -354,6 +354,10 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
                roles=("jee", "jei"),
                theory_curves={"jee": ("count_statistics:weights.ee",),
                               "jei": ("count_statistics:weights.ei",)}),
+    FigureSpec("figS4_runaway_threshold", "runaway_threshold.plot_runaway_threshold",
+               ("runs", "theory"), Expansion.ROLES, "Runaway threshold",
+               captions.RUNAWAY_THRESHOLD, stem="figS4_runaway_threshold", roles=("sweep",),
+               theory_curves={"sweep": ("runaway_threshold:N",)}),
     # per-experiment diagnostics
     FigureSpec("weight_dynamics", "weight_dynamics.plot_weight_dynamics", WITH_FINITE_SIZE,
                Expansion.PER_PLASTIC_SYNAPSE, "Weight dynamics", captions.WEIGHT_DYNAMICS,

@@ -11,19 +11,21 @@ Submodules:
 * :mod:`.prediction` — :func:`predict`, :func:`predict_from_simulation` and
   :func:`parameter_sweep`, returning datasets aligned with the simulator's;
 * :mod:`.transfer` — the EIF transfer function under synaptic shot noise, measured on
-  Poisson-driven model neurons;
+  Poisson-driven model neurons; :mod:`.transfer_table` — the same, tabulated once per
+  neuron model for Gaussian input (cached on disk) and corrected for the shot noise;
 * :mod:`.bifurcation`, :mod:`.count_sweep` — fixed-point branches and saddle-nodes of
   one-weight models; count statistics along a config key;
 * :mod:`.curves` — those, and fixed points, dense in a config key: the theory curves an
   experiment's figures draw;
-* :mod:`.finite_size_model` — the finite-size theory (beyond the paper): O(1) net input,
-  rate heterogeneity and class-resolved weight dynamics; :mod:`.finite_size_prediction`
+* :mod:`.finite_size_network` and :mod:`.finite_size_model` — the finite-size theory
+  (beyond the paper): O(1) net input, rate heterogeneity, class-resolved rates and
+  weight dynamics, fixed points and where balance is lost; :mod:`.finite_size_prediction`
   its datasets (:func:`predict_finite_size`).
 
 They build on each other in layers (each imports only from those before it; checked by
-``lint-imports``): mean_field_network, transfer ← covariance ← dynamics ← bifurcation,
-count_sweep, measured_corrections ← prediction, finite_size_model ← curves,
-finite_size_prediction.
+``lint-imports``): mean_field_network, transfer ← covariance, transfer_table ← dynamics ←
+finite_size_network, bifurcation, count_sweep, measured_corrections ← prediction,
+finite_size_model ← curves, finite_size_prediction.
 
 Usage::
 

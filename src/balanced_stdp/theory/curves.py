@@ -17,7 +17,12 @@ draw them and agreement tables can read them. Requests (:data:`CURVES`):
   ``c`` over several network sizes);
 * ``"count_statistics:<key>"`` — balanced rates, count covariances and correlations at
   the initial weights along a key (:func:`.count_sweep.count_statistics_along`; a
-  non-plastic network stays there).
+  non-plastic network stays there);
+* ``"runaway_threshold:<key>"`` — along a key (N), the finite-size theory's Kohonen
+  runaway threshold β₀_c (:func:`.finite_size_threshold.runaway_threshold`: the smallest
+  β₀ at which balance is lost within the run's duration) and the leading-order
+  saddle-node, at the simulated values of the key and the geometric midpoints between
+  them (each costs a bisection of finite-size trajectories, ≈ 10 s).
 
 The dense grid of a key is :func:`dense_values`. Variables and dimensions are those of
 ``docs/data-contract.md`` (``along``: the dense key, named in its ``key`` attribute).
@@ -25,6 +30,7 @@ The dense grid of a key is :func:`dense_values`. Variables and dimensions are th
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import numpy as np
@@ -36,6 +42,7 @@ from .bifurcation import drift_on_grid, fixed_point_branches, saddle_node
 from .count_sweep import count_statistics_along
 from .covariance import count_covariance_closed_form
 from .dynamics import MeanFieldModel
+from .finite_size_threshold import runaway_threshold
 from .prediction import parameter_sweep
 
 BETA_KEY = "plasticity.ee.beta0"
@@ -208,25 +215,69 @@ def count_statistics_curve(config: dict, key: str, values) -> xr.Dataset:
                       pair_type=stats["pair_type"].values))
 
 
+def threshold_values(key: str, simulated) -> list:
+    """The simulated values of ``key`` and the geometric midpoints between neighbours
+    (``N`` rounded to multiples of :data:`N_MULTIPLE`)."""
+    values = sorted({float(v) for v in simulated})
+    out = list(values)
+    for a, b in zip(values[:-1], values[1:]):
+        out.append(math.sqrt(a * b) if a > 0 else 0.5 * (a + b))
+    if key == "N":
+        return sorted({int(N_MULTIPLE * round(v / N_MULTIPLE)) for v in out})
+    return sorted(set(out))
+
+
+def runaway_threshold_curve(config: dict, key: str, values) -> xr.Dataset:
+    """The finite-size runaway threshold of β₀ and the leading-order saddle-node along
+    ``key`` (each point: the config with ``key`` set, β₀ bisected).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``finite_size_runaway_threshold_along`` and ``leading_order_saddle_node_along``
+        (along).
+    """
+    thresholds, folds = [], []
+    for value in values:
+        cfg = with_dotted(config, key, value.item() if hasattr(value, "item") else value)
+        thresholds.append(runaway_threshold(cfg, BETA_KEY))
+        folds.append(saddle_node(cfg, BETA_KEY, *SADDLE_NODE_BETAS,
+                                 BRANCH_WEIGHT_RANGE_MV)["parameter"])
+    context = f" ({key})"
+    return xr.Dataset(
+        {"finite_size_runaway_threshold_along": _theory(
+            "finite_size_runaway_threshold_along", np.array(thresholds, dtype=float), context,
+            parameter=BETA_KEY, duration_s=config["duration_s"]),
+         "leading_order_saddle_node_along": _theory(
+             "leading_order_saddle_node_along", np.array(folds, dtype=float), context,
+             parameter=BETA_KEY)},
+        coords=_along(values, key))
+
+
 CURVES = {"kohonen_stability": None, "fixed_points": fixed_points_along,
-          "count_statistics": count_statistics_curve}
+          "count_statistics": count_statistics_curve,
+          "runaway_threshold": runaway_threshold_curve}
 """Kinds of curve a request may name (``kind`` or ``kind:key``)."""
 
 
 # ----------------------------------------------------------------------------- requests
-def _groups(configs: list[dict], key: str) -> dict[tuple, dict]:
-    """The first config of each combination of the swept keys other than ``key``."""
+def _groups(configs: list[dict], key: str, also=()) -> dict[tuple, dict]:
+    """The first config of each combination of the swept keys other than ``key`` (and
+    ``also``)."""
     out: dict[tuple, dict] = {}
     for config in configs:
         others = tuple((k, get_dotted(config, k)) for k in config.get("sweep_dims", [])
-                       if k != key)
+                       if k != key and k not in also)
         out.setdefault(others, config)
     return out
 
 
 def _curve_along(kind: str, key: str, configs: list[dict]) -> xr.Dataset:
-    values = dense_values(key, [get_dotted(config, key) for config in configs])
-    groups = _groups(configs, key)
+    simulated = [get_dotted(config, key) for config in configs]
+    if kind == "runaway_threshold":        # β₀ is what the curve finds, not a curve dim
+        values, groups = threshold_values(key, simulated), _groups(configs, key, (BETA_KEY,))
+    else:
+        values, groups = dense_values(key, simulated), _groups(configs, key)
     pieces = [CURVES[kind](config, key, values) for config in groups.values()]
     others = [k for k, _ in next(iter(groups))]
     if not others:
@@ -247,8 +298,8 @@ def theory_curves(configs: Iterable[dict], requests: Iterable[str]) -> xr.Datase
         (:func:`balanced_stdp.selection.run_configs`); curves are computed from the first
         one of each combination of the swept keys they are not along.
     requests : iterable of str
-        ``"kohonen_stability"``, ``"fixed_points:<key>"`` or ``"count_statistics:<key>"``
-        (:data:`CURVES`).
+        ``"kohonen_stability"``, ``"fixed_points:<key>"``, ``"count_statistics:<key>"`` or
+        ``"runaway_threshold:<key>"`` (:data:`CURVES`).
 
     Returns
     -------
@@ -268,7 +319,8 @@ def theory_curves(configs: Iterable[dict], requests: Iterable[str]) -> xr.Datase
         kind, _, key = request.partition(":")
         if kind not in CURVES or (kind == "kohonen_stability") == bool(key):
             raise ValueError(f"unknown theory curve {request!r}; known: kohonen_stability, "
-                             "fixed_points:<key>, count_statistics:<key>")
+                             "fixed_points:<key>, count_statistics:<key>, "
+                             "runaway_threshold:<key>")
         if kind == "kohonen_stability":
             out = out.merge(kohonen_stability(configs[0]))
             continue

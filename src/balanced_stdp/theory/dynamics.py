@@ -289,16 +289,18 @@ class MeanFieldModel:
         """True if the drift vanishes identically (e.g. classical Hebbian: K⁺ = K⁻)."""
         base = np.asarray(state, dtype=float)
         probes = [base, base * 1.1 + 0.5, base * 0.9 - 0.5]
+        evaluated = False
         for probe in probes:
             try:
                 d = self.drift(probe, laser_on)
             except NoBalancedStateError:
                 continue
+            evaluated = True
             etas = np.array([max(b.rule.eta_effective(self.n_neurons), 1e-300)
                              for b in self.blocks])
             if np.any(np.abs(d) / etas > 1e-13):
                 return False
-        return True
+        return evaluated          # no balanced probe: nothing shows a vanishing drift
 
     def fixed_point(self, guesses=(), laser_on: bool = False) -> FixedPoint:
         """Find a fixed point of the plastic weights and its linear stability.

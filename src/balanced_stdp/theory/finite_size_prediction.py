@@ -4,8 +4,10 @@
 for one run config and returns a dataset with the variables and coordinates of the
 leading-order prediction (:func:`.prediction.predict`) plus the rate and weight
 distributions; :func:`predict_finite_size_point` and :func:`predict_finite_size_points`
-are what the workflow records per grid point (``theory_status`` says where the theory
-does not apply). Nothing is fitted to the simulations it is compared with.
+are what the workflow records per grid point, with ``theory_status`` giving the
+stability verdict (``ok``; ``runaway at t = … s: …`` or ``balance lost at t = … s: …``
+with the classes that leave; ``no finite-size fixed point: …``; ``leading order only:
+…``). Nothing is fitted to the simulations it is compared with.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from ..config import config_to_json, resolve_config
 from ..contract import THEORY_KIND, RecordGrid, swept_values, variable
 from ..estimators import relaxation_time
 from .covariance import count_covariance_closed_form
-from .finite_size_model import (DEFAULT_CLASSES, QUANTILES, ClassState, FiniteSizeModel,
-                                FiniteSizeUnsupported)
+from .finite_size_model import (DEFAULT_CLASSES, QUANTILES, FiniteSizeModel,
+                                FiniteSizeUnsupported, LossReport, solve_initial)
 from .mean_field_network import NoBalancedStateError
 from .prediction import predict
 
@@ -29,16 +31,38 @@ FIXED_POINT_SEARCH_IN_T = 10.0
 """The dynamics continue from the trajectory's end for at most this many run durations
 before the fixed-point sweeps (iSTDP: until its manifold is reached)."""
 
+RUNAWAY_GROWTH = 1.5
+"""A loss of balance is called a runaway when a population's mean rate at the last
+balanced state is this many times its initial one (else: balance lost)."""
+
 
 def _theory_variable(name: str, data) -> tuple:
     return variable(THEORY_KIND, name, data)
 
 
-def _class_quantiles(values: np.ndarray, quantiles=QUANTILES) -> np.ndarray:
-    """Quantiles of equally weighted class values (each class a 1/n probability mass)."""
-    flat = np.sort(np.ravel(values))
-    positions = (np.arange(flat.size) + 0.5) / flat.size
-    return np.interp(quantiles, positions, flat)
+def _weighted_quantiles(values, weights, quantiles=QUANTILES) -> np.ndarray:
+    """Quantiles of values with probability masses ``weights`` (midpoint rule)."""
+    values, weights = np.ravel(values), np.ravel(weights)
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order] / weights.sum()
+    positions = np.cumsum(weights) - 0.5 * weights
+    return np.interp(quantiles, positions, values)
+
+
+def verdict(model: FiniteSizeModel, initial_rates: np.ndarray, loss: LossReport,
+            after_s: float | None = None) -> str:
+    """The ``theory_status`` text of a loss of balance (module docstring)."""
+    end_rates = model.last_state.mean_rates if model.last_state is not None else initial_rates
+    runaway = bool(np.any(end_rates > RUNAWAY_GROWTH * initial_rates))
+    kind = "runaway" if runaway else "balance lost"
+    at = loss.time_ms / 1000.0 + (after_s or 0.0)
+    text = f"{kind} at t = {at:.4g} s"
+    classes = loss.describe_classes(model.n_classes)
+    if classes:
+        text += f" ({'rising' if runaway else 'leaving'}: {classes})"
+    if after_s is not None:
+        text = f"no finite-size fixed point: balanced over the run, {text} when continued"
+    return text
 
 
 def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Dataset:
@@ -55,121 +79,176 @@ def predict_finite_size(config: dict, n_classes: int = DEFAULT_CLASSES) -> xr.Da
     -------
     xarray.Dataset
         The variables of :func:`balanced_stdp.theory.predict` with the finite-size values
-        of ``mean_weight``, ``population_rate`` (trajectory), ``balanced_rate`` (at the
-        initial weights), ``fixed_point_weight``/``fixed_point_rate`` (the dynamics
-        continued from the trajectory's end until the class weights stop moving, at most
-        10 T, then Newton sweeps for rules with a restoring root; for iSTDP the point of
-        its manifold reached), ``relaxation_time_s`` (1/e time of
-        the mean-weight trajectory, :func:`balanced_stdp.estimators.relaxation_time`),
-        ``spike_count_cov`` and
-        ``spike_count_corr`` (spec §6.2 closed forms at the finite-size rates), plus
-        ``rate_quantile``, ``rate_sd``, ``final_weight_quantile``, ``net_input`` and
-        ``quenched_input_sd``. Stability labels are the leading order's (attribute
-        ``stability_source``). Attribute ``theory_order = "finite_size"``.
+        of ``mean_weight``, ``population_rate`` (trajectory; NaN after
+        ``balance_lost_at_s``), ``balanced_rate`` (at the initial weights),
+        ``fixed_point_weight``/``fixed_point_rate`` (the dynamics continued from the
+        trajectory's end until the class weights stop moving, at most 10 T, then Newton
+        sweeps for rules with a restoring root; NaN where the balanced state is lost on
+        the way or the drift has no fixed point; with optogenetics also ``_laser_on``),
+        ``relaxation_time_s``, ``spike_count_cov``/``spike_count_corr`` (spec §6.2 closed
+        forms at the finite-size rates), plus ``rate_quantile``, ``rate_sd``,
+        ``final_weight_quantile``, ``net_input`` and ``quenched_input_sd``. Attributes
+        ``theory_order = "finite_size"`` and ``finite_size_status`` (the verdict).
 
     Raises
     ------
-    FiniteSizeUnsupported
-        For the three-population (optogenetic) network.
+    NoBalancedStateError
+        When the initial weights have no finite-size balanced state.
     """
     config = resolve_config(copy.deepcopy(config))
     model = FiniteSizeModel(config, n_classes)
     times_s = RecordGrid.from_config(config).times_s()
-    initial_state = model.solve_rates(model.initial_class_weights())
+    initial_state = solve_initial(model)
     run = model.trajectory(1000.0 * times_s)
-    fixed, fixed_state, converged = _fixed_point(model, run, times_s[-1])
+    status = "ok"
+    if run["loss"].lost:
+        status = verdict(model, initial_state.mean_rates, run["loss"])
+    fixed, fixed_state, converged, fixed_status = _fixed_point(model, run, times_s[-1],
+                                                               initial_state)
+    status = fixed_status if status == "ok" else status
     values, distributions = _finite_size_values(model, run, times_s, initial_state, fixed,
                                                 fixed_state)
+    if model.network.laser_window_ms is not None:
+        values.update(_laser_on_fixed_point(model, run, times_s[-1]))
     ds = _on_leading_order_template(predict(config), config, values)
     ds = _with_distributions(ds, config, distributions)
     ds = ds.transpose(*swept_values(config), ...)
     ds.attrs.update({
         "theory_order": "finite_size",
+        "finite_size_status": status,
         "stability_source": "leading order (spec 6.5); the finite-size fixed point "
-                            + ("converged" if converged else "is the end of the trajectory"),
+                            + ("converged" if converged else "is the end of the settled "
+                               "dynamics (or NaN: none)"),
         "finite_size_classes": int(n_classes),
-        "finite_size_method": "EIF transfer function measured on Poisson-driven model "
-                              "neurons; quenched input heterogeneity; class-resolved weights "
+        "finite_size_method": "EIF transfer function tabulated for Gaussian input over "
+                              "(u, sigma_V, tau) and corrected for the shot noise; quenched "
+                              "input heterogeneity; class-resolved weights "
                               "(balanced_stdp.theory.finite_size_model)",
-        "transfer_function_measurements": int(model.transfer_measurements),
+        "transfer_function_measurements": int(model.calibrations),
     })
     return ds
 
 
-def _fixed_point(model: FiniteSizeModel, run: dict, duration_s: float,
-                 ) -> tuple[list, ClassState, bool]:
-    """Class weights and state at the finite-size fixed point, and whether the Newton
-    sweeps converged: the dynamics continued from the trajectory's end, then
-    :meth:`FiniteSizeModel.fixed_point`; NaN weights where there is no finite-size state."""
-    lost = run["balance_lost_ms"]
+def _fixed_point(model: FiniteSizeModel, run: dict, duration_s: float, initial_state):
+    """Class weights, state, convergence and status of the finite-size fixed point: the
+    dynamics continued from the trajectory's end, then :meth:`FiniteSizeModel.fixed_point`;
+    NaN weights where the balanced state is lost or the drift has no fixed point."""
     end_weights, end_state = run["class_weights"], run["state"]
-    if math.isfinite(lost):               # no finite-size state to continue from
-        return [np.full_like(w, np.nan) for w in end_weights], end_state, False
+    nan = [np.full_like(w, np.nan) for w in end_weights]
+    if run["loss"].lost:                 # no finite-size state to continue from
+        return nan, end_state, False, "ok"
     if not model.blocks:
-        return end_weights, end_state, False
+        return end_weights, end_state, False, "ok"
+    if not model.has_restoring_drift(end_state):
+        return nan, end_state, False, ("ok; no finite-size fixed point: the mean drift "
+                                       "vanishes (weights only diffuse)")
+    model.laser_on = model.network.laser_on_at(1000.0 * duration_s - 1e-9)
+    settled, settled_state, loss = model.settle(end_weights, end_state,
+                                                FIXED_POINT_SEARCH_IN_T * 1000.0 * duration_s)
+    if loss.lost:
+        return nan, end_state, False, verdict(model, initial_state.mean_rates, loss,
+                                              after_s=duration_s)
     try:
-        settled, settled_state = model.settle(end_weights, end_state,
-                                              FIXED_POINT_SEARCH_IN_T * 1000.0 * duration_s)
-        return model.fixed_point(settled, settled_state)
-    except NoBalancedStateError:
-        return [np.full_like(w, np.nan) for w in end_weights], end_state, False
+        weights, state, converged = model.fixed_point(settled, settled_state)
+    except NoBalancedStateError as error:
+        return nan, end_state, False, f"no finite-size fixed point: {error}"
+    return weights, state, converged, "ok"
+
+
+def _laser_on_fixed_point(model: FiniteSizeModel, run: dict, duration_s: float) -> dict:
+    """The fixed point with the optogenetic layer on (settled from the trajectory's end)."""
+    layout = model.network.layout
+    weights = model.network.initial_weights.copy()
+    rates = np.full(model.n_pop, np.nan)
+    if not run["loss"].lost and model.blocks:
+        try:
+            model.laser_on = True
+            state = model.solve_rates(run["class_weights"], run["state"])
+            settled, state, loss = model.settle(run["class_weights"], state,
+                                                FIXED_POINT_SEARCH_IN_T * 1000.0 * duration_s)
+            if not loss.lost:
+                for w, blk in zip(settled, model.blocks):
+                    weights[blk.post, blk.pre] = w.mean()
+                rates = state.mean_rates
+            else:
+                weights[:] = np.nan
+        except NoBalancedStateError:
+            weights[:] = np.nan
+    return {"fixed_point_weight_laser_on": layout.pool_synapses(weights),
+            "fixed_point_rate_laser_on": 1000.0 * layout.pool_populations(rates)}
+
+
+def _pooled_distributions(model: FiniteSizeModel, weights, state) -> dict:
+    """Rate and weight quantiles, rate s.d., net input and quenched s.d. per dataset label
+    (pooled labels — E = E1 ∪ E2 — mix their groups' classes by neuron counts)."""
+    layout = model.network.layout
+    q = np.asarray(layout.fractions)
+    k = model.n_classes
+    rate_q, rate_sd = [], []
+    for groups in layout.populations.values():
+        rates = state.class_rates[list(groups)]
+        mass = np.repeat(q[list(groups)][:, None], k, axis=1)
+        rate_q.append(_weighted_quantiles(rates, mass))
+        mean = np.sum(mass * rates) / mass.sum()
+        rate_sd.append(math.sqrt(np.sum(mass * (rates - mean) ** 2) / mass.sum()))
+    block = {(blk.post, blk.pre): w for w, blk in zip(weights, model.blocks)}
+    initial = model.network.initial_weights
+    weight_q = []
+    for label in layout.synapses:
+        values, masses = [], []
+        for a, b in layout.synapse_blocks(label):
+            w = block.get((a, b), np.full((k, k), initial[a, b]))
+            values.append(w.ravel())
+            masses.append(np.full(w.size, q[a] * q[b]))
+        weight_q.append(_weighted_quantiles(np.concatenate(values), np.concatenate(masses)))
+    return {"rate_quantile": 1000.0 * np.array(rate_q), "rate_sd": 1000.0 * np.array(rate_sd),
+            "final_weight_quantile": np.array(weight_q),
+            "net_input": layout.pool_populations(state.mean_input),
+            "quenched_input_sd": layout.pool_populations(state.quenched_sd)}
 
 
 def _finite_size_values(model: FiniteSizeModel, run: dict, times_s: np.ndarray,
-                        initial_state: ClassState, fixed: list, fixed_state: ClassState,
-                        ) -> tuple[dict, dict]:
-    """The leading-order variables' finite-size values, and the distributions (rate and
-    weight quantiles, rate s.d., net input and quenched input s.d.) at the trajectory's
-    end, pooled into the dataset's labels."""
+                        initial_state, fixed: list, fixed_state) -> tuple[dict, dict]:
+    """The leading-order variables' finite-size values, and the distributions at the
+    trajectory's end, pooled into the dataset's labels."""
     net, layout = model.network, model.network.layout
-    lost = run["balance_lost_ms"]
-    end_weights, end_state = run["class_weights"], run["state"]
+    lost = run["loss"].lost
     block_traj = np.repeat(net.initial_weights[None], times_s.size, axis=0)
     for k, blk in enumerate(model.blocks):
         block_traj[:, blk.post, blk.pre] = run["weights"][:, k]
-    if math.isfinite(lost):
-        block_traj[times_s * 1000.0 > lost] = np.nan
+    if lost:
+        block_traj[times_s * 1000.0 > run["loss"].time_ms] = np.nan
     fp_block = net.initial_weights.copy()
     for w, blk in zip(fixed, model.blocks):
         fp_block[blk.post, blk.pre] = w.mean()
-    final_rates = end_state.mean_rates if not math.isfinite(lost) else np.full(2, np.nan)
+    fp_rates = fixed_state.mean_rates if np.all(np.isfinite(fp_block)) \
+        else np.full(model.n_pop, np.nan)
+    final_rates = run["rates"][-1]
     window_ms = 1000.0 * model.config["recording"]["covariance_window_s"]
     cov = count_covariance_closed_form(
         final_rates, net.correlation, float(net.external_rates()[0]), window_ms,
         net.n_neurons, float(net.layer_fractions[0]))
     cov_values = layout.pool_pairs(cov)
     variance = window_ms * final_rates
-    quantile_rates = np.stack([_class_quantiles(end_state.class_rates[a])
-                               for a in range(2)]) * 1000.0
-    weight_quantiles = np.empty((len(layout.synapses), len(QUANTILES)))
-    for s_index, value in enumerate(layout.pool_synapses(net.initial_weights)):
-        weight_quantiles[s_index] = value
-    for w, blk in zip(end_weights, model.blocks):
-        weight_quantiles[list(layout.synapses).index(blk.label)] = _class_quantiles(w)
-    if math.isfinite(lost):
-        weight_quantiles[:] = np.nan
-        quantile_rates[:] = np.nan
     values = {
         "mean_weight": layout.pool_synapses(block_traj),
         "population_rate": 1000.0 * layout.pool_populations(run["rates"]).T,
         "balanced_rate": 1000.0 * layout.pool_populations(initial_state.mean_rates),
         "fixed_point_weight": layout.pool_synapses(fp_block),
-        "fixed_point_rate": 1000.0 * layout.pool_populations(fixed_state.mean_rates),
+        "fixed_point_rate": 1000.0 * layout.pool_populations(fp_rates),
         # the agreement tables' estimator, so theory and simulation are measured alike
         "relaxation_time_s": (relaxation_time(times_s, run["weights"][:, 0]) if model.blocks
                               else math.nan),
         "spike_count_cov": cov_values,
         "spike_count_corr": cov_values / layout.pool_pairs(np.sqrt(np.outer(variance,
                                                                             variance))),
-        "balance_lost_at_s": lost / 1000.0,
+        "balance_lost_at_s": run["loss"].time_ms / 1000.0,
     }
-    distributions = {
-        "rate_quantile": quantile_rates,
-        "rate_sd": 1000.0 * end_state.rate_sd,
-        "final_weight_quantile": weight_quantiles,
-        "net_input": end_state.mean_input,
-        "quenched_input_sd": end_state.quenched_sd,
-    }
+    distributions = _pooled_distributions(model, run["class_weights"], run["state"])
+    if lost:
+        for name in ("rate_quantile", "rate_sd", "final_weight_quantile", "net_input",
+                     "quenched_input_sd"):
+            distributions[name] = np.full_like(distributions[name], np.nan)
     return values, distributions
 
 
@@ -207,19 +286,20 @@ def predict_finite_size_point(config: dict, run: xr.Dataset | None = None) -> xr
     """The finite-size theory of one grid point, as the workflow records it.
 
     ``run`` is not used for the prediction (nothing is fitted to the simulation it is
-    compared with); it is accepted so the workflow can call both theories alike. Where
-    the finite-size theory does not apply (three populations) or the balanced state has
-    no finite-size solution at the initial weights, the point gets the leading-order
-    prediction and ``theory_status`` says why.
+    compared with); it is accepted so the workflow can call both theories alike. The
+    variable ``theory_status`` is the verdict (module docstring); where the balanced
+    state has no finite-size solution at the initial weights, the point gets the
+    leading-order prediction and the status says why.
     """
     config = resolve_config(copy.deepcopy(config))
-    status = "ok"
     try:
         ds = predict_finite_size(config)
+        status = ds.attrs["finite_size_status"]
     except (FiniteSizeUnsupported, NoBalancedStateError) as error:
         status = f"leading order only: {error}"
         ds = _with_distributions(predict(config), config, None)
         ds.attrs["theory_order"] = "finite_size"
+        ds.attrs["finite_size_status"] = status
     dims, data, attrs = _theory_variable("theory_status", status)
     ds["theory_status"] = xr.DataArray(data, dims=dims, attrs=attrs).expand_dims(
         {d: ds[d].values for d in swept_values(config)})
@@ -230,7 +310,7 @@ def predict_finite_size_points(configs) -> list[xr.Dataset]:
     """:func:`predict_finite_size_point` for many grid points, computed once per seed.
 
     The finite-size theory does not depend on the seed (its transfer functions use their
-    own fixed seed), so points that differ only in ``seed`` share one computation and
+    own fixed seeds), so points that differ only in ``seed`` share one computation and
     get their own ``seed`` coordinate and ``config`` attribute.
     """
     computed: dict[str, xr.Dataset] = {}
