@@ -19,6 +19,7 @@ import test_figures_inhibitory as figinh
 import test_figures_istdp as figist
 import test_figures_kohonen as figa
 import test_figures_per_rule as figb
+import test_figures_runaway as figrun
 import test_figures_timescale as figc
 from fabricate import combine
 from test_figures_finite_size import finite_size_of
@@ -151,6 +152,10 @@ def _figS3():
     return _draw("figS3_covariance_vs_weight", jee=jee, jei=jei)
 
 
+def _figS4():
+    return _draw("figS4_runaway_threshold", sweep=figrun.sweep.__wrapped__())
+
+
 DRAW = {
     "fig01_network_scaling": _fig01,
     "fig02_kohonen_stability": _fig02,
@@ -171,6 +176,7 @@ DRAW = {
     "figS1_correlation_dependence": _figS1,
     "figS2_inhibitory_scaling": _figS2,
     "figS3_covariance_vs_weight": _figS3,
+    "figS4_runaway_threshold": _figS4,
     "weight_dynamics": _weight_dynamics,
     "balance": _balance,
     "rate_weight_correlation": _rate_weight,

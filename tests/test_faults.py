@@ -124,3 +124,17 @@ def test_sigterm_during_a_simulation_is_one_line_and_writes_nothing(tmp_path):
     rest = [line for line in run.stderr.read().splitlines() if "t =" not in line]
     assert len(rest) == 1 and rest[0].startswith("balanced-stdp: error: terminated by SIGTERM")
     assert os.listdir(tmp_path) == []
+
+
+def test_an_unexpected_error_leaves_its_traceback_in_the_jobs_log(tmp_path):
+    """Snakemake points the user at the job's log: the traceback must be there, not only on
+    the scheduler's stderr."""
+    log = tmp_path / "job.log"
+    script = ("import sys\nfrom balanced_stdp.job import job_log\n"
+              "with job_log(sys.argv[1]):\n    print('drawing')\n"
+              "    raise ValueError('no such panel: Z')\n")
+    job = subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True,
+                         text=True, env=ENV, timeout=HANG_GUARD_S)
+    assert job.returncode == 1
+    text = log.read_text()
+    assert text.startswith("drawing\nTraceback") and "ValueError: no such panel: Z" in text

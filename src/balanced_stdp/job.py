@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import traceback
 
 from .io import OutputWriteError
 
@@ -48,7 +49,8 @@ def job_log(path):
     """Run a workflow job's body with stdout and stderr in its log file ``path``.
 
     A failed write (:class:`~balanced_stdp.io.OutputWriteError`) or SIGTERM ends the job
-    with one line in the log and a non-zero exit status (1, or 143 for SIGTERM).
+    with one line in the log and a non-zero exit status (1, or 143 for SIGTERM); any other
+    exception writes its traceback to the log and propagates.
     """
     with open(path, "w") as log:
         stdout, stderr = sys.stdout, sys.stderr
@@ -62,5 +64,11 @@ def job_log(path):
         except Terminated:
             print(f"error: {TERMINATED_MESSAGE}", flush=True)
             raise SystemExit(TERMINATED_EXIT_CODE) from None
+        except Exception:
+            # the traceback belongs in the job's log too: the interpreter prints it only
+            # after the streams are restored, i.e. where the scheduler may not keep it
+            traceback.print_exc(file=log)
+            log.flush()
+            raise
         finally:
             sys.stdout, sys.stderr = stdout, stderr

@@ -456,7 +456,10 @@ RUNAWAY_THRESHOLD = (
     "covariance of Kohonen weights (each tracks its presynaptic rate, and the rates' "
     "spread does not shrink with N) adds excitation at the balance level, and while the "
     "weights rise towards their targets, neurons that fire more strengthen their inputs "
-    "faster — an amplification that grows with √N.")
+    "faster — an amplification that grows with √N. Theory drawn: the finite-size theory "
+    "(dash-dot, named first) and the leading-order saddle-node (dashed/dotted). "
+    "Convergence: not asked here — a run counts as runaway when the divergence guard "
+    "stopped it within its duration, the theory's threshold uses the same duration.")
 
 
 COVARIANCE_VS_WEIGHT = (

@@ -121,7 +121,7 @@ def _draw_weights(ax, runs, theory, key, onset, finite_size=None) -> None:
         drawn = theory_at(finite_size, "mean_weight", key, synapse=synapse) \
             if finite_size_covers(finite_size, key) else None
         if drawn is not None:
-            ax.plot(drawn["time"].values - onset, drawn.values, color=WEIGHT_COLORS[synapse],
+            ax.plot(drawn["time"].values - onset, drawn.values,
                     label=f"{label} finite-size theory", gid=f"finite-size|{synapse}",
                     **{**FINITE_SIZE_STYLE, "color": WEIGHT_COLORS[synapse]})
     note = finite_size_note(finite_size, key)
@@ -205,7 +205,7 @@ def _draw_rates(ax, runs, theory, key, onset, finite_size=None) -> None:
         drawn = theory_at(finite_size, "population_rate", key, population=population) \
             if finite_size_covers(finite_size, key) else None
         if drawn is not None and "time" in drawn.dims:
-            ax.plot(drawn["time"].values - onset, drawn.values, color=RATE_COLORS[population],
+            ax.plot(drawn["time"].values - onset, drawn.values,
                     gid=f"rate-finite-size|{population}",
                     label=f"{population} finite-size theory",
                     **{**FINITE_SIZE_STYLE, "color": RATE_COLORS[population],

@@ -20,11 +20,11 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..selection import ExperimentData, divergence, ensure_swept
-from .style import (FINITE_SIZE_STYLE, THEORY_STYLE, figure_legend, new_figure, no_data,
-                    styled)
+from .style import (FINITE_SIZE_STYLE, THEORY_STYLE, figure_legend, letter_panels,
+                    new_figure, no_data, styled)
 
 BETA_DIM = "plasticity_ee_beta0"
-BETA_LABEL = "β₀ (1)"
+BETA_LABEL = "β₀"
 FRACTION_LABEL = "fraction of runs that ran away"
 N_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 FS_CURVE = "finite_size_runaway_threshold_along"
@@ -110,6 +110,7 @@ def plot_runaway_threshold(sweep: ExperimentData | None) -> Figure:
     if sweep is None or sweep.runs is None:
         no_data(ax_fraction)
         no_data(ax_threshold)
+        letter_panels((ax_fraction, ax_threshold))
         return fig
     runs = ensure_swept(sweep.runs)
     for dim in ("N", BETA_DIM):
@@ -127,7 +128,8 @@ def plot_runaway_threshold(sweep: ExperimentData | None) -> Figure:
         line.set_gid(f"sim-fraction|N={n}")
         match = np.flatnonzero(np.isclose(fs_n, n))
         if match.size and np.isfinite(fs_beta[match[0]]):
-            vline = ax_fraction.axvline(fs_beta[match[0]], color=color, **{
+            vline = ax_fraction.axvline(fs_beta[match[0]], color=color,
+                                        label="finite-size threshold at each N", **{
                 k: v for k, v in FINITE_SIZE_STYLE.items() if k != "color"})
             vline.set_gid(f"fs-threshold|N={n}")
         threshold = simulated_threshold(betas, fraction)
@@ -143,8 +145,7 @@ def plot_runaway_threshold(sweep: ExperimentData | None) -> Figure:
     ax_fraction.set_xlabel(BETA_LABEL)
     ax_fraction.set_ylabel(FRACTION_LABEL)
     ax_fraction.set_ylim(-0.05, 1.05)
-    ax_fraction.set_title("A  runaway fraction (dash-dot: finite-size β₀_c)", loc="left",
-                          fontsize=9)
+    ax_fraction.set_title("runaway fraction (dash-dot: finite-size threshold)", fontsize=9)
 
     sizes, estimates = np.array(sizes, dtype=float), np.array(estimates)
     lows, highs = np.array(lows), np.array(highs)
@@ -165,8 +166,9 @@ def plot_runaway_threshold(sweep: ExperimentData | None) -> Figure:
         line.set_gid("lo-saddle-node")
     ax_threshold.set_xscale("log")
     ax_threshold.set_xlabel("Network size N")
-    ax_threshold.set_ylabel("runaway threshold β₀_c (1)")
-    ax_threshold.set_title("B  threshold against N", loc="left", fontsize=9)
+    ax_threshold.set_ylabel(r"runaway threshold $\beta_{0,c}$")
+    ax_threshold.set_title("threshold against N", fontsize=9)
+    letter_panels((ax_fraction, ax_threshold))
     fig.suptitle("Kohonen runaway threshold: simulation, finite-size and leading-order theory")
     figure_legend(fig, max_columns=3)
     return fig
