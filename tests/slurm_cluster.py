@@ -173,7 +173,11 @@ class SlurmCluster:
             "MpiDefault=none",
             "ProctrackType=proctrack/linuxproc",
             "TaskPlugin=task/none",
-            "JobAcctGatherType=jobacct_gather/none",
+            # Memory requests enforced as on a real cluster: the job's processes are
+            # sampled every second and a step over its --mem is killed (OUT_OF_MEMORY).
+            "JobAcctGatherType=jobacct_gather/linux",
+            "JobAcctGatherFrequency=task=1",
+            "JobAcctGatherParams=OverMemoryKill",
             "AccountingStorageType=accounting_storage/none",
             "JobCompType=jobcomp/none",
             "SchedulerType=sched/backfill",

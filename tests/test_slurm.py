@@ -84,3 +84,48 @@ def test_slurm_profile_reproduces_the_local_run(slurm_cluster, local_study, work
     assert sum(r.startswith("rule_theory_finite_size_wildcards_") for r in rules) == \
         len(finite_size), rules
     assert sum(r.startswith("rule_figure") for r in rules) == len(SLURM_FIGURES), rules
+
+
+def _slurm_jobs_after(job_id: int) -> list[tuple[int, str, str, float]]:
+    """(job id, rule comment, state, requested memory in MB) of the jobs after ``job_id``."""
+    lines = subprocess.run(["squeue", "--states", "all", "--noheader", "--format", "%i %k %T %m"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    units = {"K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2}
+    jobs = []
+    for line in lines:
+        job, comment, state, memory = line.split()
+        if int(job) > job_id:
+            jobs.append((int(job), comment, state, float(memory[:-1]) * units[memory[-1]]))
+    return sorted(jobs)
+
+
+def test_a_job_over_its_memory_request_is_killed_and_retried_with_more(
+        slurm_cluster, local_study, workflow_env, tmp_path):
+    """SLURM kills a simulation job whose memory passes its request (the test cluster
+    enforces --mem like a real one); the profile's ``retries: 1`` resubmits it with the
+    attempt number in its resource functions, and the retried job gives the local result.
+    The first attempt's request is set to half of the job's measured peak (its Snakemake
+    benchmark file in the local study), the second to plenty."""
+    cfg = load_test_config()
+    point = sorted(study_grids(cfg)["kohonen"])[0]
+    run = f"{RESULTS}/runs/kohonen/{point}/run.nc"
+    benchmark = local_study / RESULTS / "benchmarks" / "simulate" / "kohonen" / f"{point}.tsv"
+    header, values = benchmark.read_text().splitlines()[:2]
+    peak_mb = float(dict(zip(header.split("\t"), values.split("\t")))["max_rss"])
+    first_mb, retry_mb = int(0.5 * peak_mb), int(4 * peak_mb) + 1000
+    before = max([job for job, *_ in _slurm_jobs_after(-1)], default=0)
+
+    workdir = tmp_path / "retried_study"
+    workdir.mkdir()
+    run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"),
+                  "--slurm-init-seconds-before-status-checks", "2", "--jobs", "2",
+                  "--set-resources",
+                  f"simulate:mem_mb={first_mb} if attempt == 1 else {retry_mb}", run,
+                  env=workflow_env)
+
+    simulations = [(state, memory) for _, comment, state, memory in _slurm_jobs_after(before)
+                   if comment.startswith("rule_simulate_wildcards_")]
+    assert [state for state, _ in simulations] == ["OUT_OF_MEMORY", "COMPLETED"], simulations
+    assert [memory for _, memory in simulations] == [first_mb, retry_mb]
+    xr.testing.assert_identical(comparable(open_dataset(workdir / run)),
+                                comparable(open_dataset(local_study / run)))

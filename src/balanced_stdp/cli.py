@@ -216,6 +216,7 @@ def _theory(args) -> int:
         ds = predict_finite_size_point(config)
     else:
         ds = theory.predict(config)
+        theory.check_ever_balanced(config, ds)
     write_dataset_atomic(ds, args.out, overwrite=args.overwrite)
     print(_theory_summary(ds))
     print(f"wrote {args.out}")

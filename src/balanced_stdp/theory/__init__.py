@@ -42,11 +42,12 @@ from .dynamics import FixedPoint, MeanFieldModel, Trajectory
 from .finite_size_prediction import predict_finite_size, predict_finite_size_point
 from .mean_field_network import Network, NoBalancedStateError
 from .measured_corrections import excitatory_gain, measure
-from .prediction import (DivergedRunError, check_converged, parameter_sweep, predict,
-                         predict_from_simulation, predict_point)
+from .prediction import (DivergedRunError, check_converged, check_ever_balanced,
+                         parameter_sweep, predict, predict_from_simulation, predict_point)
 
 __all__ = [
-    "predict", "predict_from_simulation", "predict_point", "parameter_sweep", "check_converged",
+    "predict", "check_ever_balanced", "predict_from_simulation", "predict_point",
+    "parameter_sweep", "check_converged",
     "predict_finite_size", "predict_finite_size_point",
     "DivergedRunError", "NoBalancedStateError", "Network", "MeanFieldModel", "FixedPoint",
     "Trajectory", "saddle_node", "fixed_point_branches",

@@ -218,6 +218,27 @@ def check_converged(run: xr.Dataset) -> None:
                                "prediction needs a run that reached its steady state")
 
 
+def check_ever_balanced(config: dict, prediction: xr.Dataset) -> None:
+    """Refuse a leading-order ``prediction`` that is balanced nowhere.
+
+    :func:`predict` accepts initial weights without a positive balanced state (the
+    plastic weights may still reach a balanced fixed point, as in the iSTDP sweep from
+    j_ei(0) = −55). If there is also no fixed point, the parameter set has no balanced
+    state the theory could describe: a user asking for its theory gets the reason.
+
+    Raises
+    ------
+    NoBalancedStateError
+        Naming the failing condition at the initial weights (spec §6.1).
+    """
+    if np.isfinite(prediction["balanced_rate"].values).any() or \
+            np.isfinite(prediction["fixed_point_weight"].values).any():
+        return
+    network = MeanFieldModel(resolve_config(copy.deepcopy(config))).network
+    raise NoBalancedStateError(network.balance_problem(network.initial_weights)
+                               or "no balanced state at the initial weights or a fixed point")
+
+
 def predict_point(config: dict, run: xr.Dataset | None = None) -> xr.Dataset:
     """The theory of one grid point, as the workflow records it.
 
