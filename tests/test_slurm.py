@@ -117,15 +117,20 @@ def test_a_job_over_its_memory_request_is_killed_and_retried_with_more(
 
     workdir = tmp_path / "retried_study"
     workdir.mkdir()
+    # (one "=" argument: --set-resources would take the target as another assignment)
     run_snakemake(workdir, "--profile", str(REPO / "profiles" / "slurm"),
                   "--slurm-init-seconds-before-status-checks", "2", "--jobs", "2",
-                  "--set-resources",
-                  f"simulate:mem_mb={first_mb} if attempt == 1 else {retry_mb}", run,
-                  env=workflow_env)
+                  f"--set-resources=simulate:mem_mb=[{first_mb},{retry_mb}][min(attempt,2)-1]",
+                  run, env=workflow_env)
 
-    simulations = [(state, memory) for _, comment, state, memory in _slurm_jobs_after(before)
-                   if comment.startswith("rule_simulate_wildcards_")]
-    assert [state for state, _ in simulations] == ["OUT_OF_MEMORY", "COMPLETED"], simulations
-    assert [memory for _, memory in simulations] == [first_mb, retry_mb]
+    simulations = [(job, state, memory) for job, comment, state, memory
+                   in _slurm_jobs_after(before) if comment.startswith("rule_simulate_wildcards_")]
+    assert len(simulations) == 2, simulations
+    (killed, first_state, first_request), (_, last_state, last_request) = simulations
+    # slurmd kills the step over its --mem; the job is then FAILED or OUT_OF_MEMORY
+    assert first_state in ("FAILED", "OUT_OF_MEMORY") and last_state == "COMPLETED", simulations
+    slurmd_log = (slurm_cluster.state_dir / "log" / "slurmd.log").read_text()
+    assert f"StepId={killed}.batch exceeded memory limit" in slurmd_log
+    assert (first_request, last_request) == (first_mb, retry_mb)
     xr.testing.assert_identical(comparable(open_dataset(workdir / run)),
                                 comparable(open_dataset(local_study / run)))

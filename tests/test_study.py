@@ -235,10 +235,10 @@ def test_simulation_jobs_take_the_run_configs_threads():
 
 
 def test_memory_known_value_and_monotonicity():
-    # connectivity 30 B x 1.2e5, count windows 2 B x N x 5 s / 0.25 s, sampled weights
+    # connectivity 30 B x 1.2e5, count windows (2 + 8) B x N x 5 s / 0.25 s, sampled weights
     # (4 + 8) B x 4 types x 1000 x 100 bins, traces 8 B x 100 x 32, raster ring buffer
     # (8 + 4) B x N x 1 s x the simulator's capacity rate; x2 for copies, + 600 MB
-    buffers = 3.6e6 + 4.0e4 + 4.8e6 + 25600 + 12 * 1000 * RASTER_CAPACITY_RATE_HZ
+    buffers = 3.6e6 + 2.0e5 + 4.8e6 + 25600 + 12 * 1000 * RASTER_CAPACITY_RATE_HZ
     assert estimated_memory_mb(run_config()) == pytest.approx(600 + 2 * buffers / 1e6)
     for changes in ({"N": 2000}, {"duration_s": 20.0}, {"recording__sampled_synapses": 2000},
                     {"recording__raster_duration_s": 2.0}, {"connection_probability": 0.2}):

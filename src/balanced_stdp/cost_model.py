@@ -70,8 +70,11 @@ def estimated_memory_mb(cfg: dict) -> float:
     n, duration_s, rec = cfg["N"], cfg["duration_s"], cfg["recording"]
     bins = _record_bins(cfg)
     connectivity = CONNECTIVITY_BYTES_PER_SYNAPSE * _synapse_count(cfg)
-    # spike counts per window and neuron over the analysis window (T/2, T]
-    windows = WINDOW_COUNT_BYTES * n * (duration_s / 2.0) / rec["covariance_window_s"]
+    # spike counts per window and neuron over the analysis window (T/2, T], and the
+    # float64 copies of a population's counts that the covariance estimates centre
+    # (measurements.block_mean_covariance; seen in the paper study's smoke run)
+    windows = (WINDOW_COUNT_BYTES + FLOAT_BYTES) * n * (duration_s / 2.0) \
+        / rec["covariance_window_s"]
     # sampled weights while recording, plus their float64 copy in the dataset
     samples = ((SAMPLED_WEIGHT_BYTES + FLOAT_BYTES) * len(SYNAPSE_TYPES)
                * rec["sampled_synapses"] * bins)
