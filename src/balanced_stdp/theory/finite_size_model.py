@@ -125,17 +125,8 @@ class LossReport:
 
 
 class FiniteSizeModel(FiniteSizeNetwork):
-    """Class-resolved finite-size weight dynamics of one run config (module docstring).
-
-    Parameters
-    ----------
-    config : dict
-        Run config (resolved here).
-    n_classes : int
-        Neuron classes per population.
-    shot_correction : bool
-        Correct the transfer table for the shot noise's finite jumps (default).
-    """
+    """Class-resolved finite-size weight dynamics of one run config (module docstring);
+    parameters as :class:`.finite_size_network.FiniteSizeNetwork`."""
 
     def __init__(self, config: dict, n_classes: int = DEFAULT_CLASSES,
                  shot_correction: bool = True):
