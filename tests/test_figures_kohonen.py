@@ -13,6 +13,7 @@ import xarray as xr
 
 from balanced_stdp.config import resolve_config
 from balanced_stdp.figures import kohonen_stability, registry
+from balanced_stdp.figures.check import assert_readable
 from balanced_stdp.selection import ExperimentData
 from balanced_stdp.theory import curves
 from fabricate import combine, run, theory, with_curves
@@ -122,6 +123,19 @@ def test_fig02_weight_panels_take_the_nearest_betas_and_say_so(stability_figure)
             leading_order_j_star(beta0))
     ran_away = axes_by_gid(fig, "weights-beta=3.6")
     assert [line.get_xdata()[0] for line in artists(ran_away, "diverged-at")] == [4.2]
+
+
+def test_fig02_a_sample_near_the_runaway_shows_each_of_its_betas_and_no_empty_panel():
+    # the paper-scale sample (config/paper-samples.yaml): four β₀ around the runaway,
+    # several seeds, no initial-weight sweep
+    betas = (3.2, 3.4, 3.6, 3.8)
+    fig = kohonen_stability.plot_kohonen_stability(
+        stability_data(betas, (1, 2), {(3.6, 2): 4.2, (3.8, 1): 3.0, (3.8, 2): 3.5}))
+    for beta0 in betas:
+        title = axes_by_gid(fig, f"weights-beta={beta0:g}").get_title(loc="left")
+        assert title.endswith(f"β₀ = {beta0:g}")           # its own value, no "paper:" note
+    assert not [ax for ax in fig.axes if ax.get_gid() == "uniqueness"]
+    assert_readable(fig, "fig02 of a four-β₀ sample")
 
 
 def test_fig02_mean_panel_marks_the_divergence_time(stability_figure):

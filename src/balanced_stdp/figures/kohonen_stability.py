@@ -34,7 +34,7 @@ INITIAL_DIM = "weights_ee"
 PAPER_BETAS = (1.2, 2.4, 3.4, 3.6)
 """β₀ of the paper's weight panels (A–D); the nearest value of the sweep is drawn."""
 N_SAMPLED_TRACES = 100
-RAN_AWAY = "ran away (stopped by the divergence guard)"
+RAN_AWAY = "ran away (divergence guard)"
 J_LABEL = SYNAPSE_AXIS_LABELS["ee"]
 BETA_LABEL = "β₀"
 J_STAR_DASHED = "j*, leading order (dashed)"
@@ -139,21 +139,21 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     all_runs = sweep_runs + beta_runs(replicates)
     config = base_config(sweep)
     betas = sorted({run.value for run in sweep_runs})
-    chosen = [min(betas, key=lambda b: abs(b - target)) for target in PAPER_BETAS]
-    chosen = list(dict.fromkeys(chosen))                      # distinct, in order
+    chosen, paper_betas = weight_panel_betas(betas)
     curves = stability_curves(sweep.theory)
 
     fig = new_figure(13.0, 9.6)
     mosaic = [[f"w{k}" for k in range(4)],
               ["mean", "final", "fraction", "phase"],
-              ["bif", "bif", "scatter", "unique"]]
+              # without an initial-weight sweep there is no uniqueness panel to leave empty
+              ["bif", "bif", "scatter", "unique"] if initial_conditions is not None
+              else ["bif", "bif", "bif", "scatter"]]
     mosaic[0] = [mosaic[0][min(k, len(chosen) - 1)] for k in range(4)]
     axes = fig.subplot_mosaic(mosaic)
     colors = _beta_colors(chosen)
     for k, beta0 in enumerate(chosen):
         _draw_weights(axes[f"w{k}"], [r for r in sweep_runs if r.value == beta0], beta0,
-                      PAPER_BETAS[k] if len(chosen) == len(PAPER_BETAS) else None,
-                      sweep.finite_size)
+                      paper_betas[k], sweep.finite_size)
     axes["w0"].legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.85)
     _draw_mean_vs_time(axes["mean"], sweep_runs, chosen, colors)
     _draw_final_vs_beta(axes["final"], all_runs, curves, config, sweep.finite_size)
@@ -161,12 +161,29 @@ def plot_kohonen_stability(sweep: ExperimentData, replicates: ExperimentData | N
     _draw_phase_plot(axes["phase"], curves)
     _draw_bifurcation(axes["bif"], all_runs, curves)
     _draw_theory_vs_sim(axes["scatter"], all_runs)
-    _draw_uniqueness(axes["unique"], initial_conditions)
+    if initial_conditions is not None:
+        _draw_uniqueness(axes["unique"], initial_conditions)
     letter_panels([axes[name] for name in [f"w{k}" for k in range(len(chosen))]
-                   + ["mean", "final", "fraction", "phase", "bif", "scatter", "unique"]])
+                   + ["mean", "final", "fraction", "phase", "bif", "scatter", "unique"]
+                   if name in axes])
     fig.suptitle("Kohonen EE plasticity: stable fixed point j*(β₀) and its loss "
                  "(theory: leading order, spec §6.5; in F also the finite-size theory)")
     return fig
+
+
+def weight_panel_betas(betas: list[float]) -> tuple[list[float], list[float | None]]:
+    """The β₀ of the weight panels (A–D) and the paper's β₀ each stands for.
+
+    A sweep of at most four values (a sample near the runaway) shows each of its own;
+    a longer sweep shows the values nearest to the paper's :data:`PAPER_BETAS`
+    (distinct, in order), each titled with the paper's value it replaces.
+    """
+    if len(betas) <= len(PAPER_BETAS):
+        return list(betas), [None] * len(betas)
+    nearest = {}
+    for target in PAPER_BETAS:
+        nearest.setdefault(min(betas, key=lambda b: abs(b - target)), target)
+    return list(nearest), list(nearest.values())
 
 
 def _beta_colors(betas) -> dict:
@@ -196,12 +213,30 @@ def _draw_weights(ax, runs: list[SweepRun], beta0: float, paper_beta: float | No
         ax.axhline(run.fixed_point, color="0.3", gid="theory-fixed-point",
                    label="j* (leading order)", **THEORY_STYLE)
     ax.set_ylim(bottom=0)
+    if run.diverged:
+        _scale_to_growth(ax, run)
     annotate_divergence(ax, [run.seed], [run.diverged], [run.diverged_at_s])
     if not run.diverged:
         verdict = run_convergence(run, finite_size)
         state_convergence(ax, verdict)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel(J_LABEL)
+
+
+def _scale_to_growth(ax, run: SweepRun) -> None:
+    """Scale a run that ran away to its weights before the stop: the last record (taken
+    at the stop, often thousands of mV) would flatten the growth that led there."""
+    finite = np.flatnonzero(np.isfinite(run.mean_weight))
+    if finite.size < 2:
+        return
+    before = slice(0, finite[-1])
+    weights = run.sampled_weight[:, before] if run.sampled_weight is not None \
+        else run.mean_weight[before]
+    top = np.nanmax(weights) if np.isfinite(weights).any() else np.nan
+    if np.isfinite(top) and top > 0:
+        ax.set_ylim(0, 1.15 * top)
+        ax.text(0.02, 0.86, "its record at the stop: off scale", transform=ax.transAxes,
+                ha="left", va="top", fontsize=6, color=DIVERGED_COLOR)
 
 
 def run_convergence(run: SweepRun, finite_size) -> Convergence:
