@@ -52,3 +52,13 @@ rule all:
         all_aggregates(),
         all_agreement_tables(),
         all_figures(),
+
+
+# Nothing is left to schedule: end the job-rate limiter's timers instead of waiting for
+# them (up to 100 s, see profiles/default/config.yaml).
+onsuccess:
+    stop_rate_limiter_timers()
+
+
+onerror:
+    stop_rate_limiter_timers()

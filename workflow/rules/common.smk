@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -175,3 +176,21 @@ wildcard_constraints:
     experiment="|".join(re.escape(name) for name in GRIDS),
     point=r"rule~[^/]+(/[A-Za-z0-9_]+~[^/]+)*",
     stem="|".join(re.escape(stem) for stem in FIGURE_TARGETS) or "(?!)",
+
+
+# --------------------------------------------------------------------------- end of a run
+def stop_rate_limiter_timers(log=None) -> None:
+    """End the job-rate limiter's re-evaluation timers once every job is done.
+
+    With the profile's 100-s limiter span (profiles/default/config.yaml) the last timer,
+    a non-daemon thread, would keep Snakemake alive up to 100 s after its last job with
+    nothing left to schedule. Only Snakemake's scheduler timers are cancelled (matched by
+    the function they run); if Snakemake renames it, nothing is cancelled and the run just
+    ends later, as before.
+    """
+    for thread in threading.enumerate():
+        function = getattr(thread, "function", None)
+        if isinstance(thread, threading.Timer) and "_schedule_reevalutation" in getattr(
+            function, "__qualname__", ""
+        ):
+            thread.cancel()
