@@ -179,7 +179,7 @@ wildcard_constraints:
 
 
 # --------------------------------------------------------------------------- end of a run
-def stop_rate_limiter_timers(log=None) -> None:
+def stop_rate_limiter_timers() -> None:
     """End the job-rate limiter's re-evaluation timers once every job is done.
 
     With the profile's 100-s limiter span (profiles/default/config.yaml) the last timer,

@@ -245,8 +245,8 @@ KOHONEN_STABILITY = (
     "Kohonen EE plasticity loses its stable fixed point as β₀ grows. (A–D) Up to 100 "
     "sampled EE weights (thin) and the mean weight (black) over time for the β₀ of the "
     "sweep nearest to the paper's 1.2, 2.4, 3.4 and 3.6, or each β₀ of a sweep of at most "
-    "four (first seed; a run that ran away is scaled to its weights before the stop). (E) Mean j_ee(t) for "
-    "the same β₀ with the leading-order fixed point j* dashed. (F) Simulated final mean "
+    "four (first seed; a run that ran away is scaled to its weights before the stop). "
+    "(E) Mean j_ee(t) for the same β₀ with the leading-order fixed point j* dashed. (F) Simulated final mean "
     "weight of every run (all seeds, replicates included) against β₀ with the "
     "leading-order j*(β₀) (dashed), and β₀ τ r_e at each run's simulated E rate over the "
     "second half (open squares: the Kohonen fixed point at the finite-size rate). (G) Fraction of runs per β₀ that ran away. (H) Drift "
@@ -255,8 +255,8 @@ KOHONEN_STABILITY = (
     "(I) Leading-order bifurcation diagram: stable branch solid, unstable dashed, meeting at "
     "the saddle-node; simulated final weights as points. (J) Theoretical j* against the "
     "simulated final weight (identity dotted). (K, given an initial-weight sweep) Mean "
-    "j_ee(t) from every initial weight (one network) converging to one value. Runs stopped by the divergence guard are drawn "
-    "up to their stop, marked × at the stopping time and as 'ran away' (never dropped). "
+    "j_ee(t) from every initial weight (one network) converging to one value. Runs "
+    "stopped by the divergence guard are drawn up to their stop, marked × at the stopping time and as 'ran away' (never dropped). "
     "Theory drawn: leading order (dashed) and, in F, the finite-size theory where computed: "
     "its fixed point j*(β₀) (dotted) and its value at T (dash-dot). " + CONVERGENCE
     + " (A–D: each run; F: all runs.)")

@@ -232,8 +232,9 @@ def _scale_to_growth(ax, run: SweepRun) -> None:
     before = slice(0, finite[-1])
     weights = run.sampled_weight[:, before] if run.sampled_weight is not None \
         else run.mean_weight[before]
-    top = np.nanmax(weights) if np.isfinite(weights).any() else np.nan
-    if np.isfinite(top) and top > 0:
+    weights = weights[np.isfinite(weights)]
+    top = weights.max() if weights.size else 0.0
+    if top > 0:
         ax.set_ylim(0, 1.15 * top)
         ax.text(0.02, 0.86, "its record at the stop: off scale", transform=ax.transAxes,
                 ha="left", va="top", fontsize=6, color=DIVERGED_COLOR)
